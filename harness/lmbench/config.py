@@ -1,0 +1,394 @@
+"""Experiment specs: preset, then TOML files, then flags, merged and validated.
+
+A spec is a dict of tables. Component tables (``dataset``, ``tokenizer``, ``model``,
+``attention``, ``recipe``, ``metrics``) hold ``name`` (a registry entry) and that component's
+options, validated against its ``Config`` dataclass. Harness tables are ``run`` (seed, device,
+label), ``measure`` and ``report``. ``variants`` is a list of ``{label, set}`` tables, each a
+separate run. Durations (``budget = "2h"``) and counts (``max_tokens = "5M"``) are parsed by
+field type (:class:`Seconds`, :class:`Count`).
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import difflib
+import re
+import sys
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+from .errors import ConfigError, LmbenchError
+from .registry import Entry, Registries
+
+COMPONENT_TABLES = ("dataset", "tokenizer", "model", "attention", "recipe", "metrics")
+HARNESS_TABLES = ("run", "measure", "report")
+TOP_LEVEL_KEYS = (*COMPONENT_TABLES, *HARNESS_TABLES, "variants", "preset", "description")
+
+
+# -- value types --------------------------------------------------------------------------
+class Seconds(float):
+    """A duration in seconds; accepts ``90``, ``"90s"``, ``"5m"``, ``"2h"``, ``"1h30m"``, ``"250ms"``."""
+
+    _UNITS = {"ms": 1e-3, "s": 1.0, "m": 60.0, "min": 60.0, "h": 3600.0, "d": 86400.0}
+
+    @classmethod
+    def parse(cls, value: Any) -> "Seconds":
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return cls(value)
+        text = str(value).strip().lower().replace(" ", "")
+        parts = re.findall(r"(\d+(?:\.\d*)?)(ms|min|s|m|h|d)?", text)
+        if not parts or "".join(n + u for n, u in parts) != text:
+            raise ValueError(f"'{value}' is not a duration (examples: 90s, 5m, 2h, 1h30m)")
+        return cls(sum(float(n) * cls._UNITS[u or "s"] for n, u in parts))
+
+
+class Count(int):
+    """A count; accepts ``1000``, ``"5M"``, ``"1.5k"``, ``"2G"``, ``"1_000"``, ``"1e6"``."""
+
+    _SUFFIX = {"": 1, "k": 10**3, "m": 10**6, "g": 10**9, "b": 10**9, "t": 10**12}
+
+    @classmethod
+    def parse(cls, value: Any) -> "Count":
+        if isinstance(value, int) and not isinstance(value, bool):
+            return cls(value)
+        if isinstance(value, float) and value.is_integer():
+            return cls(int(value))
+        match = re.fullmatch(r"(\d+(?:\.\d+)?(?:e\d+)?)([kmgbt]?)", str(value).strip().lower().replace("_", ""))
+        if not match:
+            raise ValueError(f"'{value}' is not a count (examples: 1000, 5M, 1.5k)")
+        number = float(match.group(1)) * cls._SUFFIX[match.group(2)]
+        if not number.is_integer():
+            raise ValueError(f"'{value}' is not a whole number")
+        return cls(int(number))
+
+
+# -- harness tables -----------------------------------------------------------------------
+@dataclass
+class RunConfig:
+    """The ``[run]`` table: how the harness runs the recipe."""
+
+    seed: int = 0
+    device: str = "auto"  # auto (CUDA > MPS > CPU), cpu, cuda, cuda:1, mps
+    label: str = ""
+    timeout: Seconds | None = None  # wall-clock limit for the whole run; recorded as "timeout"
+    deterministic: bool = False  # torch.use_deterministic_algorithms
+    threads: int = 0  # torch.set_num_threads on CPU; 0 keeps torch's default
+
+
+@dataclass
+class MeasureConfig:
+    """The ``[measure]`` table: how timings and memory are taken."""
+
+    warmup: int = 3
+    min_iters: int = 10
+    min_seconds: float = 0.5
+    nvml: bool = True  # sample device memory with NVML in a thread (CUDA only)
+    rss: bool = True  # sample process RSS with psutil in a thread
+
+
+@dataclass
+class ReportConfig:
+    """The ``[report]`` table: what is written when the experiment ends."""
+
+    formats: list[str] = field(default_factory=lambda: ["md"])
+    plots: bool = True
+    title: str = ""
+
+
+HARNESS_CONFIGS: dict[str, type] = {"run": RunConfig, "measure": MeasureConfig, "report": ReportConfig}
+
+
+# -- loading and merging ------------------------------------------------------------------
+def load_toml(path: str | Path) -> dict[str, Any]:
+    """Read a spec file; a missing file or bad TOML is a one-line :class:`ConfigError`."""
+    path = Path(path)
+    try:
+        text = path.read_text()
+    except OSError as exc:
+        raise ConfigError(f"cannot read spec file {path}: {exc.strerror or exc}") from exc
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"bad TOML in {path}: {exc}") from exc
+    check_top_level(data, str(path))
+    return data
+
+
+def check_top_level(spec: dict[str, Any], where: str) -> None:
+    for key in spec:
+        if key not in TOP_LEVEL_KEYS:
+            raise ConfigError(f"unknown table '{key}' in {where}; {_suggest(key, TOP_LEVEL_KEYS)}")
+
+
+def merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
+    """Deep-merge ``override`` into a copy of ``base``.
+
+    When a component table's ``name`` changes, the base table's other keys are dropped: they
+    were options of a different component.
+    """
+    out = copy.deepcopy(base)
+    for key, value in override.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            old = out[key]
+            if key in COMPONENT_TABLES and "name" in value and value["name"] != old.get("name"):
+                out[key] = copy.deepcopy(value)
+            else:
+                out[key] = merge(old, value)
+        else:
+            out[key] = copy.deepcopy(value)
+    return out
+
+
+def parse_value(text: str) -> Any:
+    """A ``--set`` value: TOML syntax where it parses (``4``, ``true``, ``[1, 2]``), else a string."""
+    try:
+        return tomllib.loads(f"v = {text}")["v"]
+    except tomllib.TOMLDecodeError:
+        return text
+
+
+def parse_assignment(assignment: str) -> tuple[list[str], Any]:
+    """``model.n_layers=4`` -> (["model", "n_layers"], 4); a malformed one is a ConfigError."""
+    key, sep, raw = assignment.partition("=")
+    path = [p.strip() for p in key.strip().split(".")]
+    if not sep or len(path) < 2 or not all(path):
+        raise ConfigError(f"bad --set '{assignment}'; expected TABLE.KEY=VALUE, e.g. model.n_layers=4")
+    if path[0] not in TOP_LEVEL_KEYS:
+        raise ConfigError(f"bad --set '{assignment}': unknown table '{path[0]}'; {_suggest(path[0], TOP_LEVEL_KEYS)}")
+    return path, parse_value(raw.strip())
+
+
+def assignments_to_spec(assignments: dict[str, Any] | list[str]) -> dict[str, Any]:
+    """Turn ``["model.n_layers=4"]`` or ``{"model.n_layers": 4}`` into a nested spec fragment."""
+    items = (parse_assignment(a) for a in assignments) if isinstance(assignments, list) else \
+        ((k.split("."), v) for k, v in assignments.items())
+    spec: dict[str, Any] = {}
+    for path, value in items:
+        node = spec
+        for part in path[:-1]:
+            node = node.setdefault(part, {})
+        node[path[-1]] = value
+    return spec
+
+
+def expand_variants(spec: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
+    """One (label, spec) per variant; a spec without variants is its own single variant."""
+    variants = spec.get("variants") or []
+    base = {k: v for k, v in spec.items() if k != "variants"}
+    if not variants:
+        return [(base.get("run", {}).get("label", ""), base)]
+    out = []
+    for i, variant in enumerate(variants):
+        if not isinstance(variant, dict):
+            raise ConfigError(f"variants[{i}] must be a table with 'label' and 'set'")
+        bad = set(variant) - {"label", "set"}
+        if bad:
+            raise ConfigError(f"variants[{i}] has unknown key(s) {sorted(bad)}; valid: label, set")
+        label = str(variant.get("label") or f"variant{i}")
+        fragment = assignments_to_spec(dict(variant.get("set", {})))
+        merged = merge(base, fragment)
+        merged.setdefault("run", {})["label"] = label
+        out.append((label, merged))
+    return out
+
+
+# -- validation ---------------------------------------------------------------------------
+def _suggest(name: str, valid: typing.Iterable[str]) -> str:
+    valid = sorted(valid)
+    close = difflib.get_close_matches(name, valid, n=1)
+    hint = f"did you mean '{close[0]}'? " if close else ""
+    return f"{hint}valid: {', '.join(valid) if valid else '(none)'}"
+
+
+def make_config(cls: Any, params: dict[str, Any], where: str) -> Any:
+    """Validate ``params`` into the dataclass ``cls`` (or reject them if ``cls`` is None)."""
+    if cls is None or not dataclasses.is_dataclass(cls):
+        if params:
+            raise ConfigError(f"{where} takes no options, got: {', '.join(sorted(params))}")
+        return None
+    fields = {f.name: f for f in dataclasses.fields(cls) if f.init}
+    hints = typing.get_type_hints(cls)
+    values = {}
+    for key, value in params.items():
+        if key not in fields:
+            raise ConfigError(f"unknown key '{key}' for {where}; {_suggest(key, fields)}")
+        try:
+            values[key] = coerce(value, hints.get(key, Any))
+        except (TypeError, ValueError) as exc:
+            raise ConfigError(f"bad value for {where}.{key}: {exc}") from exc
+    try:
+        return cls(**values)
+    except TypeError as exc:
+        raise ConfigError(f"{where}: {exc}") from exc
+    except (ValueError, LmbenchError) as exc:  # __post_init__ checks
+        raise ConfigError(f"invalid {where}: {exc}") from exc
+
+
+def coerce(value: Any, hint: Any) -> Any:
+    """Convert a TOML/flag value to the annotated type, or raise ValueError saying why."""
+    origin, args = typing.get_origin(hint), typing.get_args(hint)
+    if hint is Any or hint is object:
+        return value
+    if origin in (typing.Union, types.UnionType):
+        if value is None or (isinstance(value, str) and value.lower() in ("none", "null")):
+            if type(None) in args:
+                return None
+        errors = []
+        for arg in (a for a in args if a is not type(None)):
+            try:
+                return coerce(value, arg)
+            except (TypeError, ValueError) as exc:
+                errors.append(str(exc))
+        raise ValueError("; ".join(errors))
+    if origin is Literal:
+        if value not in args:
+            raise ValueError(f"{value!r} is not one of {', '.join(map(repr, args))}")
+        return value
+    if origin in (list, tuple) or hint in (list, tuple):
+        items = [v.strip() for v in value.split(",")] if isinstance(value, str) else value
+        if not isinstance(items, (list, tuple)):
+            raise ValueError(f"expected a list, got {value!r}")
+        inner = args[0] if args else Any
+        out = [coerce(v, inner) for v in items]
+        return tuple(out) if origin is tuple or hint is tuple else out
+    if origin is dict or hint is dict:
+        if not isinstance(value, dict):
+            raise ValueError(f"expected a table, got {value!r}")
+        return dict(value)
+    if hint in (Seconds, Count):
+        return hint.parse(value)
+    if hint is bool:
+        if isinstance(value, bool):
+            return value
+        if isinstance(value, str) and value.lower() in ("true", "false", "yes", "no", "1", "0"):
+            return value.lower() in ("true", "yes", "1")
+        raise ValueError(f"expected true or false, got {value!r}")
+    if hint is int:
+        if isinstance(value, bool):
+            raise ValueError(f"expected an integer, got {value!r}")
+        if isinstance(value, int):
+            return value
+        if isinstance(value, float) and value.is_integer():
+            return int(value)
+        if isinstance(value, str):
+            return int(Count.parse(value))
+        raise ValueError(f"expected an integer, got {value!r}")
+    if hint is float:
+        if isinstance(value, bool):
+            raise ValueError(f"expected a number, got {value!r}")
+        return float(value)
+    if hint is str:
+        if isinstance(value, (dict, list)):
+            raise ValueError(f"expected a string, got {value!r}")
+        return str(value)
+    return value
+
+
+@dataclass
+class ResolvedComponent:
+    """One component table after resolution: its registry entry and validated config."""
+
+    table: str
+    entry: Entry
+    config: Any
+
+    def build(self, **deps: Any) -> Any:
+        """Call the component's factory with its config and the dependencies the recipe gives."""
+        factory = self.entry.load()
+        return factory(self.config, **deps)
+
+
+@dataclass
+class ResolvedSpec:
+    """A spec whose names are qualified and whose every table is validated.
+
+    ``spec`` is the canonical dict (qualified names, defaults filled in) that is saved with the
+    run and hashed into its id.
+    """
+
+    spec: dict[str, Any]
+    components: dict[str, ResolvedComponent]
+    harness: dict[str, Any]
+
+    @property
+    def run(self) -> RunConfig:
+        return self.harness["run"]
+
+    @property
+    def measure(self) -> MeasureConfig:
+        return self.harness["measure"]
+
+    @property
+    def report(self) -> ReportConfig:
+        return self.harness["report"]
+
+
+def _config_cls(factory: Any) -> Any:
+    return getattr(factory, "Config", None)
+
+
+def _jsonable(config: Any) -> dict[str, Any]:
+    if config is None:
+        return {}
+    out = dataclasses.asdict(config)
+    return {k: (list(v) if isinstance(v, tuple) else v) for k, v in out.items()}
+
+
+def resolve(spec: dict[str, Any], registries: Registries) -> ResolvedSpec:
+    """Resolve names, validate every table, and return the canonical spec.
+
+    Component factories are imported here (to read their ``Config``), which is what makes an
+    unknown key fail before any data is loaded.
+    """
+    check_top_level(spec, "the spec")
+    if spec.get("variants"):
+        raise ConfigError("resolve() takes one variant; expand 'variants' first")
+    if "recipe" not in spec:
+        raise ConfigError("the spec has no [recipe]; start from a preset (`lmbench list presets`) or add one")
+    canonical: dict[str, Any] = {}
+    components: dict[str, ResolvedComponent] = {}
+    preset_plugin = str(spec.get("preset", "")).split(".", 1)[0] or None
+    recipe_plugin = None
+    for table in ("recipe", *[t for t in COMPONENT_TABLES if t != "recipe"]):
+        if table not in spec:
+            continue
+        params = dict(spec[table])
+        if not isinstance(spec[table], dict):
+            raise ConfigError(f"[{table}] must be a table with a 'name'")
+        name = params.pop("name", None)
+        if not name:
+            raise ConfigError(f"[{table}] needs a 'name'; see `lmbench list {table}`")
+        registry = registries[table]
+        if table == "metrics":  # several metrics: name is a list
+            names = [name] if isinstance(name, str) else list(name)
+            entries = [registry.get(n, prefer_plugin=recipe_plugin or preset_plugin) for n in names]
+            canonical[table] = {"name": [e.name for e in entries]}
+            if params:
+                raise ConfigError(f"[metrics] takes only 'name' (a list), got: {', '.join(sorted(params))}")
+            for e in entries:
+                config = make_config(_config_cls(e.load()), {}, f"metric {e.name}")
+                components[f"metrics:{e.name}"] = ResolvedComponent(table, e, config)
+            continue
+        entry = registry.get(str(name), prefer_plugin=recipe_plugin or preset_plugin)
+        if table == "recipe":
+            recipe_plugin = entry.plugin
+        config = make_config(_config_cls(entry.load()), params, f"{table} {entry.name}")
+        components[table] = ResolvedComponent(table, entry, config)
+        canonical[table] = {"name": entry.name, **_jsonable(config)}
+    harness = {}
+    for table, cls in HARNESS_CONFIGS.items():
+        config = make_config(cls, dict(spec.get(table, {})), f"[{table}]")
+        harness[table] = config
+        canonical[table] = _jsonable(config)
+    if spec.get("preset"):
+        canonical["preset"] = spec["preset"]
+    return ResolvedSpec(canonical, components, harness)

@@ -1,0 +1,254 @@
+"""The run context: everything a recipe gets from the harness.
+
+A recipe's ``run(run)`` receives a :class:`Run`. Through it the recipe builds the spec's
+components (``run.build("model", vocab_size=...)``), logs per-step metrics
+(``run.log(step, train_loss=...)``), times work with the harness's timer (``run.time(fn)``),
+tracks memory (``with run.memory() as mem``), saves and resumes checkpoints atomically, and
+polls ``run.should_stop()`` (wall-clock budget, ``run.timeout``, Ctrl-C). Everything logged goes
+to the results store on rank 0 only.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from .config import ResolvedSpec
+from .errors import LmbenchError, NonFiniteError
+from .plugins import PluginHost
+from .store import Store
+
+log = logging.getLogger("lmbench")
+
+
+@dataclass(frozen=True)
+class DistInfo:
+    """This process's place in a torchrun job (world size 1 without torchrun)."""
+
+    rank: int = 0
+    world_size: int = 1
+    local_rank: int = 0
+
+    @property
+    def is_main(self) -> bool:
+        return self.rank == 0
+
+    @property
+    def enabled(self) -> bool:
+        return self.world_size > 1
+
+    @classmethod
+    def from_env(cls) -> "DistInfo":
+        """Read torchrun's RANK / WORLD_SIZE / LOCAL_RANK."""
+        return cls(int(os.environ.get("RANK", 0)), int(os.environ.get("WORLD_SIZE", 1)),
+                   int(os.environ.get("LOCAL_RANK", 0)))
+
+
+class StopFlag:
+    """Set by the runner on the first Ctrl-C, or when the run's timeout passes."""
+
+    def __init__(self, deadline: float | None = None):
+        self.deadline = deadline
+        self.reason: str | None = None
+
+    def set(self, reason: str) -> None:
+        self.reason = self.reason or reason
+
+    def __bool__(self) -> bool:
+        if self.reason is None and self.deadline is not None and time.monotonic() >= self.deadline:
+            self.reason = "timeout"
+        return self.reason is not None
+
+
+class Run:
+    """One run of an experiment as a recipe sees it.
+
+    Attributes: ``id`` (content hash of spec, plugin versions and data fingerprint), ``dir`` (the
+    run folder), ``spec`` (the canonical resolved spec), ``label``, ``device`` (``"cpu"``,
+    ``"cuda"``, ``"mps"``), ``seed``, ``dist`` (:class:`DistInfo`), ``store`` (None off rank 0).
+    """
+
+    def __init__(self, *, run_id: str, run_dir: Path, resolved: ResolvedSpec, host: PluginHost,
+                 store: Store | None, device: str, dist: DistInfo | None = None,
+                 stop: StopFlag | None = None, progress: Any = None):
+        self.id = run_id
+        self.dir = Path(run_dir)
+        self.resolved = resolved
+        self.spec = resolved.spec
+        self.label = resolved.run.label
+        self.seed = resolved.run.seed
+        self.device = device
+        self.host = host
+        self.store = store
+        self.dist = dist or DistInfo()
+        self.stop = stop or StopFlag()
+        self._progress = progress
+        self._hook_errors: list[str] = []
+        self._step_hooks_on = True
+        self.checkpoint_dir = self.dir / "checkpoints"
+        self.logger = log
+
+    # -- components ------------------------------------------------------------------------
+    def has(self, table: str) -> bool:
+        """Whether the spec has this component table (``attention`` is optional, say)."""
+        return table in self.resolved.components
+
+    def config(self, table: str) -> Any:
+        """The validated ``Config`` dataclass of a component table."""
+        self._require(table)
+        return self.resolved.components[table].config
+
+    def name(self, table: str) -> str:
+        """The qualified registry name of a component table (``lm.lstm``)."""
+        self._require(table)
+        return self.resolved.components[table].entry.name
+
+    def build(self, table: str, **deps: Any) -> Any:
+        """Build a component: ``factory(config, **deps)``; ``deps`` are the recipe's wiring."""
+        self._require(table)
+        return self.resolved.components[table].build(**deps)
+
+    def build_metrics(self, **deps: Any) -> dict[str, Any]:
+        """Every metric of the ``[metrics]`` table, built: qualified name -> metric object."""
+        return {c.entry.name: c.build(**deps) for key, c in self.resolved.components.items()
+                if key.startswith("metrics:")}
+
+    def _require(self, table: str) -> None:
+        if table not in self.resolved.components:
+            raise LmbenchError(f"this recipe needs a [{table}] table in the spec; see `lmbench list {table}`")
+
+    # -- recording -------------------------------------------------------------------------
+    def log(self, step: int, **values: Any) -> None:
+        """Record metrics of one step (store on rank 0; ``lmbench_step_end`` hook; progress)."""
+        values = {k: _plain(v) for k, v in values.items()}
+        if self.dist.is_main and self.store is not None:
+            self.store.log_step(self.id, step, values)
+            if self._step_hooks_on:
+                errors = self.host.call("lmbench_step_end", run=self, step=step, logs=values)
+                if errors:
+                    self._hook_errors.extend(errors)
+                    self._step_hooks_on = False
+                    log.warning("%s; step hooks are off for the rest of this run", errors[0])
+        if self._progress is not None:
+            self._progress.update_fields(values)
+
+    def check_finite(self, what: str, value: Any, step: int | None = None) -> float:
+        """Return ``float(value)``, or raise :class:`NonFiniteError` (recorded as status ``nan``)."""
+        number = float(value)
+        if not math.isfinite(number):
+            raise NonFiniteError(what, step, number)
+        return number
+
+    def record(self, name: str, data: dict[str, Any]) -> None:
+        """Store one measurement (timing statistics, memory peaks, a table) under ``name``."""
+        if self.dist.is_main and self.store is not None:
+            self.store.add_measurement(self.id, name, data)
+
+    def info(self, message: str, *args: Any) -> None:
+        """A human status line (stderr, and the run's log file)."""
+        if self.dist.is_main:
+            self.logger.info(message, *args)
+
+    # -- measurement -------------------------------------------------------------------------
+    def time(self, fn: Callable[[], Any], name: str | None = None, **overrides: Any) -> Any:
+        """Time ``fn`` with the ``[measure]`` settings (warm-up excluded, device synchronised).
+
+        Returns :class:`lmbench.measure.TimingStats`; with ``name`` it is also recorded.
+        """
+        from .measure import time_fn
+
+        cfg = self.resolved.measure
+        kwargs = dict(warmup=cfg.warmup, min_iters=cfg.min_iters, min_seconds=cfg.min_seconds, device=self.device)
+        kwargs.update(overrides)
+        stats = time_fn(fn, **kwargs)
+        if name:
+            self.record(name, stats.to_dict())
+        return stats
+
+    @contextmanager
+    def memory(self, name: str | None = None) -> Iterator[Any]:
+        """Track peak memory (torch allocated/reserved, NVML device, process RSS) over a block."""
+        from .measure import MemoryTracker
+
+        cfg = self.resolved.measure
+        tracker = MemoryTracker(self.device, nvml=cfg.nvml, rss=cfg.rss)
+        with tracker:
+            yield tracker
+        if name:
+            self.record(name, tracker.result())
+
+    @contextmanager
+    def progress(self, total: int | None, description: str) -> Iterator[Callable[..., None]]:
+        """A progress bar on stderr (rank 0); yields ``advance(n=1)``."""
+        if self._progress is None or not self.dist.is_main:
+            yield lambda n=1: None
+            return
+        with self._progress.task(total, f"{self.label or self.id}: {description}") as advance:
+            yield advance
+
+    def should_stop(self) -> bool:
+        """True once the run must end early (timeout, Ctrl-C): save, evaluate, return."""
+        return bool(self.stop)
+
+    # -- files -----------------------------------------------------------------------------
+    def path(self, relative: str | Path) -> Path:
+        """A path inside the run folder; one that escapes it (``../x``, absolute) is refused."""
+        target = (self.dir / relative).resolve()
+        if not target.is_relative_to(self.dir.resolve()):
+            raise LmbenchError(f"refusing to write outside the run folder: {relative}")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        return target
+
+    def save_checkpoint(self, state: dict[str, Any], name: str = "last") -> Path | None:
+        """Save ``state`` atomically (temporary file, fsync, rename) on rank 0; return the path."""
+        if not self.dist.is_main:
+            return None
+        from .checkpoint import save_atomic
+
+        return save_atomic(state, self.path(f"checkpoints/{name}.pt"))
+
+    def load_checkpoint(self, name: str = "last", *, map_location: Any = None) -> dict[str, Any] | None:
+        """Load a checkpoint saved by this run (``weights_only=True``), or None if there is none."""
+        from .checkpoint import load_checked
+
+        path = self.checkpoint_dir / f"{name}.pt"
+        return load_checked(path, map_location=map_location or "cpu") if path.exists() else None
+
+    # -- distributed -------------------------------------------------------------------------
+    def wrap_model(self, model: Any) -> Any:
+        """Wrap in DistributedDataParallel under torchrun; return the model unchanged otherwise."""
+        if not self.dist.enabled:
+            return model
+        from torch.nn.parallel import DistributedDataParallel
+
+        device_ids = [self.dist.local_rank] if self.device.startswith("cuda") else None
+        return DistributedDataParallel(model, device_ids=device_ids)
+
+    def all_reduce_mean(self, value: float) -> float:
+        """The mean of a number over ranks (the number itself without torchrun)."""
+        if not self.dist.enabled:
+            return float(value)
+        import torch
+        import torch.distributed as dist
+
+        tensor = torch.tensor([float(value)], dtype=torch.float64,
+                              device=self.device if self.device.startswith("cuda") else "cpu")
+        dist.all_reduce(tensor)
+        return float(tensor.item()) / self.dist.world_size
+
+
+def _plain(value: Any) -> Any:
+    """Tensors and numpy scalars to Python numbers."""
+    if hasattr(value, "item") and callable(value.item):
+        try:
+            return value.item()
+        except (ValueError, RuntimeError):
+            return value
+    return value

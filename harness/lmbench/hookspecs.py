@@ -1,0 +1,139 @@
+"""The plugin contract: every hook lmbench calls, with its docstring as the specification.
+
+A plugin is a module with ``@lmbench.hookimpl`` functions named like the specs below, exposed
+through an entry point in the ``lmbench`` group (``lm = "lmbench_lm.plugin"``). The entry-point
+name is the plugin's name and the prefix of every component it registers (``lm.lstm``).
+
+Registration hooks receive a registry bound to the calling plugin; they must only call
+``registry.add(name, target, summary=...)`` and must not import torch or other heavy libraries:
+give ``target`` as a lazy ``"module:attr"`` string. ``lmbench --help`` and ``lmbench list`` call
+them and must stay fast.
+
+Component contract (what a registered target is)
+------------------------------------------------
+Every target except presets is a *factory*: a class or function called as
+``factory(config, **deps)``. If it has a ``Config`` attribute that is a dataclass, the spec
+table's keys (all but ``name``) are validated and converted into that dataclass, unknown keys
+failing with the list of valid ones; a field typed :class:`lmbench.config.Seconds` accepts
+``"90s"``/``"2h"`` and :class:`lmbench.config.Count` accepts ``"5M"``. Without ``Config`` the
+table may hold only ``name``. The recipe decides what ``deps`` each component receives
+(``run.build("model", vocab_size=tok.vocab_size, attention=kernel)``), so each lab wires its own
+components while the harness resolves, validates, seeds, measures and records.
+
+- dataset:   any object the lab's recipe understands. Optional ``classmethod
+             fingerprint(config) -> str`` (cheap: file sizes/mtimes, package versions) enters
+             the run id; default is the config itself.
+- tokenizer: an object with ``encode(str) -> list[int]``, ``decode(list[int]) -> str`` and
+             ``vocab_size``; built with whatever the recipe passes (e.g. training texts).
+- model:     a ``torch.nn.Module``.
+- attention: a kernel object, callable as ``kernel(q, k, v, *, causal=False,
+             key_padding_mask=None) -> out`` with q/k/v of shape (batch, heads, seq, head_dim)
+             and ``key_padding_mask`` (batch, seq) bool, True = real token; it has a
+             ``capabilities`` attribute (:class:`lmbench.components.AttentionCapabilities`).
+- recipe:    an object with ``run(run: lmbench.context.Run) -> dict[str, float | str]``:
+             it builds the other components through ``run``, trains/evaluates, logs steps with
+             ``run.log(step, **values)`` and returns the final results.
+- metrics:   an object with ``compute(predictions, references) -> dict[str, float]``.
+- reporters: an object with ``write(runs: list[lmbench.store.RunRecord], out_dir: Path,
+             store) -> list[Path]``.
+- presets:   a spec as a dict (same shape as a TOML spec file), or a ``"module:attr"`` string
+             naming one, or a path to a ``.toml`` file. Not called.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import pluggy
+
+from . import PROJECT
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .context import Run
+    from .registry import BoundRegistry
+
+hookspec = pluggy.HookspecMarker(PROJECT)
+
+
+@hookspec
+def lmbench_register_datasets(registry: BoundRegistry) -> None:
+    """Register datasets: text corpora, classification sets, synthetic tasks.
+
+    Called once per plugin manager, when datasets are first listed or resolved. Call
+    ``registry.add("shakespeare", "lmbench_lm.data:ShakespearePlays", summary="...")`` for each.
+    Must not import heavy libraries. Raising here disables only this plugin's datasets; the error
+    is shown by ``lmbench plugins``.
+    """
+
+
+@hookspec
+def lmbench_register_tokenizers(registry: BoundRegistry) -> None:
+    """Register tokenizers (``gpt2``, ``char``, ``bpe``, ...); same rules as datasets."""
+
+
+@hookspec
+def lmbench_register_models(registry: BoundRegistry) -> None:
+    """Register models: factories returning a ``torch.nn.Module``; same rules as datasets."""
+
+
+@hookspec
+def lmbench_register_attention(registry: BoundRegistry) -> None:
+    """Register attention kernels with one call signature and declared capabilities.
+
+    A kernel is called as ``kernel(q, k, v, *, causal=False, key_padding_mask=None)`` on
+    (batch, heads, seq, head_dim) tensors and declares ``capabilities`` (causal support,
+    padding-mask support, backward, dtypes, memory complexity) so that a spec asking for
+    something a kernel lacks fails before training.
+    """
+
+
+@hookspec
+def lmbench_register_recipes(registry: BoundRegistry) -> None:
+    """Register training/evaluation procedures: factories of objects with ``run(run) -> dict``."""
+
+
+@hookspec
+def lmbench_register_metrics(registry: BoundRegistry) -> None:
+    """Register metrics: factories of objects with ``compute(predictions, references) -> dict``."""
+
+
+@hookspec
+def lmbench_register_reporters(registry: BoundRegistry) -> None:
+    """Register reporters (markdown, latex, csv, ...): objects with ``write(runs, out_dir, store)``."""
+
+
+@hookspec
+def lmbench_register_presets(registry: BoundRegistry) -> None:
+    """Register ready experiments: spec dicts (or ``"module:attr"`` / ``.toml`` paths to them).
+
+    A preset named ``attention.lsh`` is what ``lmbench run --plugin attention.lsh`` starts from.
+    A preset may hold ``variants``, a list of ``{"label": ..., "set": {"model.name": ...}}``
+    tables; each variant becomes its own run and one report compares them.
+    """
+
+
+@hookspec
+def lmbench_run_start(run: Run) -> None:
+    """Called after a run's components are resolved and before its recipe starts (every rank).
+
+    ``run`` is the :class:`lmbench.context.Run` context (id, spec, directory, device, seed).
+    Raising here fails the run with the plugin named in the reason.
+    """
+
+
+@hookspec
+def lmbench_step_end(run: Run, step: int, logs: dict[str, Any]) -> None:
+    """Called after each ``run.log(step, **logs)`` of a recipe, on rank 0 only.
+
+    Must be cheap: it runs in the training loop. Exceptions are recorded and the hook disabled
+    for the rest of the run; training goes on.
+    """
+
+
+@hookspec
+def lmbench_run_end(run: Run, result: dict[str, Any]) -> None:
+    """Called when a run ends, successfully or not, on rank 0 only.
+
+    ``result`` holds ``status`` (``done``, ``failed``, ``oom``, ``nan``, ``interrupted``,
+    ``timeout``), ``reason`` and the final results the recipe returned.
+    """

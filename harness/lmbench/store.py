@@ -1,0 +1,294 @@
+"""The results store: one SQLite file (WAL, one transaction per write) under a runs folder.
+
+Layout of a store folder (``runs/`` by default, ``--store DIR`` or ``LMBENCH_STORE``)::
+
+    runs/lmbench.sqlite     runs, per-step metrics, final results, measurements, groups
+    runs/<run id>/          spec.toml/spec.json, env.json, log.txt, checkpoints/, report files
+
+Rows are appended; a run's final results and measurements are replaced only by a later attempt of
+the same run (same id), so a killed run leaves everything it recorded. Several processes may
+write one store at once (a sweep with ``--jobs``): SQLite's locking serialises them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import os
+import sqlite3
+import time
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .errors import StoreError, UnknownNameError
+
+DB_NAME = "lmbench.sqlite"
+SCHEMA_VERSION = 1
+FINISHED = ("done",)
+FAILED = ("failed", "oom", "nan", "timeout", "interrupted")
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT);
+CREATE TABLE IF NOT EXISTS runs(
+    id TEXT PRIMARY KEY, label TEXT, preset TEXT, status TEXT NOT NULL, reason TEXT,
+    spec TEXT NOT NULL, env TEXT, command TEXT, run_dir TEXT,
+    created REAL NOT NULL, updated REAL NOT NULL, attempts INTEGER NOT NULL DEFAULT 1);
+CREATE TABLE IF NOT EXISTS steps(
+    run_id TEXT NOT NULL, step INTEGER NOT NULL, key TEXT NOT NULL, value REAL, time REAL NOT NULL);
+CREATE INDEX IF NOT EXISTS steps_run ON steps(run_id, key, step);
+CREATE TABLE IF NOT EXISTS results(
+    run_id TEXT NOT NULL, key TEXT NOT NULL, value REAL, text TEXT, PRIMARY KEY(run_id, key));
+CREATE TABLE IF NOT EXISTS measurements(
+    run_id TEXT NOT NULL, name TEXT NOT NULL, data TEXT NOT NULL, PRIMARY KEY(run_id, name));
+CREATE TABLE IF NOT EXISTS groups(
+    id TEXT PRIMARY KEY, kind TEXT NOT NULL, name TEXT, command TEXT, spec TEXT, created REAL NOT NULL);
+CREATE TABLE IF NOT EXISTS group_runs(
+    group_id TEXT NOT NULL, run_id TEXT NOT NULL, position INTEGER, PRIMARY KEY(group_id, run_id));
+"""
+
+
+def default_store_dir() -> Path:
+    """``$LMBENCH_STORE`` or ``./runs``."""
+    return Path(os.environ.get("LMBENCH_STORE", "runs"))
+
+
+def content_id(*parts: Any, length: int = 12) -> str:
+    """A short, stable hash of JSON-serialisable parts (the run id and group ids)."""
+    blob = json.dumps(parts, sort_keys=True, default=str, separators=(",", ":"))
+    return hashlib.sha256(blob.encode()).hexdigest()[:length]
+
+
+@dataclass
+class RunRecord:
+    """One run as stored: its spec, environment, status and final results."""
+
+    id: str
+    label: str
+    preset: str
+    status: str
+    reason: str | None
+    spec: dict[str, Any]
+    env: dict[str, Any]
+    command: str
+    run_dir: str
+    created: float
+    updated: float
+    attempts: int
+    results: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def name(self) -> str:
+        """A human name: the label, or the model and attention names."""
+        if self.label:
+            return self.label
+        parts = [self.spec.get(t, {}).get("name", "") for t in ("model", "attention")]
+        return " + ".join(p for p in parts if p) or self.id
+
+    @property
+    def ok(self) -> bool:
+        return self.status in FINISHED
+
+
+class Store:
+    """The SQLite results store at ``root/lmbench.sqlite``; run folders under ``root``."""
+
+    def __init__(self, root: str | Path | None = None, *, readonly: bool = False, timeout: float = 60.0):
+        self.root = Path(root) if root is not None else default_store_dir()
+        self.path = self.root / DB_NAME
+        self.readonly = readonly
+        try:
+            if readonly:
+                if not self.path.exists():
+                    raise StoreError(f"no results store at {self.path}; run an experiment first or pass --store")
+                self.conn = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True, timeout=timeout)
+            else:
+                self.root.mkdir(parents=True, exist_ok=True)
+                if not os.access(self.root, os.W_OK):
+                    raise StoreError(f"results store folder {self.root} is not writable; pass --store DIR or fix its permissions")
+                self.conn = sqlite3.connect(self.path, timeout=timeout, isolation_level=None)
+                self.conn.execute("PRAGMA journal_mode=WAL")
+                self.conn.execute("PRAGMA synchronous=NORMAL")
+                with self.transaction() as c:
+                    for statement in filter(str.strip, _SCHEMA.split(";")):
+                        c.execute(statement)
+                    c.execute("INSERT OR IGNORE INTO meta VALUES('schema_version', ?)", (str(SCHEMA_VERSION),))
+        except sqlite3.Error as exc:
+            raise StoreError(_explain(exc, self.path)) from exc
+        self.conn.row_factory = sqlite3.Row
+
+    def close(self) -> None:
+        self.conn.close()
+
+    def __enter__(self) -> "Store":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """One write transaction (BEGIN IMMEDIATE ... COMMIT); rolled back on any error."""
+        if self.readonly:
+            raise StoreError(f"results store {self.path} was opened read-only")
+        try:
+            self.conn.execute("BEGIN IMMEDIATE")
+        except sqlite3.Error as exc:
+            raise StoreError(_explain(exc, self.path)) from exc
+        try:
+            yield self.conn
+            self.conn.execute("COMMIT")
+        except sqlite3.Error as exc:
+            self.conn.execute("ROLLBACK")
+            raise StoreError(_explain(exc, self.path)) from exc
+        except BaseException:
+            self.conn.execute("ROLLBACK")
+            raise
+
+    def run_dir(self, run_id: str) -> Path:
+        return self.root / run_id
+
+    # -- writing ---------------------------------------------------------------------------
+    def start_run(self, run_id: str, spec: dict[str, Any], *, label: str = "", preset: str = "",
+                  command: str = "", env: dict[str, Any] | None = None) -> None:
+        """Insert the run as ``running`` (or mark a new attempt of an existing one)."""
+        now = time.time()
+        with self.transaction() as c:
+            row = c.execute("SELECT attempts FROM runs WHERE id=?", (run_id,)).fetchone()
+            if row is None:
+                c.execute("INSERT INTO runs(id,label,preset,status,reason,spec,env,command,run_dir,created,updated,attempts)"
+                          " VALUES(?,?,?,?,?,?,?,?,?,?,?,1)",
+                          (run_id, label, preset, "running", None, _dumps(spec), _dumps(env or {}), command,
+                           str(self.run_dir(run_id)), now, now))
+            else:
+                c.execute("UPDATE runs SET status='running', reason=NULL, env=?, command=?, updated=?, attempts=attempts+1"
+                          " WHERE id=?", (_dumps(env or {}), command, now, run_id))
+
+    def log_step(self, run_id: str, step: int, values: dict[str, Any]) -> None:
+        """Append one step's metrics (numbers only; non-finite values are kept as NULL)."""
+        now = time.time()
+        rows = [(run_id, int(step), k, _number(v), now) for k, v in values.items() if _is_number(v)]
+        if rows:
+            with self.transaction() as c:
+                c.executemany("INSERT INTO steps VALUES(?,?,?,?,?)", rows)
+
+    def finish_run(self, run_id: str, status: str, *, reason: str | None = None,
+                   results: dict[str, Any] | None = None) -> None:
+        """Record the final status, reason and results of a run, in one transaction."""
+        with self.transaction() as c:
+            c.execute("UPDATE runs SET status=?, reason=?, updated=? WHERE id=?", (status, reason, time.time(), run_id))
+            for key, value in (results or {}).items():
+                if _is_number(value):
+                    c.execute("INSERT OR REPLACE INTO results VALUES(?,?,?,NULL)", (run_id, key, _number(value)))
+                else:
+                    c.execute("INSERT OR REPLACE INTO results VALUES(?,?,NULL,?)", (run_id, key, _dumps(value)))
+
+    def add_measurement(self, run_id: str, name: str, data: dict[str, Any]) -> None:
+        """Store one measurement (timing statistics, memory peaks, ...) as JSON."""
+        with self.transaction() as c:
+            c.execute("INSERT OR REPLACE INTO measurements VALUES(?,?,?)", (run_id, name, _dumps(data)))
+
+    def add_group(self, group_id: str, kind: str, name: str, command: str, spec: dict[str, Any],
+                  run_ids: Iterable[str]) -> None:
+        """Record an invocation (a run with variants, or a sweep) and its runs, in order."""
+        with self.transaction() as c:
+            c.execute("INSERT OR IGNORE INTO groups VALUES(?,?,?,?,?,?)",
+                      (group_id, kind, name, command, _dumps(spec), time.time()))
+            for position, run_id in enumerate(run_ids):
+                c.execute("INSERT OR IGNORE INTO group_runs VALUES(?,?,?)", (group_id, run_id, position))
+
+    # -- reading ---------------------------------------------------------------------------
+    def get(self, run_id: str) -> RunRecord:
+        """A run by id or unique id prefix; unknown ids raise with close matches."""
+        rows = self.conn.execute("SELECT * FROM runs WHERE id LIKE ?", (run_id + "%",)).fetchall()
+        if len(rows) != 1:
+            if len(rows) > 1:
+                raise StoreError(f"run id prefix '{run_id}' matches {len(rows)} runs; give more characters")
+            ids = [r[0] for r in self.conn.execute("SELECT id FROM runs ORDER BY updated DESC LIMIT 200")]
+            raise UnknownNameError(f"run (store {self.path})", run_id, ids)
+        return self._record(rows[0])
+
+    def find(self, run_id: str) -> RunRecord | None:
+        row = self.conn.execute("SELECT * FROM runs WHERE id=?", (run_id,)).fetchone()
+        return self._record(row) if row else None
+
+    def runs(self, *, last: int | None = None, status: str | None = None) -> list[RunRecord]:
+        """Runs, newest first."""
+        query, args = "SELECT * FROM runs", []
+        if status:
+            query, args = query + " WHERE status=?", [status]
+        query += " ORDER BY updated DESC"
+        if last:
+            query += f" LIMIT {int(last)}"
+        return [self._record(r) for r in self.conn.execute(query, args)]
+
+    def group(self, group_id: str) -> tuple[dict[str, Any], list[RunRecord]]:
+        """A group (by id prefix or name, newest first) and its runs in order."""
+        row = self.conn.execute("SELECT * FROM groups WHERE id LIKE ? OR name=? ORDER BY created DESC",
+                                (group_id + "%", group_id)).fetchone()
+        if row is None:
+            names = [r[0] for r in self.conn.execute("SELECT name FROM groups") if r[0]]
+            raise UnknownNameError("sweep or experiment", group_id, names)
+        ids = [r[0] for r in self.conn.execute(
+            "SELECT run_id FROM group_runs WHERE group_id=? ORDER BY position", (row["id"],))]
+        return dict(row), [self.get(i) for i in ids]
+
+    def groups(self) -> list[dict[str, Any]]:
+        return [dict(r) for r in self.conn.execute("SELECT * FROM groups ORDER BY created DESC")]
+
+    def steps(self, run_id: str, key: str | None = None) -> dict[str, list[tuple[int, float]]]:
+        """Per-step metrics: key -> [(step, value)], the last write of a step winning (resume)."""
+        query = "SELECT step, key, value FROM steps WHERE run_id=?" + (" AND key=?" if key else "") + " ORDER BY rowid"
+        series: dict[str, dict[int, float]] = {}
+        for step, k, value in self.conn.execute(query, (run_id, key) if key else (run_id,)):
+            series.setdefault(k, {})[step] = value if value is not None else math.nan
+        return {k: sorted(v.items()) for k, v in series.items()}
+
+    def measurements(self, run_id: str) -> dict[str, dict[str, Any]]:
+        return {r[0]: json.loads(r[1]) for r in self.conn.execute(
+            "SELECT name, data FROM measurements WHERE run_id=?", (run_id,))}
+
+    def export_jsonl(self, out: Any, run_ids: Iterable[str] | None = None) -> int:
+        """Write one JSON object per run (spec, env, results, steps, measurements); return the count."""
+        records = [self.get(i) for i in run_ids] if run_ids is not None else self.runs()
+        for record in records:
+            obj = {**record.__dict__, "steps": self.steps(record.id), "measurements": self.measurements(record.id)}
+            out.write(json.dumps(obj, default=str) + "\n")
+        return len(records)
+
+    def _record(self, row: sqlite3.Row) -> RunRecord:
+        results: dict[str, Any] = {}
+        for key, value, text in self.conn.execute("SELECT key, value, text FROM results WHERE run_id=?", (row["id"],)):
+            results[key] = value if text is None else json.loads(text)
+        return RunRecord(id=row["id"], label=row["label"] or "", preset=row["preset"] or "", status=row["status"],
+                         reason=row["reason"], spec=json.loads(row["spec"]), env=json.loads(row["env"] or "{}"),
+                         command=row["command"] or "", run_dir=row["run_dir"] or "", created=row["created"],
+                         updated=row["updated"], attempts=row["attempts"], results=results)
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) or type(value).__name__ in (
+        "float32", "float64", "int64", "int32")
+
+
+def _number(value: Any) -> float | None:
+    value = float(value)
+    return value if math.isfinite(value) else None
+
+
+def _dumps(value: Any) -> str:
+    return json.dumps(value, sort_keys=True, default=str)
+
+
+def _explain(exc: sqlite3.Error, path: Path) -> str:
+    text = str(exc)
+    if "locked" in text or "busy" in text:
+        return f"results store {path} is locked by another process; wait for it or pass --store DIR"
+    if "readonly" in text or "read-only" in text or "unable to open" in text:
+        return f"cannot write results store {path} ({text}); pass --store DIR or fix its permissions"
+    if "malformed" in text or "not a database" in text:
+        return f"results store {path} is corrupt ({text}); move it aside and rerun"
+    return f"results store {path}: {text}"

@@ -1,0 +1,3 @@
+"""lmbench's first-party `peft` lab plugin."""
+
+__version__ = "0.1.0"
