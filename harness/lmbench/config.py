@@ -392,3 +392,69 @@ def resolve(spec: dict[str, Any], registries: Registries) -> ResolvedSpec:
     if spec.get("preset"):
         canonical["preset"] = spec["preset"]
     return ResolvedSpec(canonical, components, harness)
+
+
+# -- building a spec from its sources -------------------------------------------------------
+def load_preset(registries: Registries, name: str) -> dict[str, Any]:
+    """A preset's spec dict (from a dict, a ``"module:attr"`` target, or a ``.toml`` path)."""
+    entry = registries.presets.get(name)
+    target = entry.load()
+    if isinstance(target, (str, Path)) and str(target).endswith(".toml"):
+        target = load_toml(target)
+    if callable(target) and not isinstance(target, dict):
+        target = target()
+    if not isinstance(target, dict):
+        raise ConfigError(f"preset '{entry.name}' is not a spec table (got {type(target).__name__})")
+    spec = copy.deepcopy(target)
+    spec.pop("description", None)
+    check_top_level(spec, f"preset {entry.name}")
+    spec["preset"] = entry.name
+    return spec
+
+
+def build_spec(registries: Registries, *, preset: str | None = None, files: typing.Sequence[str | Path] = (),
+               overrides: dict[str, Any] | None = None, sets: typing.Sequence[str] = ()) -> dict[str, Any]:
+    """Merge preset, then TOML files, then flag overrides (``{"model.name": ...}``), then ``--set``."""
+    spec: dict[str, Any] = load_preset(registries, preset) if preset else {}
+    for path in files:
+        spec = merge(spec, load_toml(path))
+    if overrides:
+        spec = merge(spec, assignments_to_spec({k: v for k, v in overrides.items() if v is not None}))
+    if sets:
+        fragment = assignments_to_spec(list(sets))
+        if spec.get("variants"):  # --set applies to every variant, after the variant's own values
+            spec["variants"] = [{**v, "set": {**v.get("set", {}), **_flatten(fragment)}} for v in spec["variants"]]
+        spec = merge(spec, fragment)
+    return spec
+
+
+def _flatten(spec: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in spec.items():
+        if isinstance(value, dict):
+            out.update(_flatten(value, f"{prefix}{key}."))
+        else:
+            out[f"{prefix}{key}"] = value
+    return out
+
+
+def dump_toml(spec: dict[str, Any]) -> str:
+    """Write a resolved spec as TOML (scalars, lists and one level of tables), for ``-c``."""
+
+    def value(v: Any) -> str:
+        if isinstance(v, bool):
+            return "true" if v else "false"
+        if isinstance(v, (int, float)):
+            return repr(v) if not isinstance(v, float) or v == v and abs(v) != float("inf") else f'"{v}"'
+        if isinstance(v, (list, tuple)):
+            return "[" + ", ".join(value(x) for x in v) + "]"
+        if isinstance(v, dict):
+            return "{" + ", ".join(f"{k} = {value(x)}" for k, x in v.items()) + "}"
+        return '"' + str(v).replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+    lines = [f"{k} = {value(v)}" for k, v in spec.items() if not isinstance(v, dict) and v is not None]
+    for table, body in spec.items():
+        if isinstance(body, dict):
+            lines.append(f"\n[{table}]")
+            lines += [f"{k} = {value(v)}" for k, v in body.items() if v is not None]
+    return "\n".join(lines).lstrip() + "\n"

@@ -1,0 +1,344 @@
+"""The runner: turns a spec into runs, executes each recipe, and records what happened.
+
+``Runner.plan`` expands variants, resolves and validates each (so a bad key fails before any
+work) and computes each run's content-addressed id. ``Runner.execute`` runs one planned run:
+it skips a run already ``done`` (unless ``force``), picks and configures the device, seeds,
+captures the environment, calls the recipe with a :class:`lmbench.context.Run`, and records
+the outcome. Failures are results: NaN/inf -> ``nan``, out-of-memory -> ``oom``, timeout ->
+``timeout``, Ctrl-C -> ``interrupted``, anything else -> ``failed`` with a one-line reason (the
+traceback goes to the run folder's ``error.txt``).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import random
+import shlex
+import signal
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from .config import ResolvedSpec, dump_toml, expand_variants, resolve
+from .context import DistInfo, Run, StopFlag
+from .errors import LmbenchError, NonFiniteError
+from .plugins import PluginHost, default_host, format_traceback
+from .store import RunRecord, Store, content_id
+
+log = logging.getLogger("lmbench")
+
+#: Spec tables that do not change what a run computes, and so stay out of its id.
+_NOT_IN_ID = ("report", "preset")
+
+
+@dataclass
+class PlannedRun:
+    """A resolved variant with its run id, ready to execute."""
+
+    label: str
+    resolved: ResolvedSpec
+    run_id: str
+
+
+def pick_device(requested: str) -> str:
+    """``auto`` -> CUDA > MPS > CPU; an explicit device that is not there is a clear error."""
+    try:
+        import torch
+    except ImportError:
+        if requested in ("auto", "cpu"):
+            return "cpu"
+        raise LmbenchError(f"--device {requested} needs torch; install it: pip install 'lmbench[torch]'") from None
+    has_mps = getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available()
+    if requested == "auto":
+        return "cuda" if torch.cuda.is_available() else "mps" if has_mps else "cpu"
+    if requested.startswith("cuda"):
+        if not torch.cuda.is_available():
+            raise LmbenchError(f"--device {requested} but CUDA is not available here; use --device cpu or auto")
+        index = torch.device(requested).index
+        if index is not None and index >= torch.cuda.device_count():
+            raise LmbenchError(f"--device {requested} but only {torch.cuda.device_count()} CUDA device(s) exist")
+        return requested
+    if requested == "mps" and not has_mps:
+        raise LmbenchError("--device mps but MPS is not available here; use --device cpu or auto")
+    if requested not in ("cpu", "mps"):
+        raise LmbenchError(f"unknown device '{requested}'; valid: auto, cpu, cuda, cuda:N, mps")
+    return requested
+
+
+def seed_everything(seed: int) -> None:
+    """Seed Python, NumPy and (when installed) torch on every device."""
+    random.seed(seed)
+    try:
+        import numpy as np
+
+        np.random.seed(seed % 2**32)
+    except ImportError:
+        pass
+    if "torch" in sys.modules or _importable("torch"):
+        import torch
+
+        torch.manual_seed(seed)
+
+
+def configure_torch(resolved: ResolvedSpec, device: str) -> None:
+    """TF32 on CUDA, CPU thread count, deterministic algorithms when asked."""
+    cfg = resolved.run
+    if not _importable("torch"):
+        return
+    import torch
+
+    if device.startswith("cuda"):
+        torch.backends.cuda.matmul.allow_tf32 = True
+        torch.backends.cudnn.allow_tf32 = True
+        torch.set_float32_matmul_precision("high")
+        torch.cuda.set_device(torch.device(device))
+    if cfg.threads > 0:
+        torch.set_num_threads(cfg.threads)
+    if cfg.deterministic:
+        os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
+        torch.use_deterministic_algorithms(True)
+
+
+def _importable(module: str) -> bool:
+    import importlib.util
+
+    return module in sys.modules or importlib.util.find_spec(module) is not None
+
+
+def is_out_of_memory(exc: BaseException) -> bool:
+    """torch's OutOfMemoryError (CUDA or MPS), Python's MemoryError, or an allocator's 'out of memory'."""
+    if isinstance(exc, MemoryError) or type(exc).__name__ == "OutOfMemoryError":
+        return True
+    return isinstance(exc, RuntimeError) and "out of memory" in str(exc).lower()
+
+
+def data_fingerprint(resolved: ResolvedSpec) -> str | None:
+    """The dataset's own cheap fingerprint (``fingerprint(config)``), if it has one."""
+    component = resolved.components.get("dataset")
+    if component is None:
+        return None
+    factory = component.entry.load()
+    fingerprint = getattr(factory, "fingerprint", None)
+    return str(fingerprint(component.config)) if callable(fingerprint) else None
+
+
+class Runner:
+    """Plans and executes runs against one store with one plugin host."""
+
+    def __init__(self, store: Store | None, host: PluginHost | None = None, *, console: Any = None,
+                 force: bool = False, progress: bool = True, dist: DistInfo | None = None):
+        self.store = store
+        self.host = host or default_host()
+        self.console = console
+        self.force = force
+        self.dist = dist or DistInfo.from_env()
+        self.show_progress = progress
+        self.stop = StopFlag()
+
+    # -- planning ------------------------------------------------------------------------------
+    def plan(self, spec: dict[str, Any], *, only: tuple[str, ...] = ()) -> list[PlannedRun]:
+        """Expand variants, resolve and validate each, and compute its id (no work is done)."""
+        planned = []
+        variants = expand_variants(spec)
+        labels = [label for label, _ in variants]
+        for wanted in only:
+            if wanted not in labels:
+                from .errors import UnknownNameError
+
+                raise UnknownNameError("variant", wanted, labels)
+        for label, variant in variants:
+            if only and label not in only:
+                continue
+            resolved = resolve(variant, self.host.registries)
+            planned.append(PlannedRun(label, resolved, self.run_id(resolved)))
+        return planned
+
+    def run_id(self, resolved: ResolvedSpec) -> str:
+        """Hash of the resolved spec (minus cosmetic tables), the versions of the plugins it uses,
+        and the dataset's fingerprint."""
+        spec = {k: v for k, v in resolved.spec.items() if k not in _NOT_IN_ID}
+        spec["run"] = {k: v for k, v in spec.get("run", {}).items() if k != "label"}
+        plugins = sorted({c.entry.plugin for c in resolved.components.values()})
+        versions = {p: self.host.versions.get(p, "?") for p in plugins}
+        return content_id(spec, versions, data_fingerprint(resolved))
+
+    # -- executing ----------------------------------------------------------------------------
+    def run_spec(self, spec: dict[str, Any], *, command: str = "", only: tuple[str, ...] = (),
+                 group_kind: str = "run", group_name: str | None = None) -> tuple[str, list[RunRecord]]:
+        """Plan, then execute every run in order; record the group; return (group id, records)."""
+        planned = self.plan(spec, only=only)
+        group_id = content_id(group_kind, group_name, [p.run_id for p in planned])
+        if self.store is not None and self.dist.is_main:
+            self.store.add_group(group_id, group_kind, group_name or spec.get("preset") or "", command, spec,
+                                 [p.run_id for p in planned])
+        records = []
+        with self._interrupt_handler():
+            for p in planned:
+                per_run = command + (f" --only {shlex.quote(p.label)}" if len(planned) > 1 and p.label else "")
+                records.append(self.execute(p, command=per_run))
+                if self.stop.reason == "interrupted":
+                    break
+        return group_id, records
+
+    def execute(self, planned: PlannedRun, *, command: str = "") -> RunRecord:
+        """Run one planned run and record its outcome; return its stored record."""
+        resolved, run_id = planned.resolved, planned.run_id
+        store = self.store if self.dist.is_main else None
+        if store is not None and not self.force:
+            existing = store.find(run_id)
+            if existing is not None and existing.status == "done":
+                self._say(f"[dim]skip {planned.label or run_id}: already done ({run_id})[/dim]")
+                return existing
+        device = pick_device(resolved.run.device)
+        if self.dist.enabled and device.startswith("cuda"):
+            device = f"cuda:{self.dist.local_rank}"
+        run_dir = (store.run_dir(run_id) if store is not None else Path(os.environ.get("LMBENCH_STORE", "runs")) / run_id)
+        if self.force and store is not None:
+            _clear_checkpoints(run_dir)
+        run_dir.mkdir(parents=True, exist_ok=True)
+        if self.dist.is_main:
+            (run_dir / "spec.json").write_text(json.dumps(resolved.spec, indent=2, sort_keys=True))
+            (run_dir / "spec.toml").write_text(dump_toml(resolved.spec))
+        from .measure.env import capture_environment
+
+        env = capture_environment(self.host.versions, device=device, seed=resolved.run.seed)
+        env["world_size"] = self.dist.world_size
+        if self.dist.is_main:
+            (run_dir / "env.json").write_text(json.dumps(env, indent=2, default=str))
+        if store is not None:
+            store.start_run(run_id, resolved.spec, label=planned.label, preset=str(resolved.spec.get("preset", "")),
+                            command=command, env=env)
+        self.stop.deadline = time.monotonic() + resolved.run.timeout if resolved.run.timeout else None
+        self.stop.reason = None
+        self._say(f"[bold]run[/bold] {planned.label or resolved.components['recipe'].entry.name} "
+                  f"[dim]{run_id} on {device}[/dim]")
+        status, reason, results = "failed", None, {}
+        with _file_log(run_dir / "log.txt" if self.dist.is_main else None), self._progress() as progress:
+            run = Run(run_id=run_id, run_dir=run_dir, resolved=resolved, host=self.host, store=store,
+                      device=device, dist=self.dist, stop=self.stop, progress=progress)
+            try:
+                seed_everything(resolved.run.seed)
+                configure_torch(resolved, device)
+                if self.dist.enabled:
+                    from .distributed import init_process_group
+
+                    init_process_group(device)
+                self.host.call("lmbench_run_start", strict=True, run=run)
+                recipe = run.build("recipe")
+                results = dict(recipe.run(run) or {})
+                status = self.stop.reason or "done"
+                if status == "timeout":
+                    reason = f"timeout after {resolved.run.timeout:g} s"
+                elif status == "interrupted":
+                    reason = "interrupted (Ctrl-C)"
+            except NonFiniteError as exc:
+                status, reason = "nan", str(exc)
+            except KeyboardInterrupt:
+                status, reason = "interrupted", "interrupted (Ctrl-C)"
+                self.stop.set("interrupted")
+            except LmbenchError as exc:
+                status, reason = "failed", str(exc)
+                self._write_error(run_dir, exc)
+            except BaseException as exc:  # a crash is a result, not a lost run
+                if is_out_of_memory(exc):
+                    status, reason = "oom", f"out of memory: {str(exc).splitlines()[0][:200] if str(exc) else exc}"
+                else:
+                    status, reason = "failed", f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
+                self._write_error(run_dir, exc)
+            finally:
+                if store is not None:
+                    store.finish_run(run_id, status, reason=reason, results=results)
+                if self.dist.is_main:
+                    errors = self.host.call("lmbench_run_end", run=run,
+                                            result={"status": status, "reason": reason, **results})
+                    for error in errors:
+                        log.warning(error)
+        self._say(_outcome_line(planned.label or run_id, status, reason, results))
+        if store is None:
+            return RunRecord(run_id, planned.label, "", status, reason, resolved.spec, env, command, str(run_dir),
+                             time.time(), time.time(), 1, results)
+        return store.get(run_id)
+
+    # -- helpers -------------------------------------------------------------------------------
+    def _write_error(self, run_dir: Path, exc: BaseException) -> None:
+        if self.dist.is_main:
+            (run_dir / "error.txt").write_text(format_traceback(exc))
+
+    def _say(self, message: str) -> None:
+        if self.console is not None and self.dist.is_main:
+            self.console.print(message)
+
+    @contextmanager
+    def _progress(self) -> Iterator[Any]:
+        if not self.show_progress or self.console is None or not self.dist.is_main:
+            yield None
+            return
+        from .progress import ProgressDisplay
+
+        with ProgressDisplay(self.console) as display:
+            yield display
+
+    @contextmanager
+    def _interrupt_handler(self) -> Iterator[None]:
+        """First Ctrl-C asks the recipe to stop (it saves and returns); the second raises."""
+        import threading
+
+        if threading.current_thread() is not threading.main_thread():
+            yield
+            return
+
+        def handler(signum: int, frame: Any) -> None:
+            if self.stop.reason == "interrupted":
+                raise KeyboardInterrupt
+            self.stop.set("interrupted")
+            log.warning("interrupt: stopping after this step (Ctrl-C again to abort at once)")
+
+        previous = signal.signal(signal.SIGINT, handler)
+        try:
+            yield
+        finally:
+            signal.signal(signal.SIGINT, previous)
+
+
+def _clear_checkpoints(run_dir: Path) -> None:
+    import shutil
+
+    shutil.rmtree(run_dir / "checkpoints", ignore_errors=True)
+
+
+def _outcome_line(name: str, status: str, reason: str | None, results: dict[str, Any]) -> str:
+    if status == "done":
+        shown = ", ".join(f"{k}={_fmt(v)}" for k, v in list(results.items())[:6])
+        return f"[green]done[/green] {name}: {shown}"
+    return f"[red]{status}[/red] {name}: {reason}"
+
+
+def _fmt(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    return str(value)
+
+
+@contextmanager
+def _file_log(path: Path | None) -> Iterator[None]:
+    """Copy lmbench's log records into the run folder's log.txt while the run lasts."""
+    if path is None:
+        yield
+        return
+    handler = logging.FileHandler(path)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    root = logging.getLogger("lmbench")
+    root.addHandler(handler)
+    if root.level == logging.NOTSET or root.level > logging.INFO:
+        root.setLevel(logging.INFO)
+    try:
+        yield
+    finally:
+        root.removeHandler(handler)
+        handler.close()
