@@ -1,0 +1,89 @@
+"""FLOPs by formula and by torch's counter, the peak table, the measured peak, MFU."""
+
+import pytest
+
+from lmbench.errors import LmbenchError
+from lmbench.measure import (PEAK_TFLOPS, count_flops, measured_matmul_peak, mfu, peak_flops,
+                             transformer_flops_per_token)
+
+torch = pytest.importorskip("torch")
+torch.set_num_threads(1)
+
+
+def test_count_flops_of_a_matmul_is_2mnk():
+    m, k, n = 8, 16, 32
+    a, b = torch.randn(m, k), torch.randn(k, n)
+    assert count_flops(torch.mm, a, b) == 2 * m * n * k
+
+
+def test_count_flops_of_a_linear_forward():
+    layer = torch.nn.Linear(12, 5)
+    x = torch.randn(3, 12)  # (B, in)
+    with torch.no_grad():
+        assert count_flops(layer, x) == 2 * 3 * 12 * 5  # bias adds are not counted
+
+
+def test_transformer_formula_on_a_hand_computed_example():
+    # N = 1e6 non-embedding params, L = 2, T = 128, d = 64
+    assert transformer_flops_per_token(1_000_000, 2, 128, 64) == 6_000_000 + 12 * 2 * 128 * 64 == 6_196_608
+    assert transformer_flops_per_token(1_000_000, 2, 128, 64, training=False) == 2_032_768
+    with pytest.raises(LmbenchError):
+        transformer_flops_per_token(-1, 2, 128, 64)
+
+
+@pytest.mark.parametrize("name,dtype,tflops", [
+    ("NVIDIA H100 80GB HBM3", "bf16", 989.4),
+    ("NVIDIA H100 PCIe", "fp32", 51.2),
+    ("NVIDIA H100 NVL", "bf16", 835.5),
+    ("NVIDIA H200", "tf32", 494.7),
+    ("NVIDIA A100-SXM4-80GB", "bf16", 312.0),
+    ("NVIDIA A100-PCIE-40GB", "tf32", 156.0),
+    ("NVIDIA A10G", "fp16", 125.0),
+    ("NVIDIA L4", "bf16", 121.0),
+    ("NVIDIA L40S", "bf16", 362.05),
+    ("NVIDIA A40", "fp32", 37.4),
+    ("NVIDIA GeForce RTX 4090", "bf16", 165.2),
+    ("Tesla V100-SXM2-16GB", "fp16", 125.0),
+    ("Tesla V100-PCIE-32GB", "fp32", 14.0),
+    ("Tesla T4", "fp16", 65.0),
+])
+def test_peak_table_matches_device_names(name, dtype, tflops):
+    assert peak_flops(name, dtype) == pytest.approx(tflops * 1e12)
+
+
+def test_peak_is_none_where_unknown_and_bad_dtype_raises():
+    assert peak_flops("cpu") is None
+    assert peak_flops("mps", "fp32") is None
+    assert peak_flops("NVIDIA GeForce GTX 1080", "fp32") is None
+    assert peak_flops("NVIDIA L40", "bf16") is None  # not L4, not L40S
+    assert peak_flops("Tesla T4", "bf16") is None  # no bf16 tensor cores
+    with pytest.raises(LmbenchError):
+        peak_flops("NVIDIA H100 80GB HBM3", "int3")
+
+
+def test_torch_float32_counts_as_tf32_when_tf32_is_on():
+    old = torch.get_float32_matmul_precision()
+    try:
+        torch.set_float32_matmul_precision("highest")
+        assert peak_flops("NVIDIA A100-SXM4-80GB", torch.float32) == pytest.approx(19.5e12)
+        torch.set_float32_matmul_precision("high")
+        assert peak_flops("NVIDIA A100-SXM4-80GB", torch.float32) == pytest.approx(156e12)
+        assert peak_flops("NVIDIA A100-SXM4-80GB", "fp32") == pytest.approx(19.5e12)
+    finally:
+        torch.set_float32_matmul_precision(old)
+
+
+def test_table_is_dense_positive_and_known_dtypes():
+    for gpu, row in PEAK_TFLOPS.items():
+        assert row and set(row) <= {"bf16", "fp16", "tf32", "fp32"}, gpu
+        assert all(v > 0 for v in row.values()), gpu
+
+
+def test_measured_matmul_peak_on_cpu_is_plausible():
+    flops = measured_matmul_peak("cpu", seconds=0.1)
+    assert 1e8 <= flops <= 1e13
+
+
+def test_mfu():
+    assert mfu(5e12, 1e13) == pytest.approx(0.5)
+    assert mfu(5e12, None) is None and mfu(None, 1e13) is None and mfu(1.0, 0.0) is None
