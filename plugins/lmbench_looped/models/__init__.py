@@ -1,0 +1,1 @@
+"""Models of the looped lab: GPT-2 (vanilla), Universal Transformer, looped transformer."""
