@@ -31,7 +31,7 @@ def transformer_flops_per_token(n_params: int, n_layers: int, seq_len: int, d_mo
     ``d_model`` the attention width d (heads x head dim). Training (forward + backward):
     ``6N + 12·L·T·d`` (PaLM appendix B: 6N for the weights, 12·L·T·d for QKᵀ and AV,
     forward and backward, attention not discounted for causality). Inference forward:
-    ``2N + 2·L·T·d`` (Kaplan et al. 2020, table 1, which counts the attention logits term only).
+    ``2N + 4·L·T·d`` (the forward third of the same count: QKᵀ and AV, 2·L·T·d each).
     """
     for name, value in (("n_params", n_params), ("n_layers", n_layers), ("seq_len", seq_len),
                         ("d_model", d_model)):
@@ -39,7 +39,7 @@ def transformer_flops_per_token(n_params: int, n_layers: int, seq_len: int, d_mo
             raise LmbenchError(f"transformer_flops_per_token: {name}={value} must be >= 0")
     if training:
         return 6.0 * n_params + 12.0 * n_layers * seq_len * d_model
-    return 2.0 * n_params + 2.0 * n_layers * seq_len * d_model
+    return 2.0 * n_params + 4.0 * n_layers * seq_len * d_model
 
 
 def count_flops(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> int:
@@ -59,7 +59,6 @@ def count_flops(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> int:
 #: FP32 accumulation for bf16/fp16 (what torch matmuls use); "fp32" is the non-tensor FP32 rate,
 #: "tf32" the tensor-core rate used when TF32 matmuls are allowed. Missing dtypes are unsupported
 #: in hardware (bf16 on V100/T4). Sources: NVIDIA datasheets / architecture whitepapers.
-#: A10G is listed with the A10 datasheet's numbers; check it against measured_matmul_peak.
 PEAK_TFLOPS: dict[str, dict[str, float]] = {
     "H100 SXM": {"bf16": 989.4, "fp16": 989.4, "tf32": 494.7, "fp32": 66.9},
     "H100 PCIe": {"bf16": 756.0, "fp16": 756.0, "tf32": 378.0, "fp32": 51.2},
@@ -67,7 +66,6 @@ PEAK_TFLOPS: dict[str, dict[str, float]] = {
     "H200": {"bf16": 989.4, "fp16": 989.4, "tf32": 494.7, "fp32": 66.9},
     "H200 NVL": {"bf16": 835.5, "fp16": 835.5, "tf32": 417.5, "fp32": 60.0},
     "A100": {"bf16": 312.0, "fp16": 312.0, "tf32": 156.0, "fp32": 19.5},
-    "A10G": {"bf16": 125.0, "fp16": 125.0, "tf32": 62.5, "fp32": 31.2},
     "A10": {"bf16": 125.0, "fp16": 125.0, "tf32": 62.5, "fp32": 31.2},
     "L4": {"bf16": 121.0, "fp16": 121.0, "tf32": 60.0, "fp32": 30.3},
     "L40S": {"bf16": 362.05, "fp16": 362.05, "tf32": 183.0, "fp32": 91.6},
@@ -82,7 +80,7 @@ PEAK_TFLOPS: dict[str, dict[str, float]] = {
 _NAME_PATTERNS: list[tuple[str, str]] = [
     (r"H200.*NVL", "H200 NVL"), (r"H200", "H200"),
     (r"H100.*NVL", "H100 NVL"), (r"H100.*PCI", "H100 PCIe"), (r"H100", "H100 SXM"),
-    (r"A100", "A100"), (r"A10G", "A10G"), (r"\bA10\b", "A10"), (r"L40S", "L40S"), (r"\bL4\b", "L4"),
+    (r"A100", "A100"), (r"\bA10\b", "A10"), (r"L40S", "L40S"), (r"\bL4\b", "L4"),
     (r"\bA40\b", "A40"), (r"RTX 4090", "RTX 4090"),
     (r"V100.*PCI", "V100 PCIe"), (r"V100", "V100 SXM2"), (r"\bT4\b", "T4"),
 ]
