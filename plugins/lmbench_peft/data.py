@@ -1,0 +1,231 @@
+"""``peft.poetry``: poems (author, title, text) as prompt -> poem examples with loss on the poem only.
+
+Reads a JSON Lines file (``.jsonl`` or ``.jsonl.gz``) with ``author``, ``title`` and ``text`` fields
+(the shared ``poetry/pushkin.jsonl.gz`` and ``poetry/sonnets.jsonl.gz``, or any file of that
+shape), or a hub dataset ``hf:<name>`` with the same fields (through ``datasets``, needs network).
+Poems with a missing or empty author, title or text, and poems longer than ``max_tokens`` tokens,
+are dropped; the counts and reasons are logged and kept in ``dropped``. The rest is shuffled with
+``split_seed`` and split ``1 - val_fraction`` / ``val_fraction`` (85/15 by default).
+
+Each example is ``prompt + poem + EOS`` where the prompt is ``template`` filled with ``system``,
+``author``, ``title`` and ``marker``; ``labels`` are -100 on the prompt so that the loss is on the
+poem tokens only. A prompt longer than ``max_prompt_tokens`` keeps its last tokens (the marker) and
+is counted in a warning.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import logging
+import os
+import random
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from lmbench.errors import LmbenchError
+
+log = logging.getLogger("lmbench.peft")
+
+DEFAULT_FILE = "poetry/pushkin.jsonl.gz"
+FIELDS = ("author", "title", "text")
+
+
+class DataError(LmbenchError):
+    """A poem set that cannot be read or is empty after filtering."""
+
+
+@dataclass
+class PoemExample:
+    """One poem: its fields and token ids (prompt, then poem + EOS)."""
+
+    author: str
+    title: str
+    text: str
+    prompt_ids: list[int] = field(default_factory=list)
+    target_ids: list[int] = field(default_factory=list)
+
+    @property
+    def input_ids(self) -> list[int]:
+        return self.prompt_ids + self.target_ids
+
+    @property
+    def labels(self) -> list[int]:
+        """-100 on the prompt (no loss), the token ids on the poem and EOS."""
+        return [-100] * len(self.prompt_ids) + self.target_ids
+
+    @property
+    def n_target_tokens(self) -> int:
+        return len(self.target_ids)
+
+
+def default_path() -> Path:
+    """``$LMBENCH_DATA/poetry/pushkin.jsonl.gz``, or a one-line error saying how to point at a file."""
+    root = os.environ.get("LMBENCH_DATA")
+    if not root:
+        raise DataError("no poem file: pass --set dataset.path=<file.jsonl[.gz]> or set LMBENCH_DATA to the "
+                        "shared data folder (it holds poetry/pushkin.jsonl.gz)")
+    path = Path(root) / DEFAULT_FILE
+    if not path.exists():
+        raise DataError(f"{path} not found; set LMBENCH_DATA to the shared data folder or pass dataset.path")
+    return path
+
+
+def read_records(path: str) -> list[dict[str, Any]]:
+    """Rows of a local JSON Lines file (gzip or not) or of a hub dataset ``hf:<name>``."""
+    if path.startswith("hf:"):
+        try:
+            import datasets
+
+            ds = datasets.load_dataset(path[3:], split="train")
+        except Exception as exc:
+            raise DataError(f"cannot load hub dataset {path[3:]} ({type(exc).__name__}); it needs network, "
+                            f"or give a local .jsonl file as dataset.path") from exc
+        return [dict(row) for row in ds]
+    file = Path(path).expanduser()
+    if not file.is_file():
+        raise DataError(f"poem file {file} not found; pass --set dataset.path=<file.jsonl[.gz]>")
+    opener = gzip.open if file.suffix == ".gz" else open
+    rows = []
+    with opener(file, "rt", encoding="utf-8") as handle:
+        for number, line in enumerate(handle, 1):
+            if not line.strip():
+                continue
+            try:
+                row = json.loads(line)
+            except json.JSONDecodeError as exc:
+                raise DataError(f"{file} line {number} is not JSON ({exc.msg}); expected one object a line "
+                                f"with author, title, text") from exc
+            rows.append(row if isinstance(row, dict) else {})
+    return rows
+
+
+def _why_dropped(row: dict[str, Any]) -> str | None:
+    for name in FIELDS:
+        if name not in row or row[name] is None:
+            return f"missing {name}"
+        if not str(row[name]).strip():
+            return f"empty {name}"
+    return None
+
+
+def describe_drops(dropped: dict[str, int], total: int) -> str:
+    """``dropped 12 of 910 poems: 3 empty title, 9 longer than 600 tokens``."""
+    n = sum(dropped.values())
+    reasons = ", ".join(f"{count} {why}" for why, count in sorted(dropped.items(), key=lambda kv: -kv[1]))
+    return f"dropped {n} of {total} poems: {reasons}"
+
+
+class PoetryDataset:
+    """``peft.poetry``: a poem set split into train/validation prompt -> poem examples."""
+
+    @dataclass
+    class Config:
+        """Options of the poem set and its prompt template."""
+
+        path: str = ""  # .jsonl[.gz] file or hf:<name>; default $LMBENCH_DATA/poetry/pushkin.jsonl.gz
+        max_tokens: int = 600  # poems with more tokens than this are dropped
+        max_poems: int = 0  # keep this many poems after filtering and shuffling (0 = all)
+        val_fraction: float = 0.15
+        split_seed: int = 0
+        system: str = "Write a poem in the style of the given author."
+        template: str = "{system}\nAuthor: {author}\nTitle: {title}\n{marker}\n"
+        marker: str = "### Poem:"
+        max_prompt_tokens: int = 96
+
+        def __post_init__(self) -> None:
+            if not 0 < self.val_fraction < 1:
+                raise ValueError("val_fraction must be between 0 and 1")
+            if self.max_tokens < 1 or self.max_prompt_tokens < 1:
+                raise ValueError("max_tokens and max_prompt_tokens must be positive")
+            for key in ("{author}", "{title}"):
+                if key not in self.template:
+                    raise ValueError(f"template must contain {key}")
+
+    @classmethod
+    def fingerprint(cls, config: Config) -> str:
+        """File size and mtime (cheap), or the hub name."""
+        path = config.path or str(os.environ.get("LMBENCH_DATA", "")) + "/" + DEFAULT_FILE
+        try:
+            stat = Path(path).stat()
+            return f"{path}:{stat.st_size}:{int(stat.st_mtime)}"
+        except OSError:
+            return path
+
+    def __init__(self, config: Config, tokenizer: Any = None):
+        if tokenizer is None:
+            raise LmbenchError("peft.poetry needs the model's tokenizer: build it with run.build('dataset', tokenizer=tok)")
+        self.config = config
+        self.tokenizer = tokenizer
+        self.path = config.path or str(default_path())
+        rows = read_records(self.path)
+        self.n_total = len(rows)
+        drops: Counter[str] = Counter()
+        kept: list[PoemExample] = []
+        self.n_prompt_truncated = 0
+        for row in rows:
+            why = _why_dropped(row)
+            if why:
+                drops[why] += 1
+                continue
+            example = self.make_example(str(row["author"]).strip(), str(row["title"]).strip(), str(row["text"]).strip())
+            if example.n_target_tokens - 1 > config.max_tokens:  # EOS not counted
+                drops[f"longer than {config.max_tokens} tokens"] += 1
+                continue
+            kept.append(example)
+        self.dropped = dict(drops)
+        if drops:
+            log.warning(describe_drops(self.dropped, self.n_total))
+        if self.n_prompt_truncated:
+            log.warning("%d prompts longer than max_prompt_tokens=%d were truncated (kept their last tokens)",
+                        self.n_prompt_truncated, config.max_prompt_tokens)
+        if len(kept) < 2:
+            raise DataError(f"{self.path}: only {len(kept)} usable poems of {self.n_total} "
+                            f"({describe_drops(self.dropped, self.n_total) if drops else 'none dropped'}); "
+                            f"raise dataset.max_tokens or check the fields author, title, text")
+        random.Random(config.split_seed).shuffle(kept)
+        if config.max_poems:
+            kept = kept[: config.max_poems]
+        n_val = max(1, round(len(kept) * config.val_fraction))
+        self.val = kept[:n_val]
+        self.train = kept[n_val:]
+        if not self.train:
+            raise DataError(f"no training poems left after the split ({len(kept)} poems); raise dataset.max_poems")
+
+    def prompt(self, author: str, title: str) -> str:
+        """The prompt text for one poem (the model continues it with the poem)."""
+        return self.config.template.format(system=self.config.system, author=author, title=title,
+                                           marker=self.config.marker)
+
+    def make_example(self, author: str, title: str, text: str) -> PoemExample:
+        """Tokenise one poem: prompt (truncated from the left if too long), poem + EOS."""
+        prompt_ids = self.tokenizer.encode(self.prompt(author, title), add_special_tokens=False)
+        if len(prompt_ids) > self.config.max_prompt_tokens:
+            self.n_prompt_truncated = getattr(self, "n_prompt_truncated", 0) + 1
+            prompt_ids = prompt_ids[-self.config.max_prompt_tokens:]
+        target_ids = self.tokenizer.encode(text, add_special_tokens=False) + [self.tokenizer.eos_token_id]
+        return PoemExample(author, title, text, prompt_ids, target_ids)
+
+    def summary(self) -> dict[str, Any]:
+        """Counts for the run record: total, kept, train/val sizes, dropped by reason."""
+        return {"poems_total": self.n_total, "poems_train": len(self.train), "poems_val": len(self.val),
+                "poems_dropped": sum(self.dropped.values()), "prompts_truncated": self.n_prompt_truncated,
+                "dropped": dict(self.dropped)}
+
+
+def collate(examples: list[PoemExample], pad_id: int) -> dict[str, Any]:
+    """Right-pad a batch: ``input_ids``/``labels``/``attention_mask`` of shape (B, T)."""
+    import torch
+
+    width = max(len(e.input_ids) for e in examples)
+    ids = torch.full((len(examples), width), pad_id, dtype=torch.long)  # (B, T)
+    labels = torch.full((len(examples), width), -100, dtype=torch.long)  # (B, T)
+    mask = torch.zeros((len(examples), width), dtype=torch.long)  # (B, T)
+    for i, e in enumerate(examples):
+        n = len(e.input_ids)
+        ids[i, :n] = torch.tensor(e.input_ids)
+        labels[i, :n] = torch.tensor(e.labels)
+        mask[i, :n] = 1
+    return {"input_ids": ids, "labels": labels, "attention_mask": mask}

@@ -1,0 +1,61 @@
+"""Presets of the PEFT lab (spec dicts), CPU-sized: a short budget, short poems, few samples.
+
+The default poem set is ``$LMBENCH_DATA/poetry/pushkin.jsonl.gz`` (or ``--set dataset.path=FILE``).
+For a GPU, raise ``recipe.budget``, ``dataset.max_tokens`` (600), ``dataset.max_poems`` (0 = all),
+``recipe.eval_poems`` (0 = all) and ``recipe.sampling.max_new_tokens`` (400).
+"""
+
+from __future__ import annotations
+
+import copy
+
+#: Pushkin, poems of at most 200 tokens, 160 of them (136 train / 24 val), 12 for the val loss.
+_DATASET = {"name": "peft.poetry", "max_tokens": 200, "max_poems": 160}
+_TRAIN = {"name": "peft.train", "budget": "3m", "grad_accum": 4, "warmup_steps": 3, "schedule": "constant",
+          "eval_poems": 12, "samples": 2, "sampling": {"max_new_tokens": 48}}
+
+IA3 = {
+    "description": "SmolLM2-135M-Instruct + IA3 (k, v, down_proj) on Pushkin, 3 min on CPU: val loss before/after",
+    "dataset": dict(_DATASET),
+    "model": {"name": "peft.ia3", "base": "smollm2"},
+    "recipe": {**copy.deepcopy(_TRAIN), "lr": 3e-3},
+    "run": {"seed": 0},
+}
+
+LORA = {
+    "description": "SmolLM2-135M-Instruct + LoRA r=8 (q, k, v, o) on Pushkin, 3 min on CPU: val loss before/after",
+    "dataset": dict(_DATASET),
+    "model": {"name": "peft.lora", "base": "smollm2", "r": 8, "alpha": 16.0, "dropout": 0.05},
+    "recipe": {**copy.deepcopy(_TRAIN), "lr": 1e-3},
+    "run": {"seed": 0},
+}
+
+FULL = {
+    "description": "SmolLM2-135M-Instruct, full fine-tuning baseline on Pushkin, 3 min on CPU",
+    "dataset": dict(_DATASET),
+    "model": {"name": "peft.full", "base": "smollm2"},
+    "recipe": {**copy.deepcopy(_TRAIN), "lr": 5e-5, "save": False},
+    "run": {"seed": 0},
+}
+
+COMPARE = {
+    "description": "IA3 vs LoRA vs full fine-tuning of SmolLM2-135M on Pushkin, same budget (3 min each on CPU)",
+    "dataset": dict(_DATASET),
+    "model": {"name": "peft.ia3", "base": "smollm2"},
+    "recipe": copy.deepcopy(_TRAIN),
+    "run": {"seed": 0},
+    "variants": [
+        {"label": "ia3", "set": {"model.name": "peft.ia3", "recipe.lr": 3e-3}},
+        {"label": "lora", "set": {"model.name": "peft.lora", "recipe.lr": 1e-3}},
+        {"label": "full", "set": {"model.name": "peft.full", "recipe.lr": 5e-5, "recipe.save": False}},
+    ],
+}
+
+SEARCH = {
+    "description": "Optuna TPE over sampling parameters of SmolLM2-135M-Instruct on Pushkin prompts (chrF++), "
+                   "6 trials x 3 prompts x 48 tokens on CPU",
+    "dataset": dict(_DATASET),
+    "model": {"name": "peft.smollm2", "base": "smollm2"},
+    "recipe": {"name": "peft.search", "n_trials": 6, "n_prompts": 3, "max_new_tokens": 48},
+    "run": {"seed": 0},
+}

@@ -1,0 +1,137 @@
+"""``peft.search``: an Optuna (TPE) search over sampling parameters maximising chrF++.
+
+Each trial samples ``temperature``, ``top_k``, ``top_p``, ``repetition_penalty`` and
+``no_repeat_ngram_size`` from the configured ranges, generates a poem for each of ``n_prompts``
+validation prompts (the same seeded subset in every trial) and scores corpus chrF++ against the
+real poems. The study lives in ``sqlite:///<store folder>/optuna.sqlite`` under a name derived from
+the run id, so rerunning the same spec resumes it (finished trials count toward ``n_trials``). The
+best configuration goes to the results and every trial to the ``trials`` table. The model is the
+spec's ``[model]``: the base alone, or an adapter saved by ``peft.train`` (``model.adapter=...``).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import random
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from lmbench.errors import LmbenchError
+
+from .data import describe_drops
+from .evaluate import sample_poems
+from .train import sampling_from
+
+log = logging.getLogger("lmbench.peft")
+
+
+@dataclass
+class SearchConfig:
+    """Options of ``peft.search``: trial count, prompts per trial and the search space."""
+
+    n_trials: int = 20
+    n_prompts: int = 8
+    study_name: str = ""  # default: peft-search-<run id>
+    temperature: list[float] = field(default_factory=lambda: [0.3, 1.3])
+    top_k: list[int] = field(default_factory=lambda: [0, 100])
+    top_p: list[float] = field(default_factory=lambda: [0.5, 1.0])
+    repetition_penalty: list[float] = field(default_factory=lambda: [1.0, 1.5])
+    no_repeat_ngram_size: list[int] = field(default_factory=lambda: [0, 4])
+    max_new_tokens: int = 400
+    baseline: bool = True  # also score greedy decoding on the same prompts
+
+    def __post_init__(self) -> None:
+        if self.n_trials < 1 or self.n_prompts < 1:
+            raise ValueError("n_trials and n_prompts must be >= 1")
+        for name in ("temperature", "top_k", "top_p", "repetition_penalty", "no_repeat_ngram_size"):
+            low_high = getattr(self, name)
+            if len(low_high) != 2 or low_high[0] > low_high[1]:
+                raise ValueError(f"{name} must be [low, high] with low <= high")
+
+
+def storage_url(root: Path) -> str:
+    """``sqlite:///<root>/optuna.sqlite`` (absolute path)."""
+    root.mkdir(parents=True, exist_ok=True)
+    return f"sqlite:///{(root / 'optuna.sqlite').resolve()}"
+
+
+class Search:
+    """``peft.search``: Optuna TPE over sampling parameters, maximising chrF++ on validation prompts."""
+
+    Config = SearchConfig
+
+    def __init__(self, config: SearchConfig):
+        self.config = config
+
+    def suggest(self, trial: Any) -> dict[str, Any]:
+        """One point of the search space."""
+        c = self.config
+        return {"temperature": trial.suggest_float("temperature", *c.temperature),
+                "top_k": trial.suggest_int("top_k", *c.top_k),
+                "top_p": trial.suggest_float("top_p", *c.top_p),
+                "repetition_penalty": trial.suggest_float("repetition_penalty", *c.repetition_penalty),
+                "no_repeat_ngram_size": trial.suggest_int("no_repeat_ngram_size", *c.no_repeat_ngram_size)}
+
+    def run(self, run: Any) -> dict[str, Any]:
+        """Run (or resume) the study; return the best chrF++ and its sampling parameters."""
+        try:
+            import optuna
+        except ImportError as exc:
+            raise LmbenchError("peft.search needs optuna: pip install 'lmbench[peft]'") from exc
+        cfg = self.config
+        model = run.build("model", device=run.device, seed=run.seed)
+        tok = model.lmbench_tokenizer
+        data = run.build("dataset", tokenizer=tok)
+        if data.dropped:
+            run.info(describe_drops(data.dropped, data.n_total))
+        prompts = random.Random(run.seed).sample(data.val, min(cfg.n_prompts, len(data.val)))
+        marker = data.config.marker
+        root = Path(run.store.root) if run.store is not None else run.dir
+        name = cfg.study_name or f"peft-search-{run.id}"
+        optuna.logging.set_verbosity(optuna.logging.WARNING)
+        study = optuna.create_study(study_name=name, storage=storage_url(root), direction="maximize",
+                                    sampler=optuna.samplers.TPESampler(seed=run.seed), load_if_exists=True)
+        done = [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]
+        remaining = max(0, cfg.n_trials - len(done))
+        if done:
+            run.info("resuming study %s: %d trials done, %d to go", name, len(done), remaining)
+
+        def objective(trial: Any) -> float:
+            params = self.suggest(trial)
+            sampling = sampling_from(params, strategy="sample", max_new_tokens=cfg.max_new_tokens)
+            scores, _ = sample_poems(model, tok, prompts, sampling, marker=marker, seed=run.seed, device=run.device)
+            for key, value in scores.items():
+                trial.set_user_attr(key, value)
+            run.log(trial.number, chrf_pp=scores["chrf_pp"], gen_tokens_per_s=scores["gen_tokens_per_s"])
+            return scores["chrf_pp"]
+
+        for _ in range(remaining):
+            if run.should_stop():
+                break
+            study.optimize(objective, n_trials=1)
+        trials = [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]
+        if not trials:
+            raise LmbenchError("no trial finished; raise run.timeout or lower recipe.n_prompts/max_new_tokens")
+        rows = [{"trial": t.number, "chrf_pp": t.value, **t.params,
+                 **{k: t.user_attrs.get(k) for k in ("chrf", "chrf_pp_mean", "gen_tokens_per_s", "ttft_ms")}}
+                for t in trials]
+        run.record("trials", {"rows": rows})
+        best = study.best_trial
+        results: dict[str, Any] = {"best_chrf_pp": best.value, "best_trial": best.number, "n_trials": len(trials),
+                                   "n_prompts": len(prompts), "study_name": name,
+                                   **{f"best_{k}": v for k, v in best.params.items()},
+                                   **{k: best.user_attrs.get(k, math.nan)
+                                      for k in ("chrf", "chrf_pp_mean", "ttft_ms", "per_token_ms", "gen_tokens_per_s")}}
+        results["chrf_pp"] = best.value
+        best_sampling = sampling_from(best.params, strategy="sample", max_new_tokens=cfg.max_new_tokens)
+        _, samples = sample_poems(model, tok, prompts[:2], best_sampling, marker=marker, seed=run.seed,
+                                  device=run.device)
+        run.record("samples", {"rows": samples})
+        run.record("best_sampling", {**best.params, "strategy": "sample", "max_new_tokens": cfg.max_new_tokens})
+        if cfg.baseline:
+            greedy = sampling_from({}, strategy="greedy", max_new_tokens=cfg.max_new_tokens, repetition_penalty=1.0)
+            scores, _ = sample_poems(model, tok, prompts, greedy, marker=marker, seed=run.seed, device=run.device)
+            results["greedy_chrf_pp"] = scores["chrf_pp"]
+        return results
