@@ -88,7 +88,7 @@ class Run:
         self.host = host
         self.store = store
         self.dist = dist or DistInfo()
-        self.stop = stop or StopFlag()
+        self.stop = stop if stop is not None else StopFlag()  # a StopFlag is falsy until set
         self._progress = progress
         self._hook_errors: list[str] = []
         self._step_hooks_on = True

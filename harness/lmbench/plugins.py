@@ -88,7 +88,13 @@ class PluginHost:
         """Load the ``lmbench`` entry points, filtered by the allow/deny environment variables."""
         allow, deny = _env_list("LMBENCH_PLUGINS"), _env_list("LMBENCH_DISABLE_PLUGINS") or set()
         for ep in sorted(metadata.entry_points(group=ENTRY_POINT_GROUP), key=lambda e: e.name):
-            if ep.name in self.plugins or (allow is not None and ep.name not in allow) or ep.name in deny:
+            if (allow is not None and ep.name not in allow) or ep.name in deny:
+                continue
+            if ep.name in self.plugins:  # two distributions claim one plugin name
+                first = self.plugins[ep.name]
+                key = f"{ep.name} ({ep.value})"
+                self.plugins[key] = PluginInfo(key, ep.value, "?", error=(
+                    f"plugin name '{ep.name}' is already taken by {first.module}; uninstall or rename one of them"))
                 continue
             version = ep.dist.version if ep.dist is not None else "?"
             try:

@@ -35,6 +35,11 @@ TABLE_TO_KIND = {table: kind for kind, table in KINDS.items()}
 _EXTRA_HINT = {"lmbench_lm": "lm", "lmbench_attention": "attention", "lmbench_peft": "peft", "lmbench_looped": "looped"}
 
 
+def _singular(kind: str) -> str:
+    """``models`` -> ``model``; ``attention`` stays."""
+    return kind[:-1] if kind.endswith("s") else kind
+
+
 @dataclass(frozen=True)
 class Entry:
     """One registered component: its qualified name, the plugin that added it, and its target.
@@ -69,7 +74,7 @@ class Entry:
         except ModuleNotFoundError as exc:
             extra = _EXTRA_HINT.get(module_name.split(".")[0])
             hint = f"; install it: pip install 'lmbench[{extra}]'" if extra else f" (needed by plugin '{self.plugin}')"
-            raise PluginError(f"cannot load {self.kind[:-1] if self.kind.endswith('s') else self.kind} '{self.name}': "
+            raise PluginError(f"cannot load {_singular(self.kind)} '{self.name}': "
                               f"missing module '{exc.name}'{hint}") from exc
         except (ImportError, AttributeError) as exc:
             raise PluginError(f"cannot load '{self.name}' from {self.target}: {type(exc).__name__}: {exc}") from exc
@@ -92,7 +97,7 @@ class Registry:
         qualified = name if name.startswith(plugin + ".") else f"{plugin}.{name}"
         if qualified in self.entries:
             other = self.entries[qualified].plugin
-            raise PluginError(f"{self.kind} '{qualified}' is registered twice: by plugin '{other}' and by plugin '{plugin}'")
+            raise PluginError(f"{_singular(self.kind)} '{qualified}' is registered twice: by plugin '{other}' and by plugin '{plugin}'")
         if not summary and not isinstance(target, str):
             summary = (getattr(target, "__doc__", None) or "").strip().split("\n", 1)[0] if not isinstance(target, dict) \
                 else str(target.get("description", ""))
@@ -114,7 +119,7 @@ class Registry:
             matches = preferred or matches
         if len(matches) == 1:
             return matches[0]
-        singular = self.kind[:-1] if self.kind.endswith("s") else self.kind
+        singular = _singular(self.kind)
         if len(matches) > 1:
             raise LmbenchError(f"{singular} name '{name}' is ambiguous: "
                                f"{', '.join(sorted(e.name for e in matches))}; use the qualified name")

@@ -1,0 +1,28 @@
+"""Entry point: registration only, with lazy targets so that `lmbench list` never imports torch."""
+
+from lmbench import hookimpl
+
+
+@hookimpl
+def lmbench_register_models(registry):
+    registry.add("bigram", "lmbench_example.components:BigramLM", summary="character bigram language model")
+
+
+@hookimpl
+def lmbench_register_metrics(registry):
+    registry.add("top1", "lmbench_example.components:TopOneAccuracy", summary="next-character top-1 accuracy")
+
+
+@hookimpl
+def lmbench_register_recipes(registry):
+    registry.add("fit", "lmbench_example.components:FitRecipe", summary="fit a model to a text with AdamW")
+
+
+@hookimpl
+def lmbench_register_presets(registry):
+    registry.add("demo", {
+        "description": "fit the bigram model to a pangram",
+        "model": {"name": "example.bigram"},
+        "metrics": {"name": ["example.top1"]},
+        "recipe": {"name": "example.fit", "steps": 60},
+    }, summary="fit the bigram model to a pangram")

@@ -1,0 +1,104 @@
+"""Results store: round trip, concurrent writers, locked and read-only stores, export."""
+
+import io
+import json
+import multiprocessing
+import os
+import sqlite3
+
+import pytest
+
+from lmbench.errors import StoreError, UnknownNameError
+from lmbench.store import Store, content_id
+
+
+def test_round_trip(tmp_path):
+    store = Store(tmp_path)
+    store.start_run("abc123", {"model": {"name": "m"}}, label="lbl", command="lmbench run", env={"python": "3"})
+    store.log_step("abc123", 0, {"loss": 2.0, "note": "text is skipped"})
+    store.log_step("abc123", 1, {"loss": float("nan")})
+    store.log_step("abc123", 1, {"loss": 1.5})  # a resumed run rewrites step 1: the last write wins
+    store.add_measurement("abc123", "step_time", {"median": 0.1, "samples": [0.1, 0.1]})
+    store.finish_run("abc123", "done", results={"val_loss": 1.25, "backend": "math"})
+    record = store.get("abc")  # prefix
+    assert (record.label, record.status, record.command) == ("lbl", "done", "lmbench run")
+    assert record.results == {"val_loss": 1.25, "backend": "math"}
+    assert store.steps("abc123") == {"loss": [(0, 2.0), (1, 1.5)]}
+    assert store.measurements("abc123")["step_time"]["median"] == 0.1
+    store.start_run("abc123", {"model": {"name": "m"}})  # a second attempt
+    assert store.get("abc123").attempts == 2
+    out = io.StringIO()
+    assert store.export_jsonl(out) == 1
+    exported = json.loads(out.getvalue())
+    assert exported["steps"]["loss"] == [[0, 2.0], [1, 1.5]] and exported["results"]["val_loss"] == 1.25
+
+
+def test_unknown_run_lists_close_matches(tmp_path):
+    store = Store(tmp_path)
+    store.start_run("abcdef012345", {})
+    with pytest.raises(UnknownNameError, match="did you mean: abcdef012345"):
+        store.get("abcdef012346")
+
+
+def _writer(root, worker, steps):
+    store = Store(root)
+    run_id = f"run{worker}"
+    store.start_run(run_id, {"w": worker})
+    for step in range(steps):
+        store.log_step(run_id, step, {"loss": float(step), "other": 1.0})
+    store.finish_run(run_id, "done", results={"n": steps})
+
+
+def test_concurrent_writers_lose_no_row(tmp_path):
+    Store(tmp_path).close()
+    ctx = multiprocessing.get_context("spawn")
+    procs = [ctx.Process(target=_writer, args=(str(tmp_path), w, 150)) for w in range(4)]
+    for p in procs:
+        p.start()
+    for p in procs:
+        p.join(60)
+        assert p.exitcode == 0
+    conn = sqlite3.connect(tmp_path / "lmbench.sqlite")
+    assert conn.execute("SELECT COUNT(*) FROM steps").fetchone()[0] == 4 * 150 * 2
+    assert conn.execute("SELECT COUNT(*) FROM runs WHERE status='done'").fetchone()[0] == 4
+
+
+def test_locked_store_is_a_clear_error(tmp_path):
+    Store(tmp_path).close()
+    blocker = sqlite3.connect(tmp_path / "lmbench.sqlite", isolation_level=None)
+    blocker.execute("BEGIN EXCLUSIVE")
+    try:
+        with pytest.raises(StoreError, match="locked by another process"):
+            Store(tmp_path, timeout=0.2)
+    finally:
+        blocker.execute("ROLLBACK")
+        blocker.close()
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root ignores directory permissions")
+def test_read_only_folder_is_a_clear_error(tmp_path):
+    folder = tmp_path / "ro"
+    folder.mkdir()
+    folder.chmod(0o500)
+    try:
+        with pytest.raises(StoreError, match="not writable"):
+            Store(folder)
+    finally:
+        folder.chmod(0o700)
+
+
+def test_read_only_store_refuses_writes_and_keeps_data(tmp_path):
+    store = Store(tmp_path)
+    store.start_run("r1", {})
+    store.close()
+    ro = Store(tmp_path, readonly=True)
+    with pytest.raises(StoreError, match="opened read-only"):
+        ro.log_step("r1", 0, {"loss": 1.0})
+    assert ro.get("r1").status == "running"
+    with pytest.raises(StoreError, match="no results store"):
+        Store(tmp_path / "nowhere", readonly=True)
+
+
+def test_content_id_is_stable_and_order_independent():
+    assert content_id({"a": 1, "b": 2}) == content_id({"b": 2, "a": 1})
+    assert content_id({"a": 1}) != content_id({"a": 2})
