@@ -1,0 +1,42 @@
+"""Presets of the looped lab (spec dicts; see README.md for budgets and measured numbers)."""
+
+from __future__ import annotations
+
+#: d = 4 on a CPU: vanilla GPT-2 vs Universal Transformer vs looped transformer, same width.
+COMPARE = {
+    "description": "in-context linear regression at d=4 on CPU: gpt2 (L=8) vs universal (L=8) vs looped "
+                   "(1 layer, b=12, T=8), each a couple of minutes on 2 cores",
+    "dataset": {"name": "looped.linreg", "n_dims": 4, "n_points": 12, "dims_start": 2, "points_start": 5,
+                "dims_step": 1, "points_step": 2, "curriculum_every": 150},
+    "model": {"name": "looped.gpt2", "n_layers": 8, "d_model": 64, "n_heads": 4},
+    "recipe": {"name": "looped.train", "steps": 2000, "batch_size": 64, "lr": 1e-3, "warmup_steps": 100,
+               "schedule": "cosine", "eval_prompts": 1280, "log_every": 50, "eval_every": 500},
+    "run": {"seed": 0},
+    "variants": [
+        {"label": "gpt2", "set": {"model.name": "looped.gpt2", "model.n_layers": 8, "model.d_model": 64,
+                                  "model.n_heads": 4}},
+        {"label": "universal", "set": {"model.name": "looped.universal", "model.n_layers": 8, "model.d_model": 64,
+                                       "model.n_heads": 4}},
+        {"label": "looped", "set": {"model.name": "looped.looped", "model.n_block_layers": 1, "model.loops": 12,
+                                    "model.grad_loops": 8, "model.d_model": 64, "model.n_heads": 4}},
+    ],
+}
+
+#: The setting of Yang et al. 2023 (GPU sized): d = 20, n = 41, b = 20, T = 15, batch 64.
+PAPER = {
+    "description": "Yang et al. 2023 setting on GPU: d=20, n=41 with curriculum, looped (1 layer, b=20, T=15) "
+                   "vs gpt2 (12 layers), width 256, 8 heads, batch 64",
+    "dataset": {"name": "looped.linreg", "n_dims": 20, "n_points": 41, "dims_start": 5, "points_start": 11,
+                "dims_step": 1, "points_step": 2, "curriculum_every": 2000},
+    "model": {"name": "looped.looped", "n_block_layers": 1, "loops": 20, "grad_loops": 15, "d_model": 256,
+              "n_heads": 8},
+    "recipe": {"name": "looped.train", "steps": 50000, "batch_size": 64, "lr": 1e-4, "warmup_steps": 500,
+               "schedule": "constant", "eval_prompts": 1280, "log_every": 100, "eval_every": 2000},
+    "run": {"seed": 0},
+    "variants": [
+        {"label": "looped", "set": {"model.name": "looped.looped", "model.n_block_layers": 1, "model.loops": 20,
+                                    "model.grad_loops": 15, "model.d_model": 256, "model.n_heads": 8}},
+        {"label": "gpt2", "set": {"model.name": "looped.gpt2", "model.n_layers": 12, "model.d_model": 256,
+                                  "model.n_heads": 8}},
+    ],
+}

@@ -1,0 +1,103 @@
+"""The `looped.train` recipe end to end through the runner (tiny sizes: seconds on a CPU)."""
+
+import copy
+
+import pytest
+import torch
+
+from lmbench.errors import ConfigError
+from lmbench.store import Store
+
+torch.set_num_threads(1)
+
+TINY = {
+    "dataset": {"name": "looped.linreg", "n_dims": 3, "n_points": 7, "dims_start": 2, "points_start": 3,
+                "curriculum_every": 5},
+    "model": {"name": "looped.looped", "loops": 3, "grad_loops": 2, "d_model": 16, "n_heads": 2},
+    "recipe": {"name": "looped.train", "steps": 12, "batch_size": 8, "eval_prompts": 32, "log_every": 4,
+               "eval_every": 6, "warmup_steps": 2, "eval_loops": [1, 3, 5]},
+    "run": {"seed": 0, "device": "cpu"},
+}
+
+
+def spec(**sets):
+    out = copy.deepcopy(TINY)
+    for key, value in sets.items():
+        table, _, field = key.partition("__")
+        if field == "name":
+            out[table] = {"name": value}
+        else:
+            out[table][field] = value
+    return out
+
+
+def stored(tmp_path, record):
+    store = Store(tmp_path / "runs", readonly=True)
+    try:
+        return store.measurements(record.id), store.steps(record.id)
+    finally:
+        store.close()
+
+
+def test_looped_run_records_curves_loops_plot_and_cost(run_experiment, tmp_path):
+    (record,) = run_experiment(spec())
+    assert record.status == "done", record.reason
+    r = record.results
+    for key in ("error_at_2d", "error_at_d", "params", "train_tokens_per_s", "step_time_ms",
+                "knn_error_at_2d", "averaging_error_at_2d", "error_at_2d_best_loops"):
+        assert key in r, key
+    assert r["steps"] == 12 and r["least_squares_error_at_2d"] < 1e-6 and r["train_tokens_per_s"] > 0
+    measurements, steps = stored(tmp_path, record)
+    rows = measurements["error_vs_prompt_length"]["rows"]
+    models = {row["model"] for row in rows}
+    assert {"least_squares", "ridge", "knn", "averaging", "zero"} <= models and len(models) == 6
+    assert all(row["error_p10"] <= row["error"] * 1.0001 + 1e-12 <= row["error_p90"] * 1.0002 + 1e-12
+               for row in rows if row["model"] != "zero")
+    assert sorted(r["n_examples"] for r in rows if r["model"] == "zero") == list(range(7))
+    assert [row["loops"] for row in measurements["error_vs_loops"]["rows"]] == [1, 3, 5]  # 5 > b = 3
+    assert "train_loss" in steps and "val_loss" in steps and "tokens_per_s" in steps
+    png = tmp_path / "runs" / record.id / "error_vs_n.png"
+    assert png.exists() and png.read_bytes()[:4] == b"\x89PNG"
+
+
+@pytest.mark.parametrize("model", [{"name": "looped.gpt2", "n_layers": 2, "d_model": 16, "n_heads": 2},
+                                   {"name": "looped.universal", "n_layers": 2, "d_model": 16, "n_heads": 2}])
+def test_gpt2_and_universal_runs(run_experiment, tmp_path, model):
+    s = spec()
+    s["model"] = model
+    s["recipe"]["eval_loops"] = [] if model["name"] == "looped.gpt2" else [1, 4]
+    (record,) = run_experiment(s)
+    assert record.status == "done", record.reason
+    measurements, _ = stored(tmp_path, record)
+    assert ("error_vs_loops" in measurements) == (model["name"] == "looped.universal")
+
+
+def test_nan_stops_the_run_with_the_step(run_experiment, tmp_path):
+    (record,) = run_experiment(spec(recipe__nan_at=5))
+    assert record.status == "nan" and "train_loss at step 5" in record.reason
+    _, steps = stored(tmp_path, record)
+    assert max(s for s, _ in steps["train_loss"]) < 5  # nothing logged past the NaN
+
+
+def test_task_larger_than_model_fails_before_training(run_experiment, tmp_path):
+    (record,) = run_experiment(spec(model__n_dims=2))
+    assert record.status == "failed" and "larger than the model's input dimension" in record.reason
+    _, steps = stored(tmp_path, record)
+    assert not steps
+
+
+@pytest.mark.parametrize("sets,match", [
+    (dict(model__grad_loops=5), "grad_loops"),  # T > b
+    (dict(dataset__n_points=0), "n_points"),  # n < 1
+    (dict(recipe__eval_loops=[0]), "eval_loops"),
+])
+def test_invalid_combinations_are_rejected_before_running(run_experiment, sets, match):
+    with pytest.raises(ConfigError, match=match):
+        run_experiment(spec(**sets))
+
+
+def test_eval_loops_on_gpt2_is_rejected(run_experiment):
+    s = spec()
+    s["model"] = {"name": "looped.gpt2", "n_layers": 1, "d_model": 16, "n_heads": 2}
+    (record,) = run_experiment(s)
+    assert record.status == "failed" and "cannot change its number of loops" in record.reason
