@@ -1,0 +1,309 @@
+"""Sweeps: a grid of spec values times seeds, each point a run with its own content-addressed id.
+
+``lmbench sweep -c exp.toml --grid attention.n_hashes=2,4 --grid attention.chunk=64,128 --seeds 0,1,2``
+
+* :func:`parse_grid` / :func:`parse_seeds` read the flags; :func:`expand` turns them into the
+  spec's ``variants`` (crossed with the spec's own variants, if it has some);
+* :func:`validate_grid` fails before anything runs when a grid key is not in the spec, naming
+  the valid keys; every point is then resolved by the runner's ``plan``;
+* :func:`run_sweep` executes the points: points already ``done`` in the store are skipped (a
+  killed sweep resumes), ``jobs > 1`` runs points in parallel worker processes (``python -m
+  lmbench.cli run --spec-json FILE``; each measurement in a clean process), one point's failure
+  is recorded and the others go on;
+* :func:`aggregate` summarises the points across seeds: mean and a t-based 95% interval.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import itertools
+import json
+import os
+import shlex
+import subprocess
+import sys
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import nullcontext
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .compare import group_points, summarize
+from .config import COMPONENT_TABLES, HARNESS_CONFIGS, TOP_LEVEL_KEYS, expand_variants, parse_value
+from .errors import ConfigError
+from .store import FAILED, RunRecord, Store, content_id
+
+
+# -- parsing ----------------------------------------------------------------------------------
+def _split_top(text: str) -> list[str]:
+    """Split on commas outside brackets and quotes: ``1,[2,3],"a,b"`` -> three items."""
+    items, depth, quote, current = [], 0, "", []
+    for ch in text:
+        if quote:
+            quote = "" if ch == quote else quote
+        elif ch in "\"'":
+            quote = ch
+        elif ch in "[{":
+            depth += 1
+        elif ch in "]}":
+            depth -= 1
+        elif ch == "," and depth == 0:
+            items.append("".join(current).strip())
+            current = []
+            continue
+        current.append(ch)
+    items.append("".join(current).strip())
+    return items
+
+
+def parse_grid(items: Sequence[str]) -> dict[str, list[Any]]:
+    """``["attention.n_hashes=2,4"]`` -> ``{"attention.n_hashes": [2, 4]}`` (values in TOML syntax)."""
+    grid: dict[str, list[Any]] = {}
+    for item in items:
+        key, sep, raw = item.partition("=")
+        key = key.strip()
+        parts = key.split(".")
+        if not sep or len(parts) < 2 or not all(parts) or not raw.strip():
+            raise ConfigError(f"bad --grid '{item}'; expected TABLE.KEY=V1,V2,..., e.g. attention.n_hashes=2,4")
+        values = [parse_value(v) for v in _split_top(raw) if v != ""]
+        if not values:
+            raise ConfigError(f"bad --grid '{item}': no values")
+        if key in grid:
+            raise ConfigError(f"--grid {key} given twice; put all its values in one flag: {key}=v1,v2")
+        grid[key] = values
+    return grid
+
+
+def parse_seeds(text: str | None) -> list[int]:
+    """``"0,1,2"`` or ``"0-4"`` (inclusive) -> a list of distinct seeds; empty/None -> []."""
+    if not text:
+        return []
+    seeds: list[int] = []
+    for part in (p.strip() for p in text.split(",") if p.strip()):
+        try:
+            if "-" in part[1:]:
+                lo, hi = part.split("-", 1) if not part.startswith("-") else (part, part)
+                seeds.extend(range(int(lo), int(hi) + 1))
+            else:
+                seeds.append(int(part))
+        except ValueError:
+            raise ConfigError(f"bad --seeds '{text}'; expected integers like 0,1,2 or a range 0-4") from None
+    return list(dict.fromkeys(seeds))
+
+
+# -- expansion and validation ----------------------------------------------------------------
+def _fmt(value: Any) -> str:
+    return json.dumps(value) if isinstance(value, (list, dict)) else str(value)
+
+
+def _short_keys(keys: Sequence[str]) -> dict[str, str]:
+    """Each grid key's label form: the option name when unique in the grid, else the full key."""
+    last = [k.split(".")[-1] for k in keys]
+    return {k: (s if last.count(s) == 1 else k) for k, s in zip(keys, last)}
+
+
+def expand(spec: dict[str, Any], grid: dict[str, list[Any]], seeds: Sequence[int] = ()) -> dict[str, Any]:
+    """The spec with ``variants`` = (its own variants or one) x grid points x seeds.
+
+    Labels read ``<variant> n_hashes=2 chunk=64 seed=0``.
+    """
+    base_variants = spec.get("variants") or [{"label": spec.get("run", {}).get("label", ""), "set": {}}]
+    short = _short_keys(list(grid))
+    variants = []
+    combos = list(itertools.product(*grid.values())) if grid else [()]
+    for variant in base_variants:
+        for combo in combos:
+            for seed in (list(seeds) or [None]):
+                sets = dict(variant.get("set", {}))
+                sets.update(zip(grid, combo))
+                parts = [str(variant.get("label") or "")] + [f"{short[k]}={_fmt(v)}" for k, v in zip(grid, combo)]
+                if seed is not None:
+                    sets["run.seed"] = seed
+                    parts.append(f"seed={seed}")
+                variants.append({"label": " ".join(p for p in parts if p) or "base", "set": sets})
+    out = {k: v for k, v in spec.items() if k != "variants"}
+    out["variants"] = variants
+    return out
+
+
+def validate_grid(spec: dict[str, Any], grid: dict[str, list[Any]], registries: Any) -> None:
+    """Fail before anything runs when a grid key names a table or option that is not in the spec."""
+    from .config import make_config, resolve
+
+    first = expand_variants(spec)[0][1]
+    tables_in_spec = sorted(t for t in spec if t in COMPONENT_TABLES) + list(HARNESS_CONFIGS)
+    resolved = None
+    for key in grid:
+        table, option = key.split(".", 1)
+        if table not in TOP_LEVEL_KEYS or table in ("variants", "preset", "description"):
+            raise ConfigError(f"grid key '{key}': unknown table '{table}'; tables in the spec: {', '.join(tables_in_spec)}")
+        if table in HARNESS_CONFIGS:
+            fields = [f.name for f in dataclasses.fields(HARNESS_CONFIGS[table])]
+            if option not in fields:
+                raise ConfigError(f"grid key '{key}' is not an option of [{table}]; valid: "
+                                  + ", ".join(f"{table}.{f}" for f in fields))
+            continue
+        if table not in first:
+            raise ConfigError(f"grid key '{key}': the spec has no [{table}] table; tables in the spec: "
+                              f"{', '.join(tables_in_spec)}")
+        if option == "name" or f"{table}.name" in grid or table == "metrics":
+            continue  # options depend on the component picked: each point is resolved by the runner
+        if resolved is None:
+            resolved = resolve(first, registries)
+        component = resolved.components.get(table)
+        cls = getattr(component.entry.load(), "Config", None) if component else None
+        fields = [f.name for f in dataclasses.fields(cls) if f.init] if cls and dataclasses.is_dataclass(cls) else []
+        if option not in fields:
+            valid = ", ".join(f"{table}.{f}" for f in ["name", *fields])
+            raise ConfigError(f"grid key '{key}' is not an option of {table} {component.entry.name}; valid: {valid}")
+        for value in grid[key]:  # each value must parse as the option's type
+            make_config(cls, {option: value}, f"{table} {component.entry.name} (grid key {key})")
+
+
+# -- running --------------------------------------------------------------------------------------
+@dataclass
+class SweepResult:
+    """What a sweep did: its group, the points' records, and how many were skipped as done."""
+
+    group_id: str
+    name: str
+    records: list[RunRecord]
+    skipped: int = 0
+    failed: list[str] = field(default_factory=list)
+
+
+def sweep_name(spec: dict[str, Any]) -> str:
+    """A stable default name: the same sweep command gives the same name, so it resumes in place."""
+    base = str(spec.get("preset") or spec.get("recipe", {}).get("name") or "spec").replace(" ", "-")
+    return f"sweep-{base}-{content_id(spec, length=8)}"
+
+
+def point_command(base_args: Sequence[str], label: str, sets: dict[str, Any], has_base_variants: bool,
+                  base_label: str) -> str:
+    """``lmbench run ...`` that reproduces one point: the sweep's spec flags plus ``--set`` per value."""
+    args = ["lmbench", "run", *base_args]
+    if has_base_variants and base_label:
+        args += ["--only", base_label]
+    for key, value in sets.items():
+        args += ["--set", f"{key}={_toml(value)}"]
+    return " ".join(shlex.quote(a) for a in args)
+
+
+def _toml(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return repr(value)
+    if isinstance(value, (list, dict)):
+        return json.dumps(value)
+    return str(value)
+
+
+def run_sweep(store: Store, spec: dict[str, Any], *, host: Any = None, jobs: int = 1, name: str | None = None,
+              command: str = "", point_commands: dict[str, str] | None = None, force: bool = False,
+              console: Any = None, worker_timeout: float | None = None) -> SweepResult:
+    """Run every point of an expanded spec (see :func:`expand`) and record the sweep as a group."""
+    from .plugins import default_host
+    from .runner import Runner
+
+    host = host or default_host()
+    runner = Runner(store, host, console=console, force=force, progress=jobs <= 1 and console is not None)
+    planned = runner.plan(spec)  # resolves every point: a bad value fails here, before any work
+    name = name or sweep_name(spec)
+    ids = [p.run_id for p in planned]
+    if len(set(ids)) != len(ids):
+        dup = next(p.label for p in planned if ids.count(p.run_id) > 1)
+        raise ConfigError(f"sweep points resolve to the same run (e.g. '{dup}'): a grid value has no effect; "
+                          "drop the duplicate values")
+    group_id = content_id("sweep", name, ids)
+    store.add_group(group_id, "sweep", name, command, spec, ids)
+    commands = point_commands or {}
+    done_before = {p.run_id for p in planned if (r := store.find(p.run_id)) is not None and r.status == "done"}
+    skipped = 0 if force else len(done_before)
+    todo = [p for p in planned if force or p.run_id not in done_before]
+    if console is not None and skipped:
+        console.print(f"[dim]{skipped} of {len(planned)} point(s) already done in the store: skipped[/dim]")
+    if jobs <= 1:
+        handler = getattr(runner, "_interrupt_handler", nullcontext)
+        with handler():
+            for p in todo:
+                runner.execute(p, command=commands.get(p.label, command))
+                if runner.stop.reason == "interrupted":
+                    break
+    else:
+        _run_parallel(store, todo, jobs, commands, command, force, console, worker_timeout)
+    records = [store.get(i) for i in ids if store.find(i) is not None]
+    failed = [f"{r.name}: {r.status}" for r in records if r.status in FAILED]
+    return SweepResult(group_id, name, records, skipped, failed)
+
+
+def _run_parallel(store: Store, todo: Sequence[Any], jobs: int, commands: dict[str, str], command: str,
+                  force: bool, console: Any, worker_timeout: float | None) -> None:
+    """Run points in ``jobs`` worker processes at once; a crashed worker's point is recorded failed."""
+    spec_dir = store.root / "sweep-points"
+    spec_dir.mkdir(parents=True, exist_ok=True)
+
+    def work(p: Any) -> None:
+        spec_path = spec_dir / f"{p.run_id}.json"
+        point_spec = dict(p.resolved.spec)
+        point_spec.setdefault("run", {})["label"] = p.label
+        spec_path.write_text(json.dumps(point_spec, indent=2, sort_keys=True))
+        argv = [sys.executable, "-m", "lmbench.cli", "run", "--spec-json", str(spec_path), "--store", str(store.root),
+                "--no-report"] + (["--force"] if force else [])
+        log_path = store.run_dir(p.run_id) / "worker.log"
+        log_path.parent.mkdir(parents=True, exist_ok=True)
+        env = {**os.environ, "LMBENCH_STORE": str(store.root)}
+        try:
+            with log_path.open("w") as log:
+                proc = subprocess.run(argv, stdout=log, stderr=subprocess.STDOUT, env=env, timeout=worker_timeout)
+            code = proc.returncode
+        except subprocess.TimeoutExpired:
+            code = -1
+        worker_store = Store(store.root)
+        try:
+            record = worker_store.find(p.run_id)
+            if record is None or record.status == "running":
+                tail = [line for line in log_path.read_text(errors="replace").splitlines() if line.strip()][-1:]
+                reason = f"worker exited with code {code}" + (f": {tail[0][:200]}" if tail else "")
+                if record is None:
+                    worker_store.start_run(p.run_id, p.resolved.spec, label=p.label, command=commands.get(p.label, command))
+                worker_store.finish_run(p.run_id, "timeout" if code == -1 else "failed", reason=reason)
+            set_command(worker_store, p.run_id, commands.get(p.label, command))
+            record = worker_store.get(p.run_id)
+        finally:
+            worker_store.close()
+        if console is not None:
+            colour = "green" if record.status == "done" else "red"
+            console.print(f"[{colour}]{record.status}[/{colour}] {p.label} [dim]{p.run_id}[/dim]"
+                          + (f": {record.reason}" if record.reason else ""))
+
+    with ThreadPoolExecutor(max_workers=jobs) as pool:
+        for future in [pool.submit(work, p) for p in todo]:
+            future.result()
+
+
+def set_command(store: Store, run_id: str, command: str) -> None:
+    """Record the command that reproduces a run (a worker records its own ``--spec-json`` call)."""
+    if command:
+        with store.transaction() as c:
+            c.execute("UPDATE runs SET command=? WHERE id=?", (command, run_id))
+
+
+# -- aggregation ------------------------------------------------------------------------------
+def aggregate(records: Sequence[RunRecord]) -> list[dict[str, Any]]:
+    """One dict per point: label, n seeds ok / total, and per metric mean, std and 95% CI half-width."""
+    out = []
+    for label, runs in group_points(records).items():
+        ok = [r for r in runs if r.ok]
+        row: dict[str, Any] = {"point": label, "runs": len(runs), "ok": len(ok),
+                               "status": "ok" if len(ok) == len(runs) else
+                               ", ".join(sorted({r.status for r in runs if not r.ok}))}
+        keys = [k for r in ok for k, v in r.results.items() if isinstance(v, (int, float)) and not isinstance(v, bool)]
+        for key in dict.fromkeys(keys):
+            summary = summarize([r.results[key] for r in ok if isinstance(r.results.get(key), (int, float))])
+            if summary is not None:
+                row[key] = {"mean": summary.mean, "std": summary.std, "ci95": summary.half_ci, "n": summary.n}
+        out.append(row)
+    return out
+

@@ -1,0 +1,65 @@
+"""Shared table logic: columns, spread, best per column, failed runs shown as what they are."""
+
+from __future__ import annotations
+
+from lmbench.report.tables import collect_columns, fmt_number, fmt_spread, results_table, status_text
+from lmbench.compare import summarize
+from lmbench.store import RunRecord
+
+
+def _record(status="done", reason=None, results=None, label="r", seed=0):
+    return RunRecord(id=f"id{label}{seed}", label=label, preset="", status=status, reason=reason,
+                     spec={"run": {"seed": seed}}, env={}, command="lmbench run", run_dir="", created=0, updated=0,
+                     attempts=1, results=results or {})
+
+
+def test_status_text_names_failures():
+    assert status_text(_record()) == "ok"
+    assert status_text(_record("oom", "out of memory: CUDA out of memory")) == "OOM"
+    assert status_text(_record("oom", "out of memory at seq_len=16384")) == "OOM at seq_len=16384"
+    assert status_text(_record("nan", "non-finite train_loss at step 12 (nan)")) == "NaN at step 12"
+    assert status_text(_record("failed", "ValueError: bad shape")) == "failed: ValueError: bad shape"
+    assert status_text(_record("timeout", "timeout after 60 s")) == "timeout"
+    assert len(status_text(_record("failed", "x" * 500))) <= 60
+
+
+def test_numbers_are_compact_and_spread_is_shown():
+    assert fmt_number(3.14159) == "3.142"
+    assert fmt_number(20500.0) == "20.5k"
+    assert fmt_number(1_234_567) == "1.23M"
+    assert fmt_number(12) == "12"
+    assert fmt_number(float("nan")) == "nan"
+    assert fmt_spread(summarize([1.0, 1.1, 1.2])) == "1.1 ± 0.1"
+    assert fmt_spread(summarize([1.0, 1.1, 1.2]), style="tex") == "$1.1 \\pm 0.1$"
+    assert fmt_spread(summarize([2.0])) == "2"
+
+
+def test_quality_columns_come_before_cost():
+    records = [_record(results={"params": 10, "train_tokens_per_s": 5.0, "val_loss": 1.0, "accuracy": 0.5})]
+    assert [c.key for c in collect_columns(records)] == ["val_loss", "accuracy", "train_tokens_per_s", "params"]
+
+
+def test_results_table_pools_seeds_keeps_failed_rows_and_bolds_best():
+    records = [_record(results={"val_loss": 1.0 + s / 10, "train_tokens_per_s": 100.0}, label=f"a seed={s}", seed=s)
+               for s in range(3)]
+    records += [_record(results={"val_loss": 0.5, "train_tokens_per_s": 50.0}, label="b"),
+                _record("oom", "out of memory", label="c"),
+                _record("nan", "non-finite loss at step 3 (nan)", label="d")]
+    table = results_table(records)
+    labels = [r.label for r in table.rows]
+    assert labels == ["a", "b", "c", "d"]
+    assert table.rows[0].cells["val_loss"].summary.n == 3
+    assert table.rows[1].cells["val_loss"].bold and not table.rows[0].cells["val_loss"].bold
+    assert table.rows[0].cells["train_tokens_per_s"].bold
+    body = table.body()
+    assert [c.render() for c in body[2]][1:4] == ["OOM", "1", "OOM"]
+    assert body[3][1].render() == "NaN at step 3"
+    assert "n" in table.headers()
+
+
+def test_partly_failed_seeds_are_counted():
+    records = [_record(results={"val_loss": 1.0}, label="a seed=0"),
+               _record("oom", "out of memory", label="a seed=1", seed=1)]
+    row = results_table(records).rows[0]
+    assert row.status == "1/2 ok; 1 OOM"
+    assert row.cells["val_loss"].summary.n == 1
