@@ -1,0 +1,150 @@
+"""The kernel contract shared by every attention kernel: capabilities, input checks, ``require``.
+
+A kernel is built by its factory from a config (``NaiveAttention(config)``) and called as
+``kernel(q, k, v, *, causal=False, key_padding_mask=None) -> out`` on (B, H, N, hd) tensors;
+``key_padding_mask`` is (B, N) bool with True for real tokens. Kernels are ``nn.Module``s so that
+``model.eval()`` reaches them (random-feature redraws and LSH rotations are frozen in eval mode)
+but they hold no trainable parameters.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+from torch import nn
+
+from lmbench.errors import CapabilityError, LmbenchError
+
+_DTYPE_NAMES = {torch.float32: "float32", torch.float16: "float16", torch.bfloat16: "bfloat16",
+                torch.float64: "float64"}
+
+
+def dtype_name(dtype: Any) -> str:
+    """``torch.bfloat16`` or ``"bf16"`` -> ``"bfloat16"``."""
+    if isinstance(dtype, torch.dtype):
+        return _DTYPE_NAMES.get(dtype, str(dtype).replace("torch.", ""))
+    aliases = {"bf16": "bfloat16", "fp16": "float16", "half": "float16", "fp32": "float32", "float": "float32",
+               "fp64": "float64", "double": "float64"}
+    text = str(dtype).replace("torch.", "")
+    return aliases.get(text, text)
+
+
+@dataclass(frozen=True)
+class AttentionCapabilities:
+    """What a kernel can do; a spec asking for more fails before training (CapabilityError).
+
+    ``memory`` is the activation-memory complexity in the sequence length N
+    (``"O(N^2)"``, ``"O(N)"`` or ``"O(N log N)"``); ``exact`` says whether the output equals
+    softmax attention up to rounding.
+    """
+
+    causal: bool = True
+    padding_mask: bool = True
+    backward: bool = True
+    dtypes: tuple[str, ...] = ("float32", "bfloat16", "float16", "float64")
+    memory: str = "O(N^2)"
+    exact: bool = True
+    notes: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain dict for records and ``lmbench list``."""
+        return {"causal": self.causal, "padding_mask": self.padding_mask, "backward": self.backward,
+                "dtypes": list(self.dtypes), "memory": self.memory, "exact": self.exact}
+
+
+@dataclass
+class NoOptions:
+    """Kernels without options take an empty table."""
+
+
+class AttentionKernel(nn.Module):
+    """Common base: validates inputs, enforces capabilities, and dispatches to :meth:`attend`."""
+
+    name = "attention"
+    capabilities = AttentionCapabilities()
+    #: Whether the kernel uses the queries as keys (Reformer); models may skip the key projection.
+    shares_qk = False
+
+    def __init__(self, config: Any = None, **_: Any):
+        super().__init__()
+        self.config = config
+
+    # -- contract -------------------------------------------------------------------------
+    def require(self, *, causal: bool = False, padding_mask: bool = False, backward: bool = False,
+                dtype: Any = None) -> "AttentionKernel":
+        """Fail now, with the reason, if this kernel lacks a capability the caller needs."""
+        caps = self.capabilities
+        missing = []
+        if causal and not caps.causal:
+            missing.append("causal masking")
+        if padding_mask and not caps.padding_mask:
+            missing.append("padding masks")
+        if backward and not caps.backward:
+            missing.append("a backward pass (training)")
+        if dtype is not None and dtype_name(dtype) not in caps.dtypes:
+            missing.append(f"dtype {dtype_name(dtype)} (supports {', '.join(caps.dtypes)})")
+        if missing:
+            raise CapabilityError(f"attention kernel '{self.name}' does not support {' and '.join(missing)}; "
+                                  f"choose another kernel (`lmbench list attention`) or change the spec")
+        return self
+
+    def forward(self, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, *, causal: bool = False,
+                key_padding_mask: torch.Tensor | None = None) -> torch.Tensor:
+        """Attention output (B, H, N, hd) for q/k/v (B, H, N, hd)."""
+        self._check(q, k, v, causal, key_padding_mask)
+        return self.attend(q, k, v, causal=causal, key_padding_mask=key_padding_mask)
+
+    def attend(self, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, *, causal: bool,
+               key_padding_mask: torch.Tensor | None) -> torch.Tensor:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def _check(self, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, causal: bool,
+               key_padding_mask: torch.Tensor | None) -> None:
+        if q.dim() != 4 or k.shape != q.shape or v.shape[:3] != q.shape[:3]:
+            raise LmbenchError(f"attention '{self.name}' expects q, k, v of shape (batch, heads, seq, head_dim) "
+                               f"with equal shapes; got {tuple(q.shape)}, {tuple(k.shape)}, {tuple(v.shape)}")
+        if key_padding_mask is not None:
+            if key_padding_mask.dtype != torch.bool or tuple(key_padding_mask.shape) != (q.shape[0], q.shape[2]):
+                raise LmbenchError(f"key_padding_mask must be bool of shape (batch, seq) = {(q.shape[0], q.shape[2])}, "
+                                   f"True for real tokens; got {key_padding_mask.dtype} {tuple(key_padding_mask.shape)}")
+        self.require(causal=causal, padding_mask=key_padding_mask is not None,
+                     backward=torch.is_grad_enabled() and q.requires_grad, dtype=q.dtype)
+
+    def extra_repr(self) -> str:
+        return f"name={self.name}, config={self.config}"
+
+
+def mask_value(dtype: torch.dtype) -> float:
+    """A large negative score that stays finite in ``dtype`` (so fully masked rows give no NaN)."""
+    return torch.finfo(dtype).min / 2
+
+
+def exact_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, *, causal: bool = False,
+                    key_padding_mask: torch.Tensor | None = None, self_mask: bool = False,
+                    scale: float | None = None) -> torch.Tensor:
+    """Reference softmax attention in float64-safe plain torch (used by tests and error columns).
+
+    ``self_mask`` masks each query's own key unless it is the only one left (Reformer's rule).
+    """
+    n = q.shape[-2]
+    scale = q.shape[-1] ** -0.5 if scale is None else scale
+    scores = (q @ k.transpose(-2, -1)) * scale  # (B, H, N, N)
+    neg = mask_value(scores.dtype)
+    allowed = torch.ones(n, n, dtype=torch.bool, device=q.device)
+    if causal:
+        allowed = torch.tril(allowed)
+    allowed = allowed[None, None]  # (1, 1, N, N)
+    if key_padding_mask is not None:
+        allowed = allowed & key_padding_mask[:, None, None, :]  # (B, 1, N, N)
+    scores = scores.masked_fill(~allowed, neg)
+    if self_mask:
+        eye = torch.eye(n, dtype=torch.bool, device=q.device)
+        others = (allowed & ~eye).any(-1, keepdim=True)  # a query with other keys drops itself
+        scores = scores.masked_fill(eye & others, neg)
+    return torch.softmax(scores, dim=-1) @ v  # (B, H, N, hd)
+
+
+__all__ = ["AttentionCapabilities", "AttentionKernel", "NoOptions", "dtype_name", "exact_attention", "mask_value",
+]

@@ -1,0 +1,145 @@
+"""``attention.lsh``: Reformer LSH attention (Kitaev et al. 2020), O(N) memory.
+
+Shared-QK attention: keys are the unit-normalised queries. Each of ``n_hashes`` rounds hashes the
+queries with a random rotation (argmax over [xR; -xR], ``n_buckets`` buckets), sorts positions by
+(bucket, position), cuts the sorted sequence into chunks of ``chunk_size`` and lets each chunk
+attend to itself and the previous chunk of the same round. A query never attends to its own
+position unless nothing else is visible; padded keys are never attended (they are sorted into an
+extra last bucket so their values cannot move real tokens between chunks). Rounds are combined
+with weights softmax(logsumexp of each round). Sequences whose length is not a multiple of
+``chunk_size`` are padded internally (or rejected with ``pad_to_chunk = false``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+from lmbench.errors import ConfigError, LmbenchError
+
+from .base import AttentionCapabilities, AttentionKernel
+
+_PAD_SCORE = -1e9  # padded / future keys
+_SELF_SCORE = -1e5  # own position: used only when nothing else is visible
+
+
+@dataclass
+class LSHConfig:
+    """Options of ``attention.lsh``."""
+
+    n_hashes: int = 2
+    chunk_size: int = 64
+    n_buckets: int = 0  # 0 = auto: about two chunks' worth of tokens per bucket pair (N / chunk_size, even)
+    shared_qk: bool = True  # Reformer: keys are the normalised queries (the passed k is ignored)
+    mask_self: bool = True  # mask own position unless alone (meaningful with shared QK)
+    pad_to_chunk: bool = True  # pad N up to a multiple of chunk_size, else reject such lengths
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        if self.n_hashes < 1 or self.chunk_size < 1 or self.n_buckets < 0:
+            raise ConfigError("attention.lsh needs n_hashes >= 1, chunk_size >= 1, n_buckets >= 0 (0 = auto)")
+        if self.n_buckets > 1 and self.n_buckets % 2:
+            raise ConfigError(f"attention.lsh n_buckets must be even (random rotations give +-), got {self.n_buckets}")
+
+
+class LSHAttention(AttentionKernel):
+    """Reformer locality-sensitive-hashing attention with chunked look-back and multi-round hashing."""
+
+    Config = LSHConfig
+    name = "attention.lsh"
+    capabilities = AttentionCapabilities(causal=True, padding_mask=True, backward=True,
+                                         dtypes=("float32", "bfloat16", "float16"), memory="O(N)", exact=False,
+                                         notes="shared QK; time O(N log N) from the sort; computes in float32")
+
+    def __init__(self, config: LSHConfig | None = None, **deps):
+        super().__init__(config or LSHConfig(), **deps)
+        self.shares_qk = self.config.shared_qk
+        self._calls = 0
+
+    def buckets_for(self, n: int) -> int:
+        """Number of hash buckets used at (padded) length n."""
+        if self.config.n_buckets:
+            return self.config.n_buckets
+        nb = max(1, n // self.config.chunk_size)
+        return nb + (nb % 2) if nb > 1 else 1
+
+    def _rotations(self, dim: int, n_buckets: int, device) -> torch.Tensor:
+        """(hd, n_hashes, n_buckets/2) Gaussian rotations; fixed in eval mode, fresh per training call."""
+        draw = self._calls if self.training else 0
+        gen = torch.Generator().manual_seed(self.config.seed * 1_000_003 + draw)
+        return torch.randn(dim, self.config.n_hashes, max(1, n_buckets // 2), generator=gen).to(device)
+
+    def hash(self, x: torch.Tensor, n_buckets: int) -> torch.Tensor:
+        """Bucket ids (BH, n_hashes, N) for vectors x (BH, N, hd)."""
+        bh, n, _ = x.shape
+        if n_buckets == 1:
+            return torch.zeros(bh, self.config.n_hashes, n, dtype=torch.long, device=x.device)
+        rot = self._rotations(x.shape[-1], n_buckets, x.device)
+        rotated = torch.einsum("bnd,dhr->bhnr", x, rot)  # (BH, n_hashes, N, nb/2)
+        return torch.cat([rotated, -rotated], dim=-1).argmax(dim=-1)
+
+    def attend(self, q, k, v, *, causal, key_padding_mask):
+        cfg = self.config
+        if self.training:
+            self._calls += 1
+        b, h, n, d = q.shape
+        out_dtype = q.dtype
+        c = cfg.chunk_size
+        n_pad = (-n) % c if n > c else 0
+        if n_pad and not cfg.pad_to_chunk:
+            raise LmbenchError(f"attention.lsh: sequence length {n} is not a multiple of chunk_size {c}; "
+                               f"use a multiple, or set attention.pad_to_chunk=true")
+        c = min(c, n)  # one chunk covers a short sequence
+        mask = key_padding_mask if key_padding_mask is not None else torch.ones(b, n, dtype=torch.bool,
+                                                                                    device=q.device)
+        q, v = q.float(), v.float()
+        k = q if cfg.shared_qk else k.float()
+        if n_pad:
+            q, k, v = (torch.nn.functional.pad(t, (0, 0, 0, n_pad)) for t in (q, k, v))
+            mask = torch.nn.functional.pad(mask, (0, n_pad), value=False)
+        np_ = n + n_pad
+        q = q.reshape(b * h, np_, d)  # (BH, N, hd)
+        k = k.reshape(b * h, np_, d)
+        v = v.reshape(b * h, np_, v.shape[-1])
+        real = mask.repeat_interleave(h, dim=0)  # (BH, N)
+        if cfg.shared_qk:
+            k = k / k.norm(dim=-1, keepdim=True).clamp_min(1e-6)  # Reformer: unit-length shared keys
+        nb = self.buckets_for(np_)
+        rounds = cfg.n_hashes
+        buckets = self.hash(k if cfg.shared_qk else q, nb)  # (BH, R, N)
+        buckets = torch.where(real[:, None, :], buckets, torch.full_like(buckets, nb))  # padding: last bucket
+        pos = torch.arange(np_, device=q.device)
+        round_off = torch.arange(rounds, device=q.device)[None, :, None] * (nb + 1)
+        keys = (buckets + round_off) * np_ + pos  # (BH, R, N) unique sort keys
+        order = keys.reshape(b * h, rounds * np_).argsort(dim=-1)  # (BH, R*N)
+        undo = order.argsort(dim=-1)
+        spos = order % np_  # sorted positions
+        sq = q.gather(1, spos[..., None].expand(-1, -1, d))  # (BH, R*N, hd)
+        sk = k.gather(1, spos[..., None].expand(-1, -1, d))
+        sv = v.gather(1, spos[..., None].expand(-1, -1, v.shape[-1]))
+        sreal = real.gather(1, spos)  # (BH, R*N)
+        per_round = np_ // c
+        shape = (b * h, rounds, per_round, c)
+        cq = sq.reshape(*shape, d)  # (BH, R, n_chunks, c, hd)
+        ck, cv = sk.reshape(*shape, d), sv.reshape(*shape, sv.shape[-1])
+        cpos, creal = spos.reshape(shape), sreal.reshape(shape)
+        if per_round > 1:  # look back one chunk within the same round
+            back = lambda t: torch.cat([t, t.roll(1, dims=2)], dim=3)  # noqa: E731
+            ck, cv, kpos, kreal = back(ck), back(cv), back(cpos), back(creal)
+        else:
+            kpos, kreal = cpos, creal
+        scores = (cq @ ck.transpose(-2, -1)) * d ** -0.5  # (BH, R, n_chunks, c, c or 2c)
+        scores = scores.masked_fill(~kreal[..., None, :], _PAD_SCORE)
+        if causal:
+            scores = scores.masked_fill(kpos[..., None, :] > cpos[..., :, None], _PAD_SCORE)
+        if cfg.mask_self:
+            scores = scores.masked_fill(kpos[..., None, :] == cpos[..., :, None], _SELF_SCORE)
+        lse = scores.logsumexp(dim=-1, keepdim=True)  # (BH, R, n_chunks, c, 1)
+        out = torch.exp(scores - lse) @ cv  # (BH, R, n_chunks, c, hd)
+        out = out.reshape(b * h, rounds * np_, -1).gather(1, undo[..., None].expand(-1, -1, out.shape[-1]))
+        lse = lse.reshape(b * h, rounds * np_).gather(1, undo)
+        out = out.reshape(b * h, rounds, np_, -1)  # (BH, R, N, hd)
+        weights = torch.softmax(lse.reshape(b * h, rounds, np_), dim=1)[..., None]  # (BH, R, N, 1)
+        out = (out * weights).sum(dim=1)  # (BH, N, hd)
+        return out[:, :n].reshape(b, h, n, -1).to(out_dtype)

@@ -1,0 +1,83 @@
+"""``attention.sdpa``: ``torch.nn.functional.scaled_dot_product_attention``, recording its backend.
+
+The backend torch picks (flash, memory-efficient, cuDNN, math; on CPU the CPU flash kernel or
+math) is read from the dispatcher itself (``torch._fused_sdp_choice``, the function SDPA calls to
+choose) for the exact tensors of each call, and kept in ``kernel.last_backend``. ``backend`` in
+the config restricts SDPA to one backend with ``torch.nn.attention.sdpa_kernel``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from dataclasses import dataclass
+from typing import Literal
+
+import torch
+import torch.nn.functional as F
+
+from lmbench.errors import CapabilityError
+
+from .base import AttentionCapabilities, AttentionKernel
+
+_BACKEND_NAMES = {0: "math", 1: "flash", 2: "efficient", 3: "cudnn", 4: "overrideable", -1: "none"}
+
+
+@dataclass
+class SDPAConfig:
+    """Options of ``attention.sdpa``."""
+
+    backend: Literal["auto", "flash", "efficient", "cudnn", "math"] = "auto"
+
+
+def _backend_enum(name: str):
+    from torch.nn.attention import SDPBackend
+
+    return {"flash": SDPBackend.FLASH_ATTENTION, "efficient": SDPBackend.EFFICIENT_ATTENTION,
+            "cudnn": SDPBackend.CUDNN_ATTENTION, "math": SDPBackend.MATH}[name]
+
+
+def sdpa_backend(q, k, v, attn_mask=None, is_causal: bool = False) -> str:
+    """The backend SDPA's dispatcher chooses for these tensors under the current backend flags."""
+    choose = getattr(torch, "_fused_sdp_choice", None)
+    if choose is None:  # pragma: no cover - very old torch
+        return "unknown"
+    try:
+        return _BACKEND_NAMES.get(int(choose(q, k, v, attn_mask, 0.0, is_causal)), "unknown")
+    except RuntimeError:
+        return "none"
+
+
+class SDPAttention(AttentionKernel):
+    """PyTorch's fused scaled-dot-product attention; ``last_backend`` says which kernel ran."""
+
+    Config = SDPAConfig
+    name = "attention.sdpa"
+    capabilities = AttentionCapabilities(causal=True, padding_mask=True, backward=True, memory="O(N^2)",
+                                         exact=True, notes="O(N) memory with the flash/efficient backends")
+
+    def __init__(self, config: SDPAConfig | None = None, **deps):
+        super().__init__(config or SDPAConfig(), **deps)
+        self.last_backend: str | None = None
+
+    def _context(self):
+        if self.config.backend == "auto":
+            return contextlib.nullcontext()
+        from torch.nn.attention import sdpa_kernel
+
+        return sdpa_kernel([_backend_enum(self.config.backend)])
+
+    def attend(self, q, k, v, *, causal, key_padding_mask):
+        mask = None
+        is_causal = causal
+        if key_padding_mask is not None:
+            mask = key_padding_mask[:, None, None, :]  # (B, 1, 1, N), True = attend
+            if causal:
+                n = q.shape[-2]
+                mask = mask & torch.ones(n, n, dtype=torch.bool, device=q.device).tril()  # (B, 1, N, N)
+                is_causal = False
+        with self._context():
+            self.last_backend = sdpa_backend(q, k, v, mask, is_causal)
+            if self.last_backend == "none":
+                raise CapabilityError(f"SDPA backend '{self.config.backend}' cannot run these inputs "
+                                      f"({q.device.type}, {q.dtype}, mask={mask is not None}); use backend=auto")
+            return F.scaled_dot_product_attention(q, k, v, attn_mask=mask, is_causal=is_causal)  # (B, H, N, hd)

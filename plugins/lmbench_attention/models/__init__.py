@@ -1,0 +1,1 @@
+"""The encoder model and its heads."""

@@ -1,0 +1,210 @@
+"""Kernel tests: exactness, FAVOR+ convergence and unbiasedness, LSH with one bucket, masks, capabilities."""
+
+from __future__ import annotations
+
+import pytest
+
+torch = pytest.importorskip("torch")
+
+from lmbench.errors import CapabilityError, ConfigError, LmbenchError  # noqa: E402
+from lmbench_attention.kernels.base import exact_attention  # noqa: E402
+from lmbench_attention.kernels.favor import (FavorAttention, FavorConfig, random_projection,  # noqa: E402
+                                             softmax_kernel_features)
+from lmbench_attention.kernels.lsh import LSHAttention, LSHConfig  # noqa: E402
+from lmbench_attention.kernels.naive import NaiveAttention  # noqa: E402
+from lmbench_attention.kernels.sdpa import SDPAConfig, SDPAttention  # noqa: E402
+
+torch.set_num_threads(1)
+
+
+def qkv(b=2, h=2, n=32, d=16, seed=0, dtype=torch.float64, grad=False):
+    g = torch.Generator().manual_seed(seed)
+    return [torch.randn(b, h, n, d, generator=g, dtype=dtype).requires_grad_(grad) for _ in range(3)]
+
+
+def padding(b, n, lengths):
+    return torch.arange(n)[None, :] < torch.tensor(lengths)[:, None]  # (B, N)
+
+
+ALL = {
+    "naive": lambda: NaiveAttention(None),
+    "sdpa": lambda: SDPAttention(SDPAConfig()),
+    "favor": lambda: FavorAttention(FavorConfig(n_features=2.0)),
+    "lsh": lambda: LSHAttention(LSHConfig(chunk_size=8, n_hashes=2)),
+}
+
+
+@pytest.mark.parametrize("causal", [False, True])
+@pytest.mark.parametrize("masked", [False, True])
+def test_sdpa_equals_naive_forward_and_gradients(causal, masked):
+    q, k, v = qkv(grad=True)
+    mask = padding(2, 32, [32, 20]) if masked else None
+    out_n = NaiveAttention(None)(q, k, v, causal=causal, key_padding_mask=mask)
+    grads_n = torch.autograd.grad(out_n.pow(2).sum(), (q, k, v))
+    sdpa = SDPAttention(SDPAConfig())
+    out_s = sdpa(q, k, v, causal=causal, key_padding_mask=mask)
+    grads_s = torch.autograd.grad(out_s.pow(2).sum(), (q, k, v))
+    torch.testing.assert_close(out_s, out_n, rtol=1e-6, atol=1e-8)
+    for gs, gn in zip(grads_s, grads_n):
+        torch.testing.assert_close(gs, gn, rtol=1e-6, atol=1e-8)
+    assert sdpa.last_backend in {"math", "flash", "efficient", "cudnn"}
+
+
+def test_sdpa_records_backend_float32_cpu():
+    q, k, v = qkv(dtype=torch.float32)
+    sdpa = SDPAttention(SDPAConfig())
+    sdpa(q, k, v)
+    assert sdpa.last_backend == "flash"  # torch's CPU flash kernel handles float32 without a mask
+    forced = SDPAttention(SDPAConfig(backend="math"))
+    out = forced(q, k, v)
+    assert forced.last_backend == "math"
+    torch.testing.assert_close(out, sdpa(q, k, v), rtol=1e-5, atol=1e-5)
+
+
+def test_favor_error_falls_with_more_features():
+    q, k, v = qkv(b=1, h=2, n=64, d=16, dtype=torch.float32)
+    q, k = q * 0.5, k * 0.5
+    exact = exact_attention(q.double(), k.double(), v.double()).float()
+    errors = []
+    for ratio in (0.5, 4.0, 32.0):
+        errs = [(FavorAttention(FavorConfig(n_features=ratio, seed=s))(q, k, v) - exact).pow(2).mean().item()
+                for s in range(4)]
+        errors.append(sum(errs) / len(errs))
+    assert errors[0] > errors[1] > errors[2], errors
+    assert errors[2] < 0.25 * errors[0], errors
+
+
+def test_favor_softmax_kernel_estimate_is_unbiased():
+    g = torch.Generator().manual_seed(1)
+    d = 8
+    q = torch.randn(6, d, generator=g, dtype=torch.float64) * 0.6
+    k = torch.randn(6, d, generator=g, dtype=torch.float64) * 0.6
+    exact = torch.exp(q @ k.T / d ** 0.5)  # the softmax kernel
+    estimates = []
+    for seed in range(2000):
+        proj = random_projection(d, d, orthogonal=True, generator=torch.Generator().manual_seed(seed)).double()
+        fq = softmax_kernel_features(q, proj, is_query=True, stabilize=False)
+        fk = softmax_kernel_features(k, proj, is_query=False, stabilize=False)
+        estimates.append(fq @ fk.T)
+    stacked = torch.stack(estimates)
+    single = (stacked[0] - exact).abs().mean() / exact.mean()
+    few = (stacked[:50].mean(0) - exact).abs().mean() / exact.mean()
+    rel = (stacked.mean(0) - exact).abs().mean() / exact.mean()
+    assert rel < 0.035, rel  # the mean over seeds approaches the exact kernel (unbiased) ...
+    assert rel < few / 2 < single / 2, (rel, few, single)  # ... and the error falls with more seeds
+
+
+@pytest.mark.parametrize("fmap", ["relu", "elu+1"])
+def test_favor_other_feature_maps_are_positive_and_normalised(fmap):
+    q, k, v = qkv(dtype=torch.float32)
+    kern = FavorAttention(FavorConfig(feature_map=fmap))
+    out = kern(q, k, v)
+    ones = kern(q, k, torch.ones_like(v))  # convex weights of ones give ones
+    assert torch.isfinite(out).all()
+    torch.testing.assert_close(ones, torch.ones_like(ones), rtol=1e-4, atol=1e-4)
+
+
+def test_favor_causal_equals_quadratic_form():
+    q, k, v = qkv(b=1, h=1, n=50, d=8, dtype=torch.float32)
+    kern = FavorAttention(FavorConfig(n_features=2.0, causal_chunk=16))
+    proj = kern.projection(8, q.device)
+    qf = kern.features(q, proj, is_query=True)
+    kf = kern.features(k, proj, is_query=False)
+    a = torch.tril(qf @ kf.transpose(-2, -1))  # explicit causal linear attention
+    expected = (a @ v) / a.sum(-1, keepdim=True)
+    torch.testing.assert_close(kern(q, k, v, causal=True), expected, rtol=1e-4, atol=1e-5)
+
+
+def test_lsh_one_bucket_equals_exact_attention():
+    q, k, v = qkv(n=40, dtype=torch.float32)
+    plain = LSHAttention(LSHConfig(n_buckets=1, chunk_size=64, shared_qk=False, mask_self=False, n_hashes=1))
+    torch.testing.assert_close(plain(q, k, v), exact_attention(q, k, v), rtol=1e-4, atol=1e-5)
+    # Reformer's own form: shared unit-norm keys, self masked; several rounds of one bucket agree
+    shared = LSHAttention(LSHConfig(n_buckets=1, chunk_size=64, n_hashes=3))
+    kn = q / q.norm(dim=-1, keepdim=True)
+    torch.testing.assert_close(shared(q, k, v), exact_attention(q, kn, v, self_mask=True), rtol=1e-4, atol=1e-5)
+    torch.testing.assert_close(shared(q, k, v, causal=True),
+                               exact_attention(q, kn, v, self_mask=True, causal=True), rtol=1e-4, atol=1e-5)
+
+
+def test_lsh_error_falls_with_more_hash_rounds_on_clustered_data():
+    g = torch.Generator().manual_seed(0)
+    centers = torch.randn(8, 16, generator=g)
+    x = centers[torch.randint(0, 8, (1, 2, 256), generator=g)] + 0.1 * torch.randn(1, 2, 256, 16, generator=g)
+    q = x / x.norm(dim=-1, keepdim=True) * 16  # peaky attention within clusters
+    v = torch.randn(1, 2, 256, 16, generator=g)
+    exact = exact_attention(q, q / q.norm(dim=-1, keepdim=True), v, self_mask=True)
+    errors = []
+    for n_hashes in (1, 2, 4):
+        out = LSHAttention(LSHConfig(chunk_size=32, n_hashes=n_hashes)).eval()(q, q, v)
+        assert out.shape == v.shape and torch.isfinite(out).all()
+        errors.append(((out - exact).pow(2).mean() / exact.pow(2).mean()).item())
+    assert errors[0] > errors[1] > errors[2], errors
+    assert errors[2] < 0.5, errors
+
+
+def test_lsh_non_divisible_lengths_padded_or_rejected():
+    q, k, v = qkv(b=1, h=1, n=70, d=8, dtype=torch.float32)
+    out = LSHAttention(LSHConfig(chunk_size=32))(q, k, v)
+    assert out.shape == (1, 1, 70, 8)
+    with pytest.raises(LmbenchError, match="not a multiple of chunk_size 32"):
+        LSHAttention(LSHConfig(chunk_size=32, pad_to_chunk=False))(q, k, v)
+    with pytest.raises(ConfigError, match="even"):
+        LSHConfig(n_buckets=3)
+
+
+@pytest.mark.parametrize("kind", sorted(ALL))
+@pytest.mark.parametrize("causal", [False, True])
+def test_masks_hide_padded_keys(kind, causal):
+    q, k, v = qkv(b=2, h=2, n=48, d=8, dtype=torch.float32)
+    mask = padding(2, 48, [48, 30])
+    kern = ALL[kind]().eval()
+    out = kern(q, k, v, causal=causal, key_padding_mask=mask)
+    q2, k2, v2 = q.clone(), k.clone(), v.clone()
+    pad = ~mask[:, None, :, None]
+    for t in (q2, k2, v2):
+        t.masked_fill_(pad, 0.0)
+        t.add_(pad * torch.randn_like(t) * 100)
+    out2 = kern(q2, k2, v2, causal=causal, key_padding_mask=mask)
+    real = mask[:, None, :, None].expand_as(out)
+    torch.testing.assert_close(out[real], out2[real], rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.parametrize("kind", sorted(ALL))
+def test_deterministic_in_eval_mode(kind):
+    q, k, v = qkv(dtype=torch.float32)
+    kern = ALL[kind]().eval()
+    torch.testing.assert_close(kern(q, k, v), kern(q, k, v), rtol=0, atol=0)
+
+
+def test_training_mode_redraws_features_and_rotations():
+    q, k, v = qkv(dtype=torch.float32, n=64)
+    favor = FavorAttention(FavorConfig(redraw_interval=1)).train()
+    assert not torch.equal(favor(q, k, v), favor(q, k, v))
+    lsh = LSHAttention(LSHConfig(chunk_size=16)).train()
+    assert not torch.equal(lsh(q, k, v), lsh(q, k, v))
+
+
+@pytest.mark.parametrize("kind", sorted(ALL))
+def test_backward_runs(kind):
+    q, k, v = qkv(b=1, dtype=torch.float32, grad=True)
+    out = ALL[kind]()(q, k, v, key_padding_mask=padding(1, 32, [25]))
+    out.sum().backward()
+    used = (q, v) if kind == "lsh" else (q, k, v)  # LSH shares QK: the passed keys are unused
+    assert all(t.grad is not None and torch.isfinite(t.grad).all() for t in used)
+
+
+def test_capability_errors_name_the_missing_capability():
+    with pytest.raises(CapabilityError, match="attention.lsh.*dtype float64"):
+        LSHAttention(LSHConfig()).require(dtype=torch.float64)
+    with pytest.raises(CapabilityError, match="attention.favor.*dtype float64"):
+        FavorAttention(FavorConfig())(*qkv(dtype=torch.float64))
+    NaiveAttention(None).require(causal=True, backward=True, dtype="bf16", padding_mask=True)
+    with pytest.raises(LmbenchError, match="bool of shape"):
+        NaiveAttention(None)(*qkv(dtype=torch.float32), key_padding_mask=torch.ones(2, 32))
+
+
+def test_bf16_inputs_keep_dtype():
+    q, k, v = qkv(dtype=torch.bfloat16)
+    for kind, make in ALL.items():
+        assert make()(q, k, v).dtype == torch.bfloat16, kind
