@@ -27,7 +27,7 @@ from typing import Any
 
 from .config import ResolvedSpec, dump_toml, expand_variants, resolve
 from .context import DistInfo, Run, StopFlag
-from .errors import LmbenchError, NonFiniteError
+from .errors import LmbenchError, NonFiniteError, StoreError
 from .plugins import PluginHost, default_host, format_traceback
 from .store import RunRecord, Store, content_id
 
@@ -189,12 +189,12 @@ class Runner:
     def execute(self, planned: PlannedRun, *, command: str = "") -> RunRecord:
         """Run one planned run and record its outcome; return its stored record."""
         resolved, run_id = planned.resolved, planned.run_id
-        store = self.store if self.dist.is_main else None
-        if store is not None and not self.force:
-            existing = store.find(run_id)
+        if self.store is not None and not self.force:  # every rank reads this, so all ranks agree
+            existing = self.store.find(run_id)
             if existing is not None and existing.status == "done":
                 self._say(f"[dim]skip {planned.label or run_id}: already done ({run_id})[/dim]")
                 return existing
+        store = self.store if self.dist.is_main else None  # only rank 0 writes
         device = pick_device(resolved.run.device)
         if self.dist.enabled and device.startswith("cuda"):
             device = f"cuda:{self.dist.local_rank}"
@@ -252,15 +252,20 @@ class Runner:
                     status, reason = "failed", f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
                 self._write_error(run_dir, exc)
             finally:
+                recorded = store is not None
                 if store is not None:
-                    store.finish_run(run_id, status, reason=reason, results=results)
+                    try:
+                        store.finish_run(run_id, status, reason=reason, results=results)
+                    except StoreError as exc:  # e.g. disk full: what was recorded before stays
+                        log.error("could not record the end of run %s: %s", run_id, exc)
+                        status, reason, recorded = "failed", str(exc), False
                 if self.dist.is_main:
                     errors = self.host.call("lmbench_run_end", run=run,
                                             result={"status": status, "reason": reason, **results})
                     for error in errors:
                         log.warning(error)
         self._say(_outcome_line(planned.label or run_id, status, reason, results))
-        if store is None:
+        if not recorded:
             return RunRecord(run_id, planned.label, "", status, reason, resolved.spec, env, command, str(run_dir),
                              time.time(), time.time(), 1, results)
         return store.get(run_id)

@@ -142,11 +142,16 @@ class Store:
             yield self.conn
             self.conn.execute("COMMIT")
         except sqlite3.Error as exc:
-            self.conn.execute("ROLLBACK")
+            self._rollback()
             raise StoreError(_explain(exc, self.path)) from exc
         except BaseException:
-            self.conn.execute("ROLLBACK")
+            self._rollback()
             raise
+
+    def _rollback(self) -> None:
+        """Roll back unless SQLite already has (it does so itself on a full disk)."""
+        if self.conn.in_transaction:
+            self.conn.execute("ROLLBACK")
 
     def run_dir(self, run_id: str) -> Path:
         return self.root / run_id
@@ -289,6 +294,8 @@ def _explain(exc: sqlite3.Error, path: Path) -> str:
         return f"results store {path} is locked by another process; wait for it or pass --store DIR"
     if "readonly" in text or "read-only" in text or "unable to open" in text:
         return f"cannot write results store {path} ({text}); pass --store DIR or fix its permissions"
+    if "full" in text:
+        return f"results store {path}: database or disk is full; free space or pass --store DIR"
     if "malformed" in text or "not a database" in text:
         return f"results store {path} is corrupt ({text}); move it aside and rerun"
     return f"results store {path}: {text}"
