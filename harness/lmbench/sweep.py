@@ -250,22 +250,28 @@ def _run_parallel(store: Store, todo: Sequence[Any], jobs: int, commands: dict[s
         point_spec.setdefault("run", {})["label"] = p.label
         spec_path.write_text(json.dumps(point_spec, indent=2, sort_keys=True))
         argv = [sys.executable, "-m", "lmbench.cli", "run", "--spec-json", str(spec_path), "--store", str(store.root),
-                "--no-report"] + (["--force"] if force else [])
+                "--no-report", "--json"] + (["--force"] if force else [])
         log_path = store.run_dir(p.run_id) / "worker.log"
         log_path.parent.mkdir(parents=True, exist_ok=True)
         env = {**os.environ, "LMBENCH_STORE": str(store.root)}
+        out = ""
         try:
             with log_path.open("w") as log:
-                proc = subprocess.run(argv, stdout=log, stderr=subprocess.STDOUT, env=env, timeout=worker_timeout)
-            code = proc.returncode
+                proc = subprocess.run(argv, stdout=subprocess.PIPE, stderr=log, text=True, env=env,
+                                      timeout=worker_timeout)
+            code, out = proc.returncode, proc.stdout
         except subprocess.TimeoutExpired:
             code = -1
+        worker_ids = _worker_run_ids(out)
         worker_store = Store(store.root)
         try:
             record = worker_store.find(p.run_id)
             if record is None or record.status == "running":
                 tail = [line for line in log_path.read_text(errors="replace").splitlines() if line.strip()][-1:]
                 reason = f"worker exited with code {code}" + (f": {tail[0][:200]}" if tail else "")
+                if worker_ids and p.run_id not in worker_ids:
+                    reason = (f"the worker process ran it as run {worker_ids[0]}: plugin versions differ between "
+                              "the sweep process and its workers; sweep with the installed plugins")
                 if record is None:
                     worker_store.start_run(p.run_id, p.resolved.spec, label=p.label, command=commands.get(p.label, command))
                 worker_store.finish_run(p.run_id, "timeout" if code == -1 else "failed", reason=reason)
@@ -281,6 +287,14 @@ def _run_parallel(store: Store, todo: Sequence[Any], jobs: int, commands: dict[s
     with ThreadPoolExecutor(max_workers=jobs) as pool:
         for future in [pool.submit(work, p) for p in todo]:
             future.result()
+
+
+def _worker_run_ids(stdout: str) -> list[str]:
+    """Run ids from a worker's ``lmbench run --json`` output (empty if it printed none)."""
+    try:
+        return [r["id"] for r in json.loads(stdout).get("runs", [])]
+    except (ValueError, AttributeError, TypeError, KeyError):
+        return []
 
 
 def set_command(store: Store, run_id: str, command: str) -> None:
