@@ -84,7 +84,7 @@ class _InMemoryCorpus:
 
 
 # -- lm.shakespeare ------------------------------------------------------------------------------
-_INLINE_DIRECTION = re.compile(r"_+\\?\[[^\]]*\]_*|_[^_]+_")
+_INLINE_DIRECTION = re.compile(r"_+\\?\[[^\]]*\]_*|_[^_]+_|\*[^*]+\*")
 _SPEAKER = re.compile(r"^\*\*(.+?)\*\*\s*$")
 
 
@@ -105,12 +105,14 @@ def play_to_text(markdown: str, speakers: bool = True) -> list[str]:
             if stripped.startswith("###") or stripped.startswith("## "):
                 scenes.append([])
             continue
-        if (stripped.startswith("_") and not stripped.startswith("__")) or \
-                (stripped.startswith("*") and not stripped.startswith("**")):
-            closer = stripped[0]
-            body = stripped.lstrip("_*")
-            in_direction = not (len(body) > 0 and body.rstrip().endswith(closer))
-            continue
+        if stripped.startswith("_") or (stripped.startswith("*") and not stripped.startswith("**")):
+            rest = _INLINE_DIRECTION.sub("", stripped).strip()
+            if not rest:  # a stage direction on its own line
+                continue
+            if rest[0] in "_*":  # a stage direction that goes on over the next lines
+                in_direction = True
+                continue
+            stripped = rest  # an inline direction, then speech
         match = _SPEAKER.match(stripped)
         if match:
             if scenes[-1] and scenes[-1][-1] != "":

@@ -112,6 +112,10 @@ def gpt2_files() -> Path:
         tmp = out / (dst + ".tmp")
         shutil.copyfile(path, tmp)
         tmp.replace(out / dst)
+    special = "<|endoftext|>"  # lets AutoTokenizer (lm.hf) load the folder too
+    (out / "tokenizer_config.json").write_text(json.dumps(
+        {"tokenizer_class": "GPT2Tokenizer", "bos_token": special, "eos_token": special, "unk_token": special,
+         "model_max_length": 1024}))
     return out
 
 

@@ -1,0 +1,171 @@
+"""LSTM and Transformer LMs: parameter formulas, KV-cache generation, attention kernels, sampling."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from lmbench.errors import CapabilityError, ConfigError
+
+
+@pytest.fixture(autouse=True)
+def _threads():
+    torch.set_num_threads(1)
+    torch.manual_seed(0)
+
+
+def _transformer(pe="rope", **kw):
+    from lmbench_lm.models.transformer import TransformerConfig, TransformerLanguageModel
+
+    cfg = TransformerConfig(**{"n_layers": 2, "n_heads": 2, "emb_dim": 32, "max_seq_len": 64, "pos_encoding": pe, **kw})
+    return TransformerLanguageModel(cfg, vocab_size=50)
+
+
+@pytest.mark.parametrize("pe", ["rope", "learned", "sinusoidal"])
+def test_transformer_params_match_formula(pe):
+    from lmbench_lm.params import transformer_param_formula
+
+    model = _transformer(pe, ff_dim=80)
+    split = model.parameter_split()
+    assert split == transformer_param_formula(50, 32, 2, 80, 64, pe)
+    assert split["total"] == sum(p.numel() for p in model.parameters())
+    assert model.head.weight is model.tok_emb.weight  # tied
+
+
+def test_gpt2_124m_class_param_count():
+    from lmbench_lm.params import transformer_param_formula
+
+    counts = transformer_param_formula(50257, 768, 12, 3072, 1024, "learned")
+    assert counts["total"] == 124_439_808  # GPT-2 small as published (tied, ctx 1024)
+
+
+@pytest.mark.parametrize("emb,hidden,layers", [(16, 16, 2), (8, 24, 3)])
+def test_lstm_params_match_formula(emb, hidden, layers):
+    from lmbench_lm.models.lstm import LSTMConfig, LSTMLanguageModel
+    from lmbench_lm.params import lstm_param_formula
+
+    if emb != hidden:
+        with pytest.warns(UserWarning, match="not tied"):
+            model = LSTMLanguageModel(LSTMConfig(emb_dim=emb, hidden_size=hidden, num_layers=layers), vocab_size=50)
+    else:
+        model = LSTMLanguageModel(LSTMConfig(emb_dim=emb, hidden_size=hidden, num_layers=layers), vocab_size=50)
+    assert model.tied == (emb == hidden)
+    split = model.parameter_split()
+    assert split == lstm_param_formula(50, emb, hidden, layers, tied=emb == hidden)
+    assert split["total"] == sum(p.numel() for p in model.parameters())
+
+
+@pytest.mark.parametrize("pe", ["rope", "learned", "sinusoidal"])
+def test_kv_cache_greedy_equals_recompute(pe):
+    from lmbench_lm.generate import generate
+
+    model = _transformer(pe)
+    prompt = torch.randint(50, (2, 7))
+    cached = generate(model, prompt, 30, temperature=0, use_cache=True)
+    full = generate(model, prompt, 30, temperature=0, use_cache=False)
+    assert torch.equal(cached, full)
+    logits_full = model(cached[:, :-1])
+    logits_step, state = model.step(cached[:, :20], None)
+    for t in range(20, cached.shape[1] - 1):  # incremental logits equal full-context logits
+        step_logits, state = model.step(cached[:, t:t + 1], state)
+        assert torch.allclose(step_logits[:, 0], logits_full[:, t], atol=1e-5)
+
+
+def test_lstm_carried_state_equals_recompute():
+    from lmbench_lm.generate import generate
+    from lmbench_lm.models.lstm import LSTMConfig, LSTMLanguageModel
+
+    model = LSTMLanguageModel(LSTMConfig(emb_dim=16, hidden_size=16, num_layers=2), vocab_size=50)
+    prompt = torch.randint(50, (2, 5))
+    assert torch.equal(generate(model, prompt, 25, temperature=0), generate(model, prompt, 25, temperature=0,
+                                                                           use_cache=False))
+
+
+def test_generation_past_max_seq_len_crops_context():
+    from lmbench_lm.generate import generate
+
+    model = _transformer("learned", max_seq_len=16)
+    out = generate(model, torch.randint(50, (1, 10)), 20, temperature=0.9, seed=3)
+    assert out.shape == (1, 30)
+
+
+def test_sampling_temperature_top_k_top_p():
+    from lmbench_lm.generate import sample_next
+
+    logits = torch.tensor([[0.0, 1.0, 5.0, 2.0]])
+    assert sample_next(logits, temperature=0).item() == 2
+    g = torch.Generator().manual_seed(0)
+    draws = {sample_next(logits, temperature=1.0, top_k=2, generator=g).item() for _ in range(200)}
+    assert draws == {2, 3}
+    draws = {sample_next(logits, temperature=1.0, top_p=0.5, generator=g).item() for _ in range(50)}
+    assert draws == {2}  # token 2 alone holds > 50% of the mass
+
+
+class _CountingKernel:
+    """An attention kernel with the registry's signature that counts its calls (via SDPA)."""
+
+    def __init__(self, causal=True):
+        from types import SimpleNamespace
+
+        self.calls = 0
+        self.capabilities = SimpleNamespace(causal=causal)
+
+    def __call__(self, q, k, v, *, causal=False, key_padding_mask=None):
+        self.calls += 1
+        return torch.nn.functional.scaled_dot_product_attention(q, k, v, is_causal=causal)
+
+
+def test_attention_kernel_is_used_and_matches_default():
+    from lmbench_lm.models.transformer import TransformerConfig, TransformerLanguageModel
+
+    cfg = TransformerConfig(n_layers=2, n_heads=2, emb_dim=32, max_seq_len=64)
+    torch.manual_seed(1)
+    default = TransformerLanguageModel(cfg, vocab_size=50)
+    kernel = _CountingKernel()
+    torch.manual_seed(1)
+    swapped = TransformerLanguageModel(cfg, vocab_size=50, attention=kernel)
+    x = torch.randint(50, (2, 12))
+    assert torch.allclose(default(x), swapped(x), atol=1e-6)
+    assert kernel.calls == 2
+    with pytest.raises(CapabilityError, match="no causal mode"):
+        TransformerLanguageModel(cfg, vocab_size=50, attention=_CountingKernel(causal=False))
+
+
+def test_registry_attention_kernels_work_in_the_decoder():
+    """Whatever causal kernels the attention plugin registers plug into lm.transformer."""
+    from lmbench.testing import fresh_host
+
+    host = fresh_host(entry_points=True)
+    names = [n for n in host.registries.attention.names() if n in ("attention.sdpa", "attention.naive")]
+    if not names:
+        pytest.skip("the attention plugin registers no sdpa/naive kernel here")
+    from lmbench.config import make_config
+
+    torch.manual_seed(2)
+    reference = _transformer()
+    x = torch.randint(50, (2, 10))
+    for name in names:
+        factory = host.registries.attention.load(name)
+        kernel = factory(make_config(getattr(factory, "Config", None), {}, name))
+        model = _transformer()
+        model.load_state_dict(reference.state_dict())
+        model.kernel = kernel
+        for block in model.blocks:
+            block.attn.kernel = kernel
+        assert torch.allclose(model(x), reference(x), atol=1e-5), name
+
+
+def test_vocab_larger_than_embedding_is_rejected():
+    from lmbench_lm.models.lstm import LSTMConfig, LSTMLanguageModel
+    from lmbench_lm.models.transformer import TransformerConfig, TransformerLanguageModel
+
+    with pytest.raises(ConfigError, match="smaller than the tokenizer"):
+        TransformerLanguageModel(TransformerConfig(vocab_size=10, emb_dim=16, n_heads=2), vocab_size=50)
+    with pytest.raises(ConfigError, match="smaller than the tokenizer"):
+        LSTMLanguageModel(LSTMConfig(vocab_size=10), vocab_size=50)
+
+
+def test_sequence_longer_than_max_seq_len_is_rejected():
+    model = _transformer("learned", max_seq_len=8)
+    with pytest.raises(ConfigError, match="max_seq_len"):
+        model(torch.zeros(1, 9, dtype=torch.long))

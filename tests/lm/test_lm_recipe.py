@@ -1,0 +1,168 @@
+"""lm.train end to end through the runner: budget stop, resume, NaN, bad inputs, corrupt checkpoint."""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+
+import pytest
+import torch
+
+from lmbench import hookimpl
+from lmbench.errors import LmbenchError
+from lmbench.testing import fresh_host, run_spec
+
+WORDS = "the king and the queen walk in the garden while a fool sings of love and war".split()
+
+
+@pytest.fixture(autouse=True)
+def _env(tmp_path, monkeypatch):
+    monkeypatch.setenv("LMBENCH_CACHE", str(tmp_path / "cache"))
+    torch.set_num_threads(1)
+
+
+@pytest.fixture
+def corpus(tmp_path) -> Path:
+    folder = tmp_path / "corpus"
+    folder.mkdir()
+    for d in range(12):
+        lines = [" ".join(WORDS[(d + i + j) % len(WORDS)] for j in range(8)) for i in range(30)]
+        (folder / f"doc{d:02d}.txt").write_text("\n".join(lines) + "\n")
+    return folder
+
+
+def tiny_spec(corpus: Path, **recipe) -> dict:
+    return {
+        "dataset": {"name": "lm.text", "path": str(corpus)},
+        "tokenizer": {"name": "lm.char"},
+        "model": {"name": "lm.transformer", "n_layers": 1, "n_heads": 2, "emb_dim": 16, "max_seq_len": 32},
+        "recipe": {"name": "lm.train", "context": 16, "batch_size": 4, "max_steps": 6, "eval_every": 3,
+                   "log_every": 1, "warmup_steps": 2, "eval_tokens": 256, "final_eval_tokens": 512,
+                   "sample_prompts": ["the "], "sample_temperatures": [0.0, 1.0], "sample_tokens": 8,
+                   "gen_tokens": 4, "gen_prompt_len": 4, "gen_batch_size": 2, "gen_repeats": 1, **recipe},
+        "run": {"seed": 0, "threads": 1},
+    }
+
+
+def test_train_end_to_end_logs_and_results(corpus, run_experiment):
+    [rec] = run_experiment(tiny_spec(corpus))
+    assert rec.status == "done", rec.reason
+    r = rec.results
+    assert r["steps"] == 6 and r["stopped"] == "max_steps"
+    for key in ("val_loss", "test_loss", "test_ppl", "test_bits_per_byte", "train_tokens_per_s", "gen_tokens_per_s",
+                "ttft_ms", "per_token_ms", "params", "peak_memory_bytes"):
+        assert key in r and r[key] > 0, key
+    assert r["train_tokens"] == 6 * 4 * 16
+    assert abs(r["test_ppl"] - torch.tensor(r["test_loss"]).exp().item()) < 1e-3
+    assert r["params"] == r["params_embedding"] + r["params_body"] + r["params_head"]
+    from lmbench.store import Store
+
+    with Store(Path(rec.run_dir).parent) as store:
+        steps = store.steps(rec.id)
+        assert len(steps["train_loss"]) == 6 and len(steps["val_loss"]) == 2
+        samples = store.measurements(rec.id)["samples"]["rows"]
+        assert len(samples) == 2 and all(isinstance(s["text"], str) for s in samples)
+
+
+def test_lstm_and_padded_batching(corpus, run_experiment):
+    spec = tiny_spec(corpus, batching="padded", max_steps=3)
+    spec["model"] = {"name": "lm.lstm", "emb_dim": 16, "hidden_size": 16, "num_layers": 1}
+    [rec] = run_experiment(spec)
+    assert rec.status == "done", rec.reason
+    assert rec.results["test_loss"] > 0 and rec.results["train_tokens"] <= 3 * 4 * 16
+
+
+def test_budget_stops_cleanly_and_still_evaluates_test(corpus, run_experiment):
+    [rec] = run_experiment(tiny_spec(corpus, max_steps=0, budget="2s", eval_every=1000))
+    assert rec.status == "done", rec.reason
+    assert rec.results["stopped"] == "budget" and rec.results["steps"] > 0
+    assert rec.results["train_seconds"] < 4 and "test_loss" in rec.results and "val_loss" in rec.results
+
+
+def test_budget_too_short_for_one_eval(corpus, run_experiment):
+    [rec] = run_experiment(tiny_spec(corpus, max_steps=0, budget="1ms", eval_tokens=0))
+    assert rec.status == "failed" and "shorter than one evaluation" in rec.reason
+
+
+class _StopAt:
+    """An inline plugin that asks the run to stop after a given step (as Ctrl-C would)."""
+
+    def __init__(self, step):
+        self.step = step
+
+    @hookimpl
+    def lmbench_step_end(self, run, step, logs):
+        if step == self.step and "train_loss" in logs:
+            run.stop.set("interrupted")
+
+
+def test_resume_equals_uninterrupted(corpus, tmp_path):
+    spec = tiny_spec(corpus, save_best=False, gen_tokens=0, eval_every=2)
+    spec["model"]["dropout"] = 0.1  # RNG state must be restored too
+    [full] = run_spec(copy.deepcopy(spec), tmp_path / "full")
+    assert full.status == "done", full.reason
+    host = fresh_host(entry_points=True, plugins={"stopper": _StopAt(3)})
+    [cut] = run_spec(copy.deepcopy(spec), tmp_path / "resumed", host=host)
+    assert cut.status == "interrupted" and cut.results["steps"] == 3
+    [resumed] = run_spec(copy.deepcopy(spec), tmp_path / "resumed")
+    assert resumed.id == cut.id and resumed.status == "done", resumed.reason
+    assert resumed.results["steps"] == 6
+    for key in ("val_loss", "test_loss", "train_tokens"):
+        assert resumed.results[key] == pytest.approx(full.results[key], rel=1e-6, abs=1e-7), key
+    a = torch.load(Path(full.run_dir) / "checkpoints" / "last.pt", weights_only=True)["model"]
+    b = torch.load(Path(resumed.run_dir) / "checkpoints" / "last.pt", weights_only=True)["model"]
+    assert all(torch.allclose(a[k], b[k], atol=1e-6) for k in a)
+
+
+def test_corrupt_checkpoint_on_resume_is_a_clear_error(corpus, tmp_path):
+    spec = tiny_spec(corpus, gen_tokens=0)
+    host = fresh_host(entry_points=True, plugins={"stopper": _StopAt(2)})
+    [cut] = run_spec(copy.deepcopy(spec), tmp_path / "runs", host=host)
+    assert cut.status == "interrupted"
+    (Path(cut.run_dir) / "checkpoints" / "last.pt").write_bytes(b"not a checkpoint")
+    [again] = run_spec(copy.deepcopy(spec), tmp_path / "runs")
+    assert again.status == "failed" and "cannot be loaded" in again.reason and "delete it" in again.reason
+
+
+def test_nan_loss_stops_the_run(corpus, run_experiment):
+    [rec] = run_experiment(tiny_spec(corpus, nan_at=2))
+    assert rec.status == "nan" and "train_loss" in rec.reason and "step 2" in rec.reason
+
+
+def test_bad_inputs_give_clear_messages(corpus, tmp_path, run_experiment):
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    (empty / "a.txt").write_text("")
+    spec = tiny_spec(corpus)
+    spec["dataset"]["path"] = str(empty)
+    [rec] = run_experiment(spec)
+    assert rec.status == "failed" and "empty" in rec.reason
+
+    spec = tiny_spec(corpus)
+    spec["tokenizer"] = {"name": "lm.nope"}
+    with pytest.raises(LmbenchError, match="unknown tokenizer 'lm.nope'"):
+        run_experiment(spec)
+
+    spec = tiny_spec(corpus)
+    spec["model"]["vocab_size"] = 5
+    [rec] = run_experiment(spec)
+    assert rec.status == "failed" and "smaller than the tokenizer" in rec.reason
+
+    spec = tiny_spec(corpus, context=4000)
+    spec["model"]["max_seq_len"] = 4096
+    [rec] = run_experiment(spec)
+    assert rec.status == "failed" and "fewer than context + 1" in rec.reason
+
+    spec = tiny_spec(corpus, max_steps=0)
+    with pytest.raises(LmbenchError, match="max_steps or recipe.budget"):
+        run_experiment(spec)
+
+
+def test_short_documents_with_padded_batching(tmp_path, run_experiment):
+    folder = tmp_path / "short"
+    folder.mkdir()
+    for i in range(10):
+        (folder / f"{i}.txt").write_text(f"hi {i}")  # every document shorter than the context
+    spec = tiny_spec(folder, batching="padded", max_steps=2)
+    [rec] = run_experiment(spec)
+    assert rec.status == "done", rec.reason
