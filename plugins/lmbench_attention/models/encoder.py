@@ -92,7 +92,7 @@ class RotaryEmbedding(nn.Module):
         return cos[position_ids][:, None], sin[position_ids][:, None]
 
     @staticmethod
-    def apply(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
+    def rotate(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
         """Rotate x (B, H, N, hd) by the angles."""
         x1, x2 = x[..., 0::2].float(), x[..., 1::2].float()  # (B, H, N, hd/2)
         out = torch.stack([x1 * cos - x2 * sin, x1 * sin + x2 * cos], dim=-1)  # (B, H, N, hd/2, 2)
@@ -120,8 +120,8 @@ class SelfAttention(nn.Module):
         else:
             q, k, v = parts[0], parts[1], parts[2]
         if rope is not None:
-            q = RotaryEmbedding.apply(q, *rope)
-            k = q if self.shares_qk else RotaryEmbedding.apply(k, *rope)
+            q = RotaryEmbedding.rotate(q, *rope)
+            k = q if self.shares_qk else RotaryEmbedding.rotate(k, *rope)
         y = self.kernel(q, k, v, causal=False, key_padding_mask=mask)  # (B, H, N, hd)
         return self.out(y.transpose(1, 2).reshape(b, n, -1))  # (B, N, C)
 
