@@ -45,8 +45,7 @@ class WandbReporter:
         paths = []
         for record in runs:
             run = wandb.init(project=self.config.project, name=record.name, id=record.id, dir=str(root), mode=mode,
-                             config=record.spec, tags=[record.status], reinit="create_new",
-                             notes=record.command or None)
+                             config=record.spec, tags=[record.status], notes=record.command or None)
             try:
                 by_step: dict[int, dict[str, float]] = {}
                 for key, points in store.steps(record.id).items():
