@@ -182,7 +182,8 @@ class Train:
         model.train()
         with run.progress(c.max_steps or None, "train") as advance, run.memory("train_memory") as mem:
             while True:
-                elapsed = time.perf_counter() - t_start
+                t0 = time.perf_counter()  # a step's time includes the harness's per-step work (stop check, log)
+                elapsed = t0 - t_start
                 if c.max_steps and state["step"] >= c.max_steps:
                     stopped = "max_steps"
                     break
@@ -198,7 +199,6 @@ class Train:
                            progress=progress)
                 for group in opt.param_groups:
                     group["lr"] = lr
-                t0 = time.perf_counter()
                 loss_sum, tokens = 0.0, 0
                 for _ in range(c.grad_accum):
                     x, y = sampler.next()
@@ -215,20 +215,21 @@ class Train:
                 loss_value = run.check_finite("train_loss", loss_sum / c.grad_accum, step)
                 opt.step()
                 opt.zero_grad(set_to_none=True)
-                dt = time.perf_counter() - t0
                 state["step"] = step = step + 1
                 state["tokens"] += tokens
-                state["train_time"] += dt
                 interval_loss += loss_value
                 interval_n += 1
                 interval_tokens += tokens
-                interval_time += dt
                 advance()
                 if step % c.log_every == 0:
+                    interval_time += time.perf_counter() - t0
                     run.log(step, train_loss=interval_loss / interval_n, lr=lr, tokens=state["tokens"],
                             tokens_per_s=interval_tokens / max(interval_time, 1e-9), step_time_ms=1e3 * interval_time
                             / interval_n)
                     interval_loss, interval_n, interval_tokens, interval_time = 0.0, 0, 0, 0.0
+                dt = time.perf_counter() - t0
+                state["train_time"] += dt
+                interval_time += dt if interval_n else 0.0
                 if step % c.eval_every == 0:
                     self._periodic_eval(run, model, raw_model, opt, sampler, splits, eval_kw, state, t_start)
             state["elapsed"] = time.perf_counter() - t_start
