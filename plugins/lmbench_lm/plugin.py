@@ -39,6 +39,8 @@ def lmbench_register_recipes(registry):
     """Recipes: time-budgeted LM training with evaluation, sampling and generation timing."""
     registry.add("train", f"{_PKG}.train:Train",
                  summary="train for steps/budget, eval val+test (loss, ppl, bits/byte), sample, time generation")
+    registry.add("generate", f"{_PKG}.sample:Generate",
+                 summary="sample (temperature/top-k/top-p) and time generation from an lm.train run (from_run=)")
 
 
 @hookimpl

@@ -166,3 +166,19 @@ def test_short_documents_with_padded_batching(tmp_path, run_experiment):
     spec = tiny_spec(folder, batching="padded", max_steps=2)
     [rec] = run_experiment(spec)
     assert rec.status == "done", rec.reason
+
+
+def test_generate_recipe_samples_from_a_trained_run(corpus, tmp_path):
+    [trained] = run_spec(tiny_spec(corpus, gen_tokens=0), tmp_path / "runs")
+    assert trained.status == "done", trained.reason
+    spec = {"recipe": {"name": "lm.generate", "from_run": trained.id[:8], "sample_prompts": ["the ", "war"],
+                       "sample_temperatures": [0.0, 0.9], "sample_tokens": 6, "top_k": 5, "top_p": 0.9,
+                       "gen_tokens": 3, "gen_prompt_len": 3, "gen_batch_size": 2, "gen_repeats": 1},
+            "run": {"seed": 0, "threads": 1}}
+    [gen] = run_spec(spec, tmp_path / "runs")
+    assert gen.status == "done", gen.reason
+    assert gen.results["samples"] == 4 and gen.results["checkpoint"] == "best" and gen.results["ttft_ms"] > 0
+    bad = copy.deepcopy(spec)
+    bad["recipe"]["from_run"] = "zzzz"
+    [rec] = run_spec(bad, tmp_path / "runs")
+    assert rec.status == "failed" and "matches 0 runs" in rec.reason
