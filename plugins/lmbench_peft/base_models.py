@@ -196,6 +196,37 @@ def resolve_source(source: str) -> tuple[str, Path | str, Path | str]:
                          f"'random:tiny', a .gguf file or an HF-format folder")
 
 
+def hub_reachable(host: str = "huggingface.co", timeout: float = 3.0) -> bool:
+    """Whether the hub's host name resolves (a quick check instead of minutes of HTTP retries)."""
+    import socket
+
+    if os.environ.get("HF_HUB_OFFLINE", "0") not in ("0", "", "false", "False"):
+        return False
+    endpoint = os.environ.get("HF_ENDPOINT", "")
+    if endpoint:
+        host = endpoint.split("://", 1)[-1].split("/", 1)[0].split(":", 1)[0]
+    import threading
+
+    answer: list[bool] = []
+
+    def probe() -> None:
+        try:
+            socket.getaddrinfo(host, 443)
+            answer.append(True)
+        except OSError:
+            answer.append(False)
+
+    thread = threading.Thread(target=probe, daemon=True)
+    thread.start()
+    thread.join(timeout)
+    return bool(answer and answer[0])
+
+
+def _hub_kwargs(kind: str) -> dict[str, Any]:
+    """``local_files_only=True`` for hub names when the hub cannot be reached (use the HF cache only)."""
+    return {"local_files_only": True} if kind == "hub" and not hub_reachable() else {}
+
+
 def _hub_error(name: str, exc: Exception) -> ModelLoadError:
     text = str(exc).splitlines()[0][:160] if str(exc) else type(exc).__name__
     return ModelLoadError(f"cannot load hf:{name} from the Hugging Face hub ({text}); it needs network access "
@@ -208,7 +239,7 @@ def load_tokenizer(source: str) -> Any:
 
     kind, _, tok_location = resolve_source(source)
     try:
-        tok = AutoTokenizer.from_pretrained(str(tok_location))
+        tok = AutoTokenizer.from_pretrained(str(tok_location), **_hub_kwargs(kind))
     except Exception as exc:
         if kind == "hub":
             raise _hub_error(str(tok_location), exc) from exc
@@ -257,7 +288,7 @@ def load_model(source: str, *, device: str = "cpu", load_in: str = "none", dtype
         torch.manual_seed(seed)
         model = AutoModelForCausalLM.from_config(config, dtype=torch_dtype)
         return model.to(device)
-    kwargs: dict[str, Any] = {"dtype": torch_dtype}
+    kwargs: dict[str, Any] = {"dtype": torch_dtype, **_hub_kwargs(kind)}
     if quant is not None:
         kwargs.update(quantization_config=quant, device_map={"": device})
     try:

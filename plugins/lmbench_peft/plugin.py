@@ -39,8 +39,8 @@ def lmbench_register_metrics(registry):
 @hookimpl
 def lmbench_register_presets(registry):
     """CPU-sized experiments."""
-    registry.add("ia3", "lmbench_peft.presets:IA3", summary="SmolLM2 + IA3 on Pushkin, 3 min CPU")
-    registry.add("lora", "lmbench_peft.presets:LORA", summary="SmolLM2 + LoRA on Pushkin, 3 min CPU")
-    registry.add("full", "lmbench_peft.presets:FULL", summary="SmolLM2 full fine-tuning on Pushkin, 3 min CPU")
+    registry.add("ia3", "lmbench_peft.presets:IA3", summary="SmolLM2 + IA3 on Pushkin, 8 steps on CPU")
+    registry.add("lora", "lmbench_peft.presets:LORA", summary="SmolLM2 + LoRA on Pushkin, 8 steps on CPU")
+    registry.add("full", "lmbench_peft.presets:FULL", summary="SmolLM2 full fine-tuning on Pushkin, 8 steps on CPU")
     registry.add("compare", "lmbench_peft.presets:COMPARE", summary="IA3 vs LoRA vs full, same budget")
     registry.add("search", "lmbench_peft.presets:SEARCH", summary="Optuna search of sampling parameters (chrF++)")

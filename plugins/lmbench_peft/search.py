@@ -20,7 +20,6 @@ from typing import Any
 
 from lmbench.errors import LmbenchError
 
-from .data import describe_drops
 from .evaluate import sample_poems
 from .train import sampling_from
 
@@ -84,8 +83,6 @@ class Search:
         model = run.build("model", device=run.device, seed=run.seed)
         tok = model.lmbench_tokenizer
         data = run.build("dataset", tokenizer=tok)
-        if data.dropped:
-            run.info(describe_drops(data.dropped, data.n_total))
         prompts = random.Random(run.seed).sample(data.val, min(cfg.n_prompts, len(data.val)))
         marker = data.config.marker
         root = Path(run.store.root) if run.store is not None else run.dir

@@ -20,7 +20,7 @@ from typing import Any, Literal
 from lmbench.errors import BudgetTooShortError
 from lmbench.config import Seconds
 
-from .data import collate, describe_drops
+from .data import collate
 from .evaluate import autocast, eval_loss, sample_poems, token_loss_sum
 from .generate import SamplingConfig
 from .methods import save_weights, trainable_summary
@@ -80,8 +80,6 @@ class Train:
         model = run.build("model", device=run.device, seed=run.seed)
         tok = model.lmbench_tokenizer
         data = run.build("dataset", tokenizer=tok)
-        if data.dropped:
-            run.info(describe_drops(data.dropped, data.n_total))
         run.record("dataset", data.summary())
         params = trainable_summary(model)
         run.record("params", {**params, "method": model.lmbench_method})

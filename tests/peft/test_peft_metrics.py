@@ -1,0 +1,53 @@
+"""chrF++ equals sacrebleu's command line on the same files; corpus vs per-poem mean."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+from lmbench_peft.metrics import ChrF, chrf_scores, flatten, to_files
+
+HYPS = ["The moon is bright above the hill\nand rivers run", "A candle burns; the night is still.",
+        "my heart is light", ""]
+REFS = ["The moon was bright upon the hill\nthe river ran", "The candle burns, the night is long",
+        "my road is long, my heart is light", "winter sings"]
+
+
+def sacrebleu_cli(ref, hyp, *extra: str) -> float:
+    out = subprocess.run([sys.executable, "-m", "sacrebleu", str(ref), "-i", str(hyp), "-m", "chrf", *extra, "-b"],
+                         capture_output=True, text=True, check=True)
+    return float(out.stdout.strip())
+
+
+def test_chrf_pp_equals_sacrebleu_command_line(tmp_path):
+    hyp, ref = to_files(HYPS, REFS, tmp_path)
+    ours = chrf_scores(HYPS, REFS)
+    # the exact command of the issue prints one decimal; -w 4 prints four
+    assert round(ours["chrf_pp"], 1) == sacrebleu_cli(ref, hyp, "--chrf-word-order", "2")
+    assert ours["chrf_pp"] == pytest.approx(sacrebleu_cli(ref, hyp, "--chrf-word-order", "2", "-w", "4"), abs=1e-4)
+    assert ours["chrf"] == pytest.approx(sacrebleu_cli(ref, hyp, "-w", "4"), abs=1e-4)
+    assert ours["chrf_pp"] != pytest.approx(ours["chrf"], abs=1e-6)  # word n-grams change the score
+
+
+def test_chrf_pp_on_cyrillic_matches_cli(tmp_path):
+    hyps = ["Я помню чудное мгновенье:\nПередо мной явилась ты", "Мороз и солнце; день чудесный!"]
+    refs = ["Я помню чудное мгновенье:\nПередо мной явилась ты,\nКак мимолетное виденье", "Мороз и солнце, день ясный"]
+    hyp, ref = to_files(hyps, refs, tmp_path)
+    assert chrf_scores(hyps, refs)["chrf_pp"] == pytest.approx(
+        sacrebleu_cli(ref, hyp, "--chrf-word-order", "2", "-w", "4"), abs=1e-4)
+
+
+def test_identical_is_100_and_mean_differs_from_corpus():
+    assert chrf_scores(["a poem here"], ["a poem here"])["chrf_pp"] == pytest.approx(100.0)
+    scores = ChrF().compute(HYPS, REFS)
+    assert set(scores) == {"chrf_pp", "chrf", "chrf_pp_mean", "chrf_mean"}
+    assert scores["chrf_pp_mean"] != pytest.approx(scores["chrf_pp"], abs=1e-3)
+    assert 0 <= scores["chrf_pp_mean"] <= 100
+
+
+def test_flatten_and_length_mismatch():
+    assert flatten(" a \n\n b\n") == "a b"
+    with pytest.raises(ValueError, match="2 predictions but 1 references"):
+        chrf_scores(["a", "b"], ["a"])

@@ -1,0 +1,84 @@
+"""peft.train and peft.search end to end (tiny random Llama, a small poem file, a temporary store)."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+
+import pytest
+
+from lmbench.testing import fresh_host
+
+
+def spec(poems_file, model: str, recipe: dict, **model_options) -> dict:
+    return {"dataset": {"name": "peft.poetry", "path": str(poems_file), "max_tokens": 64},
+            "model": {"name": model, "base": "random:tiny", **model_options},
+            "recipe": recipe, "run": {"seed": 0, "threads": 1}}
+
+
+def measurement(run_dir, name: str) -> dict:
+    db = run_dir.parent / "lmbench.sqlite"
+    with sqlite3.connect(db) as c:
+        (data,) = c.execute("SELECT data FROM measurements WHERE run_id=? AND name=?",
+                            (run_dir.name, name)).fetchone()
+    return json.loads(data)
+
+
+def test_train_lowers_val_loss_and_saves_best_adapter(run_experiment, poems_file, smol_tokenizer):
+    recipe = {"name": "peft.train", "lr": 0.05, "grad_accum": 2, "epochs": 2, "warmup_steps": 1,
+              "samples": 1, "sampling": {"max_new_tokens": 4}}
+    (record,) = run_experiment(spec(poems_file, "peft.ia3", recipe))
+    assert record.status == "done", record.reason
+    r = record.results
+    assert r["val_loss"] < r["val_loss_base"] and r["val_loss_delta"] < 0
+    assert r["best_val_loss"] <= r["val_loss"]
+    assert r["train_steps"] == 20 and r["train_examples"] == 40  # 2 epochs x 20 poems / accumulation 2
+    assert r["trainable_params"] == 2 * (2 * 2 * 16 + 128)
+    assert r["train_tokens_per_s"] > 0 and r["step_time_ms"] > 0 and r["peak_memory_bytes"] > 0
+    assert 0 <= r["chrf_pp"] <= 100 and r["ttft_ms"] > 0
+    adapter = record.run_dir and __import__("pathlib").Path(record.run_dir) / "adapter"
+    assert (adapter / "adapter_model.safetensors").exists() and not (adapter / "model.safetensors").exists()
+    samples = measurement(adapter.parent, "samples")["rows"]
+    assert set(samples[0]) >= {"author", "title", "generated", "reference", "chrf_pp"}
+    assert measurement(adapter.parent, "dataset")["poems_train"] == 20
+
+
+def test_train_stops_at_max_steps_and_budget(run_experiment, poems_file, smol_tokenizer):
+    recipe = {"name": "peft.train", "max_steps": 3, "grad_accum": 2, "samples": 0, "save": False}
+    (record,) = run_experiment(spec(poems_file, "peft.lora", recipe, r=2))
+    assert record.status == "done", record.reason
+    assert record.results["train_steps"] == 3 and record.results["stopped_by"] == "max_steps"
+    recipe = {"name": "peft.train", "budget": "0.01s", "grad_accum": 16, "samples": 0, "save": False}
+    (record,) = run_experiment(spec(poems_file, "peft.ia3", recipe))
+    assert record.status == "done" and record.results["stopped_by"] == "budget"
+    assert record.results["train_steps"] == 1  # the partial accumulation is applied
+
+
+def test_search_records_trials_and_resumes(run_experiment, poems_file, smol_tokenizer, tmp_path):
+    import optuna
+
+    recipe = {"name": "peft.search", "n_trials": 2, "n_prompts": 2, "max_new_tokens": 3}
+    s = spec(poems_file, "peft.smollm2", recipe)
+    (record,) = run_experiment(s)
+    assert record.status == "done", record.reason
+    r = record.results
+    assert r["n_trials"] == 2 and 0 <= r["best_chrf_pp"] <= 100 and "best_temperature" in r
+    assert r["study_name"] == f"peft-search-{record.id}"
+    rows = measurement(tmp_path / "runs" / record.id, "trials")["rows"]
+    assert len(rows) == 2 and {"trial", "chrf_pp", "temperature", "top_k", "top_p"} <= set(rows[0])
+    storage = f"sqlite:///{(tmp_path / 'runs' / 'optuna.sqlite').resolve()}"
+    study = optuna.load_study(study_name=r["study_name"], storage=storage)
+    assert len(study.trials) == 2
+    (again,) = run_experiment(s, force=True)  # same run id: the study resumes, no new trials
+    assert again.results["n_trials"] == 2
+    assert len(optuna.load_study(study_name=r["study_name"], storage=storage).trials) == 2
+
+
+def test_bad_spec_fails_before_work(poems_file):
+    from lmbench.errors import ConfigError
+    from lmbench.runner import Runner
+
+    runner = Runner(None, fresh_host(entry_points=True), progress=False)
+    bad = spec(poems_file, "peft.lora", {"name": "peft.train", "sampling": {"beams": 2}})
+    with pytest.raises(ConfigError, match="unknown sampling key"):
+        runner.plan(bad)
