@@ -70,6 +70,7 @@ class AttentionKernel(nn.Module):
     def __init__(self, config: Any = None, **_: Any):
         super().__init__()
         self.config = config
+        self._allowed: set[tuple] = set()
 
     # -- contract -------------------------------------------------------------------------
     def require(self, *, causal: bool = False, padding_mask: bool = False, backward: bool = False,
@@ -109,8 +110,10 @@ class AttentionKernel(nn.Module):
             if key_padding_mask.dtype != torch.bool or tuple(key_padding_mask.shape) != (q.shape[0], q.shape[2]):
                 raise LmbenchError(f"key_padding_mask must be bool of shape (batch, seq) = {(q.shape[0], q.shape[2])}, "
                                    f"True for real tokens; got {key_padding_mask.dtype} {tuple(key_padding_mask.shape)}")
-        self.require(causal=causal, padding_mask=key_padding_mask is not None,
-                     backward=torch.is_grad_enabled() and q.requires_grad, dtype=q.dtype)
+        needs = (causal, key_padding_mask is not None, torch.is_grad_enabled() and q.requires_grad, q.dtype)
+        if needs not in self._allowed:  # checked once per combination: keeps the per-call overhead small
+            self.require(causal=needs[0], padding_mask=needs[1], backward=needs[2], dtype=needs[3])
+            self._allowed.add(needs)
 
     def extra_repr(self) -> str:
         return f"name={self.name}, config={self.config}"
