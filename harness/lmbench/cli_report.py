@@ -54,6 +54,7 @@ def report_cmd(runs: tuple[str, ...], sweep: str | None, last: int | None, forma
     """
     from .plugins import default_host
     from .report import write_reports
+    from .compare import run_name
     from .report.tables import status_text
     from .store import Store
 
@@ -79,7 +80,7 @@ def report_cmd(runs: tuple[str, ...], sweep: str | None, last: int | None, forma
     console = _console()
     for record in records:
         if not record.ok:
-            console.print(f"[yellow]note[/yellow]: run {record.name} ({record.id}) did not finish: {status_text(record)}")
+            console.print(f"[yellow]note[/yellow]: run {run_name(record)} ({record.id}) did not finish: {status_text(record)}")
     from .report.plots import slug
 
     out = Path(out_dir) if out_dir else store.root / "reports" / slug(name)

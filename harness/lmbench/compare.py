@@ -208,7 +208,7 @@ def resolve_side(store: Store, name: str) -> tuple[str, list[RunRecord]]:
     """A run id (or unique prefix), or a sweep/group name or id: its display name and runs."""
     try:
         record = store.get(name)
-        return record.name, [record]
+        return run_name(record), [record]
     except UnknownNameError:
         pass
     try:
@@ -224,9 +224,19 @@ def resolve_side(store: Store, name: str) -> tuple[str, list[RunRecord]]:
 _SEED_LABEL = re.compile(r"[\s,_-]*seed[=_]?-?\d+")
 
 
+def run_name(record: RunRecord) -> str:
+    """A run's display name: its label, its model/attention names, else its recipe's name."""
+    name = record.name
+    if name == record.id:
+        recipe = record.spec.get("recipe", {}).get("name")
+        return str(recipe) if recipe else record.id
+    return name
+
+
 def point_label(record: RunRecord) -> str:
-    """A run's label with its seed part removed: the name of the point its seeds share."""
-    return _SEED_LABEL.sub("", record.name).strip() or record.name
+    """A run's name with its seed part removed: the name of the point its seeds share."""
+    name = run_name(record)
+    return _SEED_LABEL.sub("", name).strip() or name
 
 
 def point_key(record: RunRecord) -> str:
@@ -237,10 +247,20 @@ def point_key(record: RunRecord) -> str:
 
 
 def group_points(records: Sequence[RunRecord]) -> dict[str, list[RunRecord]]:
-    """Records grouped by :func:`point_label` (seeds of one point together), in first-seen order."""
-    points: dict[str, list[RunRecord]] = {}
+    """Runs that differ only in their seed, together, by point label, in first-seen order.
+
+    Runs whose specs differ in more than the seed are never pooled: a label shared by two such
+    points gets the first run's id appended (``lstm [3fa2c1]``).
+    """
+    by_key: dict[str, list[RunRecord]] = {}
     for record in records:
-        points.setdefault(point_label(record), []).append(record)
+        by_key.setdefault(point_key(record), []).append(record)
+    labels = [point_label(runs[0]) for runs in by_key.values()]
+    points: dict[str, list[RunRecord]] = {}
+    for label, runs in zip(labels, by_key.values()):
+        if labels.count(label) > 1:
+            label = f"{label} [{runs[0].id[:6]}]"
+        points[label] = runs
     return points
 
 

@@ -63,3 +63,11 @@ def test_partly_failed_seeds_are_counted():
     row = results_table(records).rows[0]
     assert row.status == "1/2 ok; 1 OOM"
     assert row.cells["val_loss"].summary.n == 1
+
+
+def test_same_label_different_specs_are_not_pooled():
+    a = _record(results={"val_loss": 1.0}, label="lstm")
+    b = _record(results={"val_loss": 2.0}, label="lstm", seed=1)
+    b.spec = {"run": {"seed": 1}, "model": {"name": "lm.lstm", "hidden_size": 512}}
+    rows = results_table([a, b]).rows
+    assert len(rows) == 2 and rows[0].label == "lstm [idlstm]" and rows[1].label.startswith("lstm [")

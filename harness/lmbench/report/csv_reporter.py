@@ -8,6 +8,7 @@ import math
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..compare import run_name
 from ..store import RunRecord, Store
 from .tables import status_text
 
@@ -42,7 +43,7 @@ class CsvReporter:
             writer = csv.writer(fh)
             writer.writerow(FIXED + keys)
             for r in runs:
-                fixed = [r.id, r.name, r.status, status_text(r, max_len=500), r.reason or "",
+                fixed = [r.id, run_name(r), r.status, status_text(r, max_len=500), r.reason or "",
                          r.spec.get("run", {}).get("seed", ""), r.command]
                 writer.writerow(fixed + [_cell(r.results.get(k)) for k in keys])
         paths = [path]
@@ -54,7 +55,7 @@ class CsvReporter:
                 for r in runs:
                     for key, points in store.steps(r.id).items():
                         for step, value in points:
-                            writer.writerow([r.id, r.name, step, key, _cell(value)])
+                            writer.writerow([r.id, run_name(r), step, key, _cell(value)])
             paths.append(steps_path)
         return paths
 

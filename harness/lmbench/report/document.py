@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ..compare import run_name
 from ..store import RunRecord, Store
 from . import plots as P
 from .tables import Cell, fmt_number, fmt_timing, results_table, rows_table, status_text, timing_rows
@@ -161,7 +162,7 @@ def _experiment(doc: Document, store: Store, exp: Experiment, out_dir: Path, plo
     failed = [r for r in exp.records if not r.ok]
     if failed:
         doc.add(Text("Runs that did not finish: " + "; ".join(
-            f"{r.name} ({r.id}): {status_text(r, max_len=200)}" for r in failed)))
+            f"{run_name(r)} ({r.id}): {status_text(r, max_len=200)}" for r in failed)))
     _timings(doc, store, exp.records, level)
     stem = out_dir / f"fig-{P.slug(exp.name)}"
     measurements = {r.id: store.measurements(r.id) for r in exp.records}
@@ -171,13 +172,13 @@ def _experiment(doc: Document, store: Store, exp: Experiment, out_dir: Path, plo
         for name, data in sorted(measurements[record.id].items()):
             if isinstance(data, dict) and isinstance(data.get("rows"), list) and data["rows"]:
                 headers, body = rows_table([r for r in data["rows"] if isinstance(r, dict)])
-                doc.add(Heading(level + 1, f"{record.name}: {name}"),
+                doc.add(Heading(level + 1, f"{run_name(record)}: {name}"),
                         Table(headers, body, f"measurement '{name}' of run {record.id}"))
     _environment(doc, exp.records, level)
     _spec(doc, exp, level)
     doc.add(Heading(level + 1, "Commands"))
     doc.add(Text("Each command reproduces its run (same spec, same id)."))
-    doc.add(Code("\n".join(f"# {r.name} ({r.id}, {status_text(r)})\n{r.command or '(no command recorded)'}"
+    doc.add(Code("\n".join(f"# {run_name(r)} ({r.id}, {status_text(r)})\n{r.command or '(no command recorded)'}"
                            for r in exp.records), "bash"))
 
 
@@ -186,7 +187,7 @@ def _timings(doc: Document, store: Store, records: Sequence[RunRecord], level: i
     for record in records:
         for name, stats in timing_rows(store.measurements(record.id)):
             cv = stats.get("cv")
-            rows.append([Cell(text=record.name), Cell(text=name), Cell(text=fmt_timing(stats)),
+            rows.append([Cell(text=run_name(record)), Cell(text=name), Cell(text=fmt_timing(stats)),
                          Cell(text=fmt_number(cv * 100, 3) + "%" if isinstance(cv, (int, float)) else "–"),
                          Cell(text=fmt_number(stats.get("n")))])
     if rows:
@@ -208,13 +209,13 @@ def _plots(doc: Document, store: Store, exp: Experiment, table: Any, measurement
             rows = data.get("rows") if isinstance(data, dict) else None
             if not isinstance(rows, list) or not rows:
                 continue
-            run_stem = stem.with_name(f"{stem.name}-{P.slug(record.name)}-{P.slug(name)}")
+            run_stem = stem.with_name(f"{stem.name}-{P.slug(run_name(record))}-{P.slug(name)}")
             if name == "scaling" or (name.startswith("scaling") and any("seq_len" in r for r in rows)):
-                fig, run_slopes = P.scaling(rows, run_stem, f"{record.name}: time and memory vs sequence length")
-                slopes += [{"run": record.name, **s} for s in run_slopes]
+                fig, run_slopes = P.scaling(rows, run_stem, f"{run_name(record)}: time and memory vs sequence length")
+                slopes += [{"run": run_name(record), **s} for s in run_slopes]
                 figures += [fig] if fig else []
             elif name == "error_vs_prompt_length":
-                fig = P.error_vs_prompt_length(rows, run_stem, f"{record.name}: error vs prompt length")
+                fig = P.error_vs_prompt_length(rows, run_stem, f"{run_name(record)}: error vs prompt length")
                 figures += [fig] if fig else []
     if figures:
         doc.add(Heading(level + 1, "Plots"))
@@ -259,7 +260,7 @@ def _environment(doc: Document, records: Sequence[RunRecord], level: int) -> Non
 def _spec(doc: Document, exp: Experiment, level: int) -> None:
     base = exp.records[0].spec
     doc.add(Heading(level + 1, "Resolved spec"))
-    doc.add(Text(f"Spec of {exp.records[0].name} ({exp.records[0].id}):"))
+    doc.add(Text(f"Spec of {run_name(exp.records[0])} ({exp.records[0].id}):"))
     doc.add(Code(to_toml(base), "toml"))
     flat_base = flatten(base, depth=2)
     diffs = []
@@ -267,7 +268,7 @@ def _spec(doc: Document, exp: Experiment, level: int) -> None:
         flat = flatten(record.spec, depth=2)
         changed = {k: flat.get(k) for k in sorted(set(flat) | set(flat_base)) if flat.get(k) != flat_base.get(k)}
         if changed:
-            diffs.append(f"{record.name} ({record.id}): " + ", ".join(f"{k}={json.dumps(v)}" for k, v in changed.items()))
+            diffs.append(f"{run_name(record)} ({record.id}): " + ", ".join(f"{k}={json.dumps(v)}" for k, v in changed.items()))
     if diffs:
         doc.add(Text("Other runs differ in:"), Code("\n".join(diffs)))
 

@@ -194,7 +194,10 @@ def _pos(v: Any) -> bool:
 
 
 def _ok_row(row: dict[str, Any]) -> bool:
-    return str(row.get("status", "ok")).lower() in ("ok", "done", "") and not row.get("error")
+    """A measured row: status ok/done, or no status and no error message (a numeric ``error`` is data)."""
+    if row.get("status") is not None:
+        return str(row["status"]).lower() in ("ok", "done")
+    return not (isinstance(row.get("error"), str) and row["error"])
 
 
 def scaling(rows: Sequence[dict[str, Any]], stem: Path, title: str = "") -> tuple[Figure | None, list[dict[str, Any]]]:
@@ -251,18 +254,21 @@ def scaling(rows: Sequence[dict[str, Any]], stem: Path, title: str = "") -> tupl
 
 def error_vs_prompt_length(rows: Sequence[dict[str, Any]], stem: Path, title: str = "") -> Figure | None:
     """Error against number of in-context examples, one line per model."""
-    models: dict[str, list[tuple[float, float]]] = {}
+    models: dict[str, list[tuple[float, float, Any, Any]]] = {}
     for row in rows:
         x, y = row.get("n_examples"), row.get("error")
         if isinstance(x, (int, float)) and isinstance(y, (int, float)) and math.isfinite(y):
-            models.setdefault(str(row.get("model", "model")), []).append((x, y))
+            models.setdefault(str(row.get("model", "model")), []).append((x, y, row.get("error_p10"), row.get("error_p90")))
     if not models:
         return None
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(5.2, 3.8))
     for model, pts in models.items():
-        pts.sort()
-        ax.plot([p[0] for p in pts], [p[1] for p in pts], "o-", label=model, markersize=3, linewidth=1.2)
+        pts.sort(key=lambda p: p[0])
+        line, = ax.plot([p[0] for p in pts], [p[1] for p in pts], "o-", label=model, markersize=3, linewidth=1.2)
+        if all(_pos(p[2]) and _pos(p[3]) for p in pts):  # p10-p90 band when the rows carry one
+            ax.fill_between([p[0] for p in pts], [p[2] for p in pts], [p[3] for p in pts], color=line.get_color(),
+                            alpha=0.15, linewidth=0)
     if all(p[1] > 0 for pts in models.values() for p in pts):
         ax.set_yscale("log")
     ax.set_xlabel("in-context examples (prompt length)")

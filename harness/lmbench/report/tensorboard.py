@@ -13,6 +13,7 @@ import math
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..compare import run_name
 from ..errors import LmbenchError
 from ..store import RunRecord, Store
 from .plots import slug
@@ -46,7 +47,7 @@ class TensorBoardReporter:
         root = Path(out_dir) / self.config.subdir
         paths = []
         for record in runs:
-            logdir = root / f"{slug(record.name)}-{record.id}"
+            logdir = root / f"{slug(run_name(record))}-{record.id}"
             writer = SummaryWriter(log_dir=str(logdir))
             try:
                 for key, points in store.steps(record.id).items():

@@ -13,6 +13,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..compare import run_name
 from ..errors import LmbenchError
 from ..store import RunRecord, Store
 
@@ -44,7 +45,7 @@ class WandbReporter:
         root.mkdir(parents=True, exist_ok=True)
         paths = []
         for record in runs:
-            run = wandb.init(project=self.config.project, name=record.name, id=record.id, dir=str(root), mode=mode,
+            run = wandb.init(project=self.config.project, name=run_name(record), id=record.id, dir=str(root), mode=mode,
                              config=record.spec, tags=[record.status], notes=record.command or None)
             try:
                 by_step: dict[int, dict[str, float]] = {}
