@@ -259,7 +259,8 @@ def group_points(records: Sequence[RunRecord]) -> dict[str, list[RunRecord]]:
     points: dict[str, list[RunRecord]] = {}
     for label, runs in zip(labels, by_key.values()):
         if labels.count(label) > 1:
-            label = f"{label} [{runs[0].id[:6]}]"
+            short = f"{label} [{runs[0].id[:6]}]"
+            label = short if short not in points else f"{label} [{runs[0].id}]"
         points[label] = runs
     return points
 

@@ -70,4 +70,4 @@ def test_same_label_different_specs_are_not_pooled():
     b = _record(results={"val_loss": 2.0}, label="lstm", seed=1)
     b.spec = {"run": {"seed": 1}, "model": {"name": "lm.lstm", "hidden_size": 512}}
     rows = results_table([a, b]).rows
-    assert len(rows) == 2 and rows[0].label == "lstm [idlstm]" and rows[1].label.startswith("lstm [")
+    assert [r.label for r in rows] == ["lstm [idlstm]", "lstm [idlstm1]"]
