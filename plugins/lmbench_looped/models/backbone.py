@@ -104,9 +104,17 @@ class VectorIO(nn.Module):
 
 
 def init_weights(module: nn.Module) -> None:
-    """GPT-2 initialisation: N(0, 0.02) for linear/embedding weights, zero biases."""
+    """GPT-2 initialisation inside the blocks and for positions: N(0, 0.02), zero biases.
+
+    The read-in and read-out keep PyTorch's default (uniform +-1/sqrt(fan_in)) initialisation, as in
+    Garg et al.'s code (HF GPT-2 backbone, plain ``nn.Linear`` read-in/out): the x content then
+    dominates the position embedding at the start, which shortens the loss plateau that
+    in-context regression shows before the model starts to use the examples.
+    """
+    skip = {id(m.read_in) for m in module.modules() if isinstance(m, VectorIO)} | \
+        {id(m.read_out) for m in module.modules() if isinstance(m, VectorIO)}
     for m in module.modules():
-        if isinstance(m, (nn.Linear, nn.Embedding)):
+        if isinstance(m, (nn.Linear, nn.Embedding)) and id(m) not in skip:
             nn.init.normal_(m.weight, mean=0.0, std=0.02)
             if isinstance(m, nn.Linear) and m.bias is not None:
                 nn.init.zeros_(m.bias)
