@@ -200,8 +200,8 @@ def sweep_cmd(preset: str | None, files: tuple[str, ...], grids: tuple[str, ...]
     base_labels = [v.get("label", "") for v in base.get("variants") or []]
     commands = {}
     for variant in spec["variants"]:
-        base_label = next((lb for lb in base_labels if lb and variant["label"].startswith(lb + " ")
-                           or variant["label"] == lb), "")
+        base_label = next((lb for lb in base_labels
+                           if lb and (variant["label"].startswith(lb + " ") or variant["label"] == lb)), "")
         point_sets = {k: v for k, v in variant["set"].items() if k in grid or k == "run.seed"}
         commands[variant["label"]] = point_command(base_args, variant["label"], point_sets, bool(base_labels), base_label)
     command = "lmbench " + " ".join(shlex.quote(a) for a in sys.argv[1:]) if sys.argv[1:2] == ["sweep"] else "lmbench sweep"

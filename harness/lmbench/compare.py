@@ -83,9 +83,11 @@ class Summary:
 
     @property
     def half_ci(self) -> float:
+        """Half the width of the 95% interval (NaN for a single value)."""
         return (self.ci_high - self.ci_low) / 2 if self.n > 1 else math.nan
 
     def to_dict(self) -> dict[str, float]:
+        """The fields as a plain dict (for JSON)."""
         return dict(self.__dict__)
 
 

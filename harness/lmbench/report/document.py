@@ -29,17 +29,23 @@ ENV_FIRST = ("device", "gpus", "torch", "python", "platform", "cpu", "git", "lmb
 
 @dataclass
 class Heading:
+    """A section title (level 2 = experiment)."""
+
     level: int
     text: str
 
 
 @dataclass
 class Text:
+    """A paragraph of plain text (renderers escape it)."""
+
     text: str
 
 
 @dataclass
 class Table:
+    """A table of cells with an optional caption."""
+
     headers: list[str]
     rows: list[list[Cell]]
     caption: str = ""
@@ -47,11 +53,15 @@ class Table:
 
 @dataclass
 class Image:
+    """A saved figure."""
+
     figure: P.Figure
 
 
 @dataclass
 class Code:
+    """A verbatim block (commands, spec)."""
+
     text: str
     lang: str = ""
 
