@@ -7,7 +7,7 @@ named ``core.<name>``: reporters ``core.md``, ``core.tex``, ``core.html``, ``cor
 
 from __future__ import annotations
 
-from . import hookimpl
+from . import __version__, hookimpl  # noqa: F401  (__version__: this plugin's version, as for any plugin)
 
 REPORTERS = {
     "md": ("lmbench.report.markdown:MarkdownReporter", "Markdown report: tables, plots, environment, commands"),
