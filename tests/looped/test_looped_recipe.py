@@ -101,3 +101,23 @@ def test_eval_loops_on_gpt2_is_rejected(run_experiment):
     s["model"] = {"name": "looped.gpt2", "n_layers": 1, "d_model": 16, "n_heads": 2}
     (record,) = run_experiment(s)
     assert record.status == "failed" and "cannot change its number of loops" in record.reason
+
+
+@pytest.mark.parametrize("preset,labels", [("looped.compare", ["gpt2", "universal", "looped"]),
+                                           ("looped.paper", ["looped", "gpt2"])])
+def test_presets_resolve(lmbench_entry_point_host, tmp_path, preset, labels):
+    from lmbench.config import build_spec
+    from lmbench.runner import Runner
+
+    spec = build_spec(lmbench_entry_point_host.registries, preset=preset)
+    store = Store(tmp_path / "plan")
+    try:
+        planned = Runner(store, lmbench_entry_point_host, progress=False).plan(spec)
+    finally:
+        store.close()
+    assert [p.label for p in planned] == labels
+    if preset == "looped.paper":
+        model = planned[0].resolved.spec["model"]
+        data = planned[0].resolved.spec["dataset"]
+        assert (data["n_dims"], data["n_points"], model["loops"], model["grad_loops"]) == (20, 41, 20, 15)
+        assert planned[1].resolved.spec["model"]["n_layers"] == 12
