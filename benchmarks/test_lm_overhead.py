@@ -16,7 +16,7 @@ import time
 import pytest
 import torch
 
-STEPS_FULL, STEPS_QUICK = 150, 4
+STEPS_FULL, STEPS_QUICK = 60, 4
 MODEL = {"name": "lm.transformer", "n_layers": 2, "n_heads": 4, "emb_dim": 128, "max_seq_len": 128}
 RECIPE = {"name": "lm.train", "context": 128, "batch_size": 16, "lr": 1e-3, "min_lr": 1e-4, "warmup_steps": 10,
           "eval_every": 100000, "eval_tokens": 4096, "final_eval_tokens": 4096, "gen_tokens": 0,

@@ -13,7 +13,7 @@ def lmbench_register_datasets(registry):
     registry.add("text", f"{_PKG}.data:TextFiles", summary="local text files/folders/globs (path=), per file or block")
     registry.add("tinyshakespeare", f"{_PKG}.data:TinyShakespeare",
                  summary="karpathy's tiny Shakespeare input.txt (path= or $LMBENCH_DATA), nanoGPT's 90/10 split")
-    registry.add("hf", f"{_PKG}.data:HFText", summary="any Hugging Face dataset, streamed (dataset=, field=, split=)")
+    registry.add("hf", f"{_PKG}.data_hf:HFText", summary="any Hugging Face dataset, streamed (dataset=, field=, split=)")
 
 
 @hookimpl

@@ -71,7 +71,7 @@ def test_hf_streaming_local_json(tmp_path):
     import gzip
     import json
 
-    from lmbench_lm.data import HFText
+    from lmbench_lm.data_hf import HFText
 
     path = tmp_path / "rows.jsonl.gz"
     with gzip.open(path, "wt") as f:
