@@ -169,3 +169,16 @@ def test_mlm_masking_statistics(tokenizer):
     assert 0.76 < masked.sum() / chosen.sum() < 0.84
     assert 0.07 < kept.sum() / chosen.sum() < 0.14  # 10% kept (+ random picks of the same id)
     torch.testing.assert_close(labels[chosen], ids[chosen])
+
+
+def test_lr_schedule_warmup_cosine_and_budget():
+    from lmbench.config import Seconds
+    from lmbench_attention.recipes.common import OptimConfig, lr_factor
+
+    cfg = OptimConfig(warmup_ratio=0.1, min_lr_ratio=0.1)
+    assert lr_factor(0, 100, cfg) < lr_factor(5, 100, cfg) < lr_factor(10, 100, cfg) == pytest.approx(1.0)
+    assert lr_factor(100, 100, cfg) == pytest.approx(0.1)
+    assert lr_factor(55, 100, cfg) == pytest.approx(0.55, abs=0.01)
+    timed = OptimConfig(warmup_ratio=0.1, min_lr_ratio=0.1, budget=Seconds(60))
+    assert lr_factor(5, 1000, timed, elapsed=60.0) == pytest.approx(0.1)  # the budget ends the schedule
+    assert OptimConfig(max_seq_len=256, tokens_per_batch=8192).batch_size() == 32

@@ -43,13 +43,20 @@ def make_optimizer(model: torch.nn.Module, cfg: OptimConfig, device: str) -> tor
     return torch.optim.AdamW(groups, lr=cfg.lr, fused=device.startswith("cuda"))
 
 
-def lr_factor(step: int, total: int, cfg: OptimConfig) -> float:
-    """Linear warm-up for ``warmup_ratio`` of the steps, then cosine down to ``min_lr_ratio``."""
-    warm = max(1, int(cfg.warmup_ratio * total))
-    if step < warm:
-        return (step + 1) / warm
-    progress = min(1.0, (step - warm) / max(1, total - warm))
-    return cfg.min_lr_ratio + (1 - cfg.min_lr_ratio) * 0.5 * (1 + math.cos(math.pi * progress))
+def lr_factor(step: int, total: int, cfg: OptimConfig, elapsed: float = 0.0) -> float:
+    """Linear warm-up for ``warmup_ratio`` of training, then cosine down to ``min_lr_ratio``.
+
+    Progress is the larger of steps done / ``total`` and, with a ``budget``, time used / budget,
+    so a run cut short by its wall-clock budget still ends its schedule at the minimum rate.
+    """
+    progress = step / max(1, total)
+    if cfg.budget:
+        progress = max(progress, elapsed / cfg.budget)
+    progress = min(1.0, progress)
+    if progress < cfg.warmup_ratio:
+        return max(progress / cfg.warmup_ratio, 1.0 / max(1, total))
+    rest = (progress - cfg.warmup_ratio) / max(1e-9, 1 - cfg.warmup_ratio)
+    return cfg.min_lr_ratio + (1 - cfg.min_lr_ratio) * 0.5 * (1 + math.cos(math.pi * rest))
 
 
 def pad_batch(seqs: list[list[int]], pad_id: int, multiple: int = 1) -> tuple[torch.Tensor, torch.Tensor]:

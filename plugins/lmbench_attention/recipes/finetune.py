@@ -77,7 +77,8 @@ class Finetune:
         step, trained_tokens, train_time = 0, 0, 0.0
         best: dict[str, Any] = {"score": -1.0}
         history = []
-        deadline = time.monotonic() + cfg.budget if cfg.budget else None
+        t_start = time.monotonic()
+        deadline = t_start + cfg.budget if cfg.budget else None
         stop = False
         with run.progress(total, "fine-tune") as advance:
             for epoch in range(cfg.epochs if not cfg.max_steps else 10**9):
@@ -87,7 +88,7 @@ class Finetune:
                     ids, mask = pad_batch([enc["train"][i] for i in idx], tokenizer.pad_id, cfg.pad_multiple)
                     ids, mask, y = ids.to(device), mask.to(device), labels[idx].to(device)
                     for group in optimizer.param_groups:
-                        group["lr"] = cfg.lr * lr_factor(step, total, cfg)
+                        group["lr"] = cfg.lr * lr_factor(step, total, cfg, time.monotonic() - t_start)
                     with autocast(device):
                         loss, _ = train_model(ids, mask, labels=y)
                     optimizer.zero_grad(set_to_none=True)

@@ -98,7 +98,8 @@ class MLMPretrain:
         total = cfg.max_steps
         gen = torch.Generator().manual_seed(run.seed)
         step, tokens, train_time, value = 0, 0, 0.0, math.nan
-        deadline = time.monotonic() + cfg.budget if cfg.budget else None
+        t_start = time.monotonic()
+        deadline = t_start + cfg.budget if cfg.budget else None
         model.train()
         with run.progress(total, "MLM") as advance:
             while step < total:
@@ -110,7 +111,7 @@ class MLMPretrain:
                 ids, mask, labels = (batch["input_ids"].to(device), batch["attention_mask"].bool().to(device),
                                      batch["labels"].to(device))
                 for group in optimizer.param_groups:
-                    group["lr"] = cfg.lr * lr_factor(step, total, cfg)
+                    group["lr"] = cfg.lr * lr_factor(step, total, cfg, time.monotonic() - t_start)
                 with autocast(device):
                     loss, _ = train_model(ids, mask, labels=labels)
                 optimizer.zero_grad(set_to_none=True)
