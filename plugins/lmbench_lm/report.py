@@ -17,12 +17,12 @@ def sample_rows(model: Any, tokenizer: Any, config: Any, device: str, seed: int,
                 ) -> list[dict[str, Any]]:
     """One row per (prompt, temperature): the sampled continuation (``sample_tokens`` new tokens)."""
     rows = []
-    for prompt in config.sample_prompts:
+    for i, prompt in enumerate(config.sample_prompts):
         ids = tokenizer.encode(prompt) or [tokenizer.eos_id]
         x = torch.tensor([ids], dtype=torch.long, device=device)
         for temperature in config.sample_temperatures:
             out = generate(model, x, config.sample_tokens, temperature=temperature, top_k=config.top_k,
-                           top_p=config.top_p, seed=seed, autocast=autocast)
+                           top_p=config.top_p, seed=seed + i, autocast=autocast)
             text = tokenizer.decode(out[0, len(ids):].tolist())
             rows.append({"prompt": prompt, "temperature": temperature, "top_k": config.top_k, "top_p": config.top_p,
                          "text": text})

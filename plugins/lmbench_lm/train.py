@@ -6,6 +6,10 @@ cached splits -> model (with the ``[attention]`` kernel when the spec has one). 
 optional ``torch.compile`` on CUDA; evaluates val every ``eval_every`` steps (saving the best
 model), saves a resumable ``last`` checkpoint (model, optimizer, schedule, RNG, data position),
 then evaluates the best model on val and test, samples text and measures generation.
+
+Under torchrun (``lmbench run --nproc N``) the model is wrapped in DDP, each rank samples its own
+batches (seed + 1000 x rank), the ranks agree on the stopping step every step, and trained
+tokens count all ranks; rank 0 writes checkpoints, samples and generation timing.
 """
 
 from __future__ import annotations
@@ -126,12 +130,13 @@ class Train:
         raw_model = model
         if c.compile and device.startswith("cuda"):
             model = torch.compile(model)
+        model = run.wrap_model(model)  # DDP under torchrun (lmbench run --nproc N); unchanged otherwise
         autocast = self._autocast(device)
         ac = (lambda: autocast) if autocast is not None else nullcontext
         opt = make_optimizer(raw_model, lr=c.lr, betas=(c.betas[0], c.betas[1]), weight_decay=c.weight_decay,
                              device=device)
         sampler = TrainSampler(splits["train"], c.context, c.batch_size, mode=c.batching, pad_id=tok.eos_id,
-                               seed=run.seed, name="train")
+                               seed=run.seed + 1000 * run.dist.rank, name="train")  # each rank its own batches
         eval_bs = c.eval_batch_size or c.batch_size
         eval_kw = dict(context=c.context, batch_size=eval_bs, device=device, mode=c.batching, pad_id=tok.eos_id,
                        autocast=autocast)
@@ -186,12 +191,16 @@ class Train:
                 elapsed = t0 - t_start
                 if c.max_steps and state["step"] >= c.max_steps:
                     stopped = "max_steps"
-                    break
-                if c.budget and elapsed >= c.budget:
+                elif c.budget and elapsed >= c.budget:
                     stopped = "budget"
-                    break
-                if run.should_stop():
+                elif run.should_stop():
                     stopped = getattr(run.stop, "reason", None) or "stopped"
+                else:
+                    stopped = ""
+                if run.dist.enabled:  # every rank stops at the same step, or DDP would hang
+                    any_stop = run.all_reduce_mean(1.0 if stopped else 0.0) > 0
+                    stopped = stopped or ("peer" if any_stop else "")
+                if stopped:
                     break
                 step = state["step"]
                 progress = max(step / c.max_steps if c.max_steps else 0.0, elapsed / c.budget if c.budget else 0.0)
@@ -209,7 +218,8 @@ class Train:
                         loss = loss * float("nan")
                     (loss / c.grad_accum).backward()
                     loss_sum += loss.detach()
-                    tokens += int((y != -100).sum()) if c.batching == "padded" else y.numel()
+                    # trained tokens of all ranks (each trains its own batch)
+                    tokens += (int((y != -100).sum()) if c.batching == "padded" else y.numel()) * run.dist.world_size
                 if c.grad_clip:
                     torch.nn.utils.clip_grad_norm_(raw_model.parameters(), c.grad_clip)
                 loss_value = run.check_finite("train_loss", loss_sum / c.grad_accum, step)
@@ -311,6 +321,8 @@ class Train:
             results["peak_memory_bytes"] = peak
             results["peak_memory_source"] = "torch_peak_allocated" if "torch_peak_allocated_bytes" in mem else "rss"
         results.update(_mfu(run, raw_model, split_params, tokens_per_s, c.context, autocast is not None))
+        if not run.dist.is_main:  # samples and generation timing on rank 0 only
+            return {k: v for k, v in results.items() if v is not None}
         run.record("samples", {"rows": sample_rows(raw_model, tok, c, run.device, run.seed, autocast)})
         if c.gen_tokens > 0:
             gen = generation_report(raw_model, tok, c, run.device, autocast)

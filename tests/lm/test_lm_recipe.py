@@ -182,3 +182,26 @@ def test_generate_recipe_samples_from_a_trained_run(corpus, tmp_path):
     bad["recipe"]["from_run"] = "zzzz"
     [rec] = run_spec(bad, tmp_path / "runs")
     assert rec.status == "failed" and "matches 0 runs" in rec.reason
+
+
+@pytest.mark.slow
+def test_ddp_two_ranks_stop_together_on_budget(corpus, tmp_path):
+    """lmbench run --nproc 2 (torchrun, gloo): both ranks train, agree on the budget stop, no hang."""
+    import json
+    import subprocess
+    import sys
+
+    spec = tiny_spec(corpus, max_steps=0, budget="3s", eval_every=5)
+    spec_file = tmp_path / "spec.json"
+    spec_file.write_text(json.dumps(spec))
+    store = tmp_path / "ddp"
+    out = subprocess.run([sys.executable, "-m", "lmbench.cli", "run", "--spec-json", str(spec_file), "--store",
+                          str(store), "--nproc", "2"], capture_output=True, text=True, timeout=240)
+    assert out.returncode == 0, out.stderr[-2000:]
+    from lmbench.store import Store
+
+    with Store(store) as s:
+        [rec] = s.runs()
+        assert rec.status == "done" and rec.results["stopped"] == "budget"
+        assert rec.results["train_tokens"] == rec.results["steps"] * 4 * 16 * 2  # both ranks' tokens
+        assert rec.env["world_size"] == 2
