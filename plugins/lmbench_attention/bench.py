@@ -71,7 +71,7 @@ def reference_rows(q, k, v, rows: torch.Tensor, *, shared_qk: bool) -> torch.Ten
         k = q / q.norm(dim=-1, keepdim=True).clamp_min(1e-6)
     scores = (q[:, :, rows] @ k.transpose(-2, -1)) * q.shape[-1] ** -0.5  # (B, H, R, N)
     if shared_qk:
-        scores[:, :, torch.arange(len(rows)), rows] = mask_value(scores.dtype)
+        scores[:, :, torch.arange(len(rows), device=rows.device), rows] = mask_value(scores.dtype)
     return torch.softmax(scores, dim=-1) @ v  # (B, H, R, hd)
 
 
