@@ -134,13 +134,8 @@ class Train:
                     t_train += time.perf_counter() - t0
                     over = cfg.budget is not None and t_train >= cfg.budget
                     if pending == cfg.grad_accum or over or run.should_stop():
-                        t0 = time.perf_counter()
-                        self._step(optimizer, scheduler, trainable, pending, cfg)
-                        t_train += time.perf_counter() - t0
-                        state["step"] += 1
-                        step_times.append(time.perf_counter() - t_step)
-                        run.log(state["step"], train_loss=running / pending, lr=scheduler.get_last_lr()[0],
-                                epoch=epoch + state["micro"] / max(micro_per_epoch * cfg.epochs, 1))
+                        t_train += self._step_and_log(run, optimizer, scheduler, trainable, pending, running,
+                                                      state, step_times, t_step, micro_per_epoch)
                         t_step, pending, running = time.perf_counter(), 0, 0.0
                     if over:
                         stopped = "budget"
@@ -151,8 +146,8 @@ class Train:
                     if stopped:
                         break
                 if pending and not stopped:  # the epoch's tail
-                    self._step(optimizer, scheduler, trainable, pending, cfg)
-                    state["step"] += 1
+                    t_train += self._step_and_log(run, optimizer, scheduler, trainable, pending, running,
+                                                  state, step_times, t_step, micro_per_epoch)
                 self._evaluate(run, model, eval_set, pad, state, epoch)
                 if stopped:
                     break
@@ -184,6 +179,19 @@ class Train:
             run.record("samples", {"rows": rows})
             results.update(scores)
         return results
+
+    def _step_and_log(self, run: Any, optimizer: Any, scheduler: Any, params: list[Any], pending: int,
+                      running: float, state: dict[str, Any], step_times: list[float], t_step: float,
+                      micro_per_epoch: int) -> float:
+        """Apply the accumulated gradients, log the step; return the optimizer's time (seconds)."""
+        t0 = time.perf_counter()
+        self._step(optimizer, scheduler, params, pending, self.config)
+        spent = time.perf_counter() - t0
+        state["step"] += 1
+        step_times.append(time.perf_counter() - t_step)
+        run.log(state["step"], train_loss=running / pending, lr=scheduler.get_last_lr()[0],
+                epoch=state["micro"] / max(micro_per_epoch, 1))
+        return spent
 
     @staticmethod
     def _step(optimizer: Any, scheduler: Any, params: list[Any], pending: int, cfg: TrainConfig) -> None:

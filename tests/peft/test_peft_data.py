@@ -106,3 +106,9 @@ def test_shared_pushkin_set(shared_data, smol_tokenizer):
     assert ds.dropped and all(k == "longer than 120 tokens" for k in ds.dropped)
     assert {e.author for e in ds.train} == {"Александр Пушкин"}
     assert len(ds.val) == round((len(ds.train) + len(ds.val)) * 0.15)
+
+
+def test_hub_dataset_offline_is_one_line(smol_tokenizer, monkeypatch):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    with pytest.raises(LmbenchError, match="hub dataset someone/poems needs network access"):
+        make("hf:someone/poems", smol_tokenizer)

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import importlib.util
-import subprocess
-import sys
 
 import pytest
 import torch
@@ -99,12 +97,13 @@ def test_quantised_loading_needs_cuda(smol_tokenizer):
         base_models.load_model("smollm2", device="cpu", load_in="8bit")
 
 
-def test_unknown_hub_name_offline_fails_fast_with_one_line():
-    code = ("from lmbench_peft.base_models import load_model\n"
-            "try:\n    load_model('hf:nobody/no-such-model-xyz')\n"
-            "except Exception as e:\n    print(type(e).__name__, '|', e)\n")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
-                         env={**__import__("os").environ, "HF_HUB_OFFLINE": "1"})
-    line = out.stdout.strip()
-    assert line.startswith("ModelLoadError |"), out.stdout + out.stderr
+def test_unknown_hub_name_offline_fails_fast_with_one_line(monkeypatch):
+    import time
+
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")  # hub unreachable: local HF cache only, no retries
+    t0 = time.perf_counter()
+    with pytest.raises(LmbenchError) as err:
+        base_models.load_model("hf:nobody/no-such-model-xyz")
+    line = str(err.value)
     assert "hf:nobody/no-such-model-xyz" in line and "needs network" in line and "\n" not in line
+    assert time.perf_counter() - t0 < 30
