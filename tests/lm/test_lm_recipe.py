@@ -72,6 +72,19 @@ def test_lstm_and_padded_batching(corpus, run_experiment):
     assert rec.results["test_loss"] > 0 and rec.results["train_tokens"] <= 3 * 4 * 16
 
 
+@pytest.mark.parametrize("tokenizer", [{"name": "lm.bpe", "vocab_size": 300}, {"name": "lm.gpt2"}])
+def test_subword_tokenizers_end_to_end(corpus, run_experiment, tokenizer):
+    """BPE and GPT-2 runs; bits per byte stay comparable with the character-level run."""
+    spec = tiny_spec(corpus, max_steps=2, gen_tokens=0)
+    spec["tokenizer"] = tokenizer
+    [rec] = run_experiment(spec)
+    assert rec.status == "done", rec.reason
+    assert rec.results["vocab_size"] == (50257 if tokenizer["name"] == "lm.gpt2" else 300)
+    # an untrained model predicts ~uniformly: loss ~ ln(vocab); bits per byte scale with tokens per byte
+    assert rec.results["val_loss"] == pytest.approx(torch.tensor(float(rec.results["vocab_size"])).log().item(),
+                                                    rel=0.1)
+
+
 def test_budget_stops_cleanly_and_still_evaluates_test(corpus, run_experiment):
     [rec] = run_experiment(tiny_spec(corpus, max_steps=0, budget="2s", eval_every=1000))
     assert rec.status == "done", rec.reason
