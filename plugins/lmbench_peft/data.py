@@ -49,6 +49,7 @@ class PoemExample:
 
     @property
     def input_ids(self) -> list[int]:
+        """Prompt then poem + EOS."""
         return self.prompt_ids + self.target_ids
 
     @property
@@ -58,6 +59,7 @@ class PoemExample:
 
     @property
     def n_target_tokens(self) -> int:
+        """Poem tokens including EOS."""
         return len(self.target_ids)
 
 

@@ -69,6 +69,7 @@ class GenResult:
 
     @property
     def tokens_per_s(self) -> float:
+        """Generated tokens per second over the whole call (prompt processing included)."""
         return self.new_tokens / self.total_s if self.total_s > 0 else math.nan
 
 

@@ -82,3 +82,14 @@ def test_bad_spec_fails_before_work(poems_file):
     bad = spec(poems_file, "peft.lora", {"name": "peft.train", "sampling": {"beams": 2}})
     with pytest.raises(ConfigError, match="unknown sampling key"):
         runner.plan(bad)
+
+
+@pytest.mark.parametrize("preset", ["peft.ia3", "peft.lora", "peft.full", "peft.compare", "peft.search"])
+def test_presets_resolve(preset):
+    from lmbench.runner import Runner
+
+    host = fresh_host(entry_points=True)
+    spec = host.registries.presets.get(preset).load()
+    planned = Runner(None, host, progress=False).plan({**spec, "preset": preset})
+    assert len(planned) == (3 if preset == "peft.compare" else 1)
+    assert all(p.resolved.spec["dataset"]["name"] == "peft.poetry" for p in planned)
