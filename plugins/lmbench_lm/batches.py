@@ -58,11 +58,17 @@ def padded_batch(split: TokenSplit, spans: np.ndarray, context: int, pad_id: int
 
 
 class TrainSampler:
-    """Random training batches of ``batch_size`` x ``context`` from one split; resumable."""
+    """Random training batches of ``batch_size`` x ``context`` from one split; resumable.
+
+    Under data parallelism every rank draws the same *global* batch of ``batch_size x
+    world_size`` rows from the shared seed and keeps its own slice of it, so N processes with
+    batch B train on exactly the batches one process with batch N x B would.
+    """
 
     def __init__(self, split: TokenSplit, context: int, batch_size: int, *, mode: str = "packed",
-                 pad_id: int = 0, seed: int = 0, name: str = "train"):
+                 pad_id: int = 0, seed: int = 0, name: str = "train", rank: int = 0, world_size: int = 1):
         self.split, self.context, self.batch_size, self.mode, self.pad_id = split, context, batch_size, mode, pad_id
+        self.rank, self.world_size = rank, world_size
         self.generator = torch.Generator().manual_seed(seed)
         if mode == "packed":
             if split.n_tokens < context + 1:
@@ -77,12 +83,14 @@ class TrainSampler:
 
     def next(self) -> tuple[torch.Tensor, torch.Tensor]:
         """One batch ``(x, y)``, each (batch_size, context) int64."""
+        mine = slice(self.rank * self.batch_size, (self.rank + 1) * self.batch_size)  # this rank's rows
+        global_rows = (self.batch_size * self.world_size,)
         if self.mode == "packed":
-            starts = torch.randint(self.n_starts, (self.batch_size,), generator=self.generator).tolist()
+            starts = torch.randint(self.n_starts, global_rows, generator=self.generator)[mine].tolist()
             block = np.stack([np.asarray(self.split.tokens[s:s + self.context + 1], dtype=np.int64) for s in starts])
             block_t = torch.from_numpy(block)
             return block_t[:, :-1].contiguous(), block_t[:, 1:].contiguous()
-        idx = torch.randint(len(self.chunks), (self.batch_size,), generator=self.generator).numpy()
+        idx = torch.randint(len(self.chunks), global_rows, generator=self.generator)[mine].numpy()
         return padded_batch(self.split, self.chunks[idx], self.context, self.pad_id)
 
     def state_dict(self) -> dict[str, torch.Tensor]:

