@@ -118,6 +118,9 @@ class Store:
                     c.execute("INSERT OR IGNORE INTO meta VALUES('schema_version', ?)", (str(SCHEMA_VERSION),))
         except sqlite3.Error as exc:
             raise StoreError(_explain(exc, self.path)) from exc
+        except OSError as exc:  # the folder cannot be made: a file in the way, a read-only filesystem
+            raise StoreError(f"cannot create results store folder {self.root} ({exc.strerror or exc}); "
+                             "pass --store DIR") from exc
         self.conn.row_factory = sqlite3.Row
 
     def close(self) -> None:

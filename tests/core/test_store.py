@@ -102,3 +102,12 @@ def test_read_only_store_refuses_writes_and_keeps_data(tmp_path):
 def test_content_id_is_stable_and_order_independent():
     assert content_id({"a": 1, "b": 2}) == content_id({"b": 2, "a": 1})
     assert content_id({"a": 1}) != content_id({"a": 2})
+
+
+def test_store_folder_that_cannot_be_made_is_a_clear_error(tmp_path):
+    blocker = tmp_path / "a_file"
+    blocker.write_text("not a folder")
+    with pytest.raises(StoreError, match="cannot create results store folder .*pass --store DIR"):
+        Store(blocker / "runs")
+    with pytest.raises(StoreError, match="cannot create results store folder"):
+        Store("/proc/lmbench-store")  # read-only even for root
