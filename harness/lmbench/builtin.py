@@ -7,7 +7,10 @@ named ``core.<name>``: reporters ``core.md``, ``core.tex``, ``core.html``, ``cor
 
 from __future__ import annotations
 
-from . import __version__, hookimpl  # noqa: F401  (__version__: this plugin's version, as for any plugin)
+from . import __version__ as _lmbench_version
+from . import hookimpl
+
+__version__ = _lmbench_version  # the core plugin's version, read like any plugin's
 
 REPORTERS = {
     "md": ("lmbench.report.markdown:MarkdownReporter", "Markdown report: tables, plots, environment, commands"),
