@@ -18,7 +18,7 @@ from lmbench_looped.tasks import LinRegConfig, RegressionTask
 torch.set_num_threads(1)
 QUICK = os.environ.get("LMBENCH_BENCH_QUICK") == "1"
 D, N, B, WIDTH = (4, 8, 8, 32) if QUICK else (4, 12, 64, 64)
-LAYERS, LOOPS, T = (2, 3, 2) if QUICK else (8, 12, 8)
+LAYERS, LOOPS, T = (2, 3, 2) if QUICK else (4, 8, 6)  # the looped.compare sizes
 
 
 def make(kind: str, mixer: str = "attention") -> torch.nn.Module:
@@ -26,7 +26,7 @@ def make(kind: str, mixer: str = "attention") -> torch.nn.Module:
     if kind == "gpt2":
         return GPT2Regressor(GPT2Config(n_layers=LAYERS, **shape), n_dims=D, n_points=N)
     if kind == "universal":
-        return UniversalTransformer(UniversalConfig(n_layers=LAYERS, **shape), n_dims=D, n_points=N)
+        return UniversalTransformer(UniversalConfig(n_layers=LOOPS, **shape), n_dims=D, n_points=N)
     return LoopedTransformer(LoopedConfig(loops=LOOPS, grad_loops=T, **shape), n_dims=D, n_points=N)
 
 
