@@ -73,6 +73,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     args = p.parse_args(argv)
     if args.quick:
+        torch.set_num_threads(1)  # tiny CPU sizes: more threads only contend (10x slower on a loaded machine)
         args.dims, args.points, args.batch, args.loops, args.grad_loops = 4, 9, 16, 4, 3
         args.gpt2_layers, args.width, args.heads, args.steps, args.warmup = 2, 32, 4, 30, 5
         args.curriculum_every, args.eval_prompts, args.budget_s = 5, 64, 30.0
