@@ -105,10 +105,10 @@ class _CountingKernel:
     """An attention kernel with the registry's signature that counts its calls (via SDPA)."""
 
     def __init__(self, causal=True):
-        from types import SimpleNamespace
+        from lmbench.components import AttentionCapabilities
 
         self.calls = 0
-        self.capabilities = SimpleNamespace(causal=causal)
+        self.capabilities = AttentionCapabilities(causal=causal)
 
     def __call__(self, q, k, v, *, causal=False, key_padding_mask=None):
         self.calls += 1

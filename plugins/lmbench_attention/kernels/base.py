@@ -15,7 +15,10 @@ from typing import Any
 import torch
 from torch import nn
 
+from lmbench.components import AttentionCapabilities
 from lmbench.errors import CapabilityError, LmbenchError
+
+__all__ = ["AttentionCapabilities", "AttentionKernel", "NoOptions", "dtype_name", "exact_attention", "mask_value"]
 
 _DTYPE_NAMES = {torch.float32: "float32", torch.float16: "float16", torch.bfloat16: "bfloat16",
                 torch.float64: "float64"}
@@ -29,29 +32,6 @@ def dtype_name(dtype: Any) -> str:
                "fp64": "float64", "double": "float64"}
     text = str(dtype).replace("torch.", "")
     return aliases.get(text, text)
-
-
-@dataclass(frozen=True)
-class AttentionCapabilities:
-    """What a kernel can do; a spec asking for more fails before training (CapabilityError).
-
-    ``memory`` is the activation-memory complexity in the sequence length N
-    (``"O(N^2)"``, ``"O(N)"`` or ``"O(N log N)"``); ``exact`` says whether the output equals
-    softmax attention up to rounding.
-    """
-
-    causal: bool = True
-    padding_mask: bool = True
-    backward: bool = True
-    dtypes: tuple[str, ...] = ("float32", "bfloat16", "float16", "float64")
-    memory: str = "O(N^2)"
-    exact: bool = True
-    notes: str = ""
-
-    def to_dict(self) -> dict[str, Any]:
-        """Plain dict for records and ``lmbench list``."""
-        return {"causal": self.causal, "padding_mask": self.padding_mask, "backward": self.backward,
-                "dtypes": list(self.dtypes), "memory": self.memory, "exact": self.exact}
 
 
 @dataclass
@@ -76,16 +56,8 @@ class AttentionKernel(nn.Module):
     def require(self, *, causal: bool = False, padding_mask: bool = False, backward: bool = False,
                 dtype: Any = None) -> "AttentionKernel":
         """Fail now, with the reason, if this kernel lacks a capability the caller needs."""
-        caps = self.capabilities
-        missing = []
-        if causal and not caps.causal:
-            missing.append("causal masking")
-        if padding_mask and not caps.padding_mask:
-            missing.append("padding masks")
-        if backward and not caps.backward:
-            missing.append("a backward pass (training)")
-        if dtype is not None and dtype_name(dtype) not in caps.dtypes:
-            missing.append(f"dtype {dtype_name(dtype)} (supports {', '.join(caps.dtypes)})")
+        missing = self.capabilities.missing(causal=causal, padding_mask=padding_mask, backward=backward,
+                                            dtype=None if dtype is None else dtype_name(dtype))
         if missing:
             raise CapabilityError(f"attention kernel '{self.name}' does not support {' and '.join(missing)}; "
                                   f"choose another kernel (`lmbench list attention`) or change the spec")

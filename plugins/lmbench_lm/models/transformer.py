@@ -151,8 +151,8 @@ def _check_kernel(kernel: Any) -> Any:
         return sdpa_attention
     if not callable(kernel):
         raise ConfigError(f"attention kernel {kernel!r} is not callable")
-    caps = getattr(kernel, "capabilities", None)
-    if caps is not None and getattr(caps, "causal", True) is False:
+    caps = getattr(kernel, "capabilities", None)  # lmbench.components.AttentionCapabilities
+    if caps is not None and caps.missing(causal=True):
         raise CapabilityError(f"attention kernel {type(kernel).__name__} has no causal mode; a decoder "
                               "needs one: pick another [attention] name (see `lmbench list attention`)")
     return kernel
