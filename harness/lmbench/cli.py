@@ -135,8 +135,8 @@ def run_cmd(ctx: click.Context, preset: str | None, files: tuple[str, ...], data
                                                               "reason": r.reason, "results": r.results}
                                                              for r in records],
                                "reports": [str(p) for p in reports]}, indent=2, default=str))
-    if runner.stop.reason == "interrupted":
-        raise SystemExit(EXIT_INTERRUPTED)
+    if runner.stop.reason == "interrupted":  # 128 + the signal's number: 130 for Ctrl-C, 143 for SIGTERM
+        raise SystemExit(128 + int(runner.stop_signal))
     failed = [r for r in records if r.status != "done"]
     if failed:
         raise SystemExit(1)

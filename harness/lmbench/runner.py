@@ -33,6 +33,9 @@ from .store import RunRecord, Store, content_id
 
 log = logging.getLogger("lmbench")
 
+#: Signals that stop a run cleanly (recorded as "interrupted"), with their names in the reason.
+_SIGNAL_NAMES = {signal.SIGINT: "Ctrl-C", signal.SIGTERM: "SIGTERM"}
+
 #: Spec tables that do not change what a run computes, and so stay out of its id.
 _NOT_IN_ID = ("report", "preset")
 
@@ -140,6 +143,7 @@ class Runner:
         self.dist = dist or DistInfo.from_env()
         self.show_progress = progress
         self.stop = StopFlag()
+        self.stop_signal = signal.SIGINT  # which signal stopped the run, for the reason and exit code
 
     # -- planning ------------------------------------------------------------------------------
     def plan(self, spec: dict[str, Any], *, only: tuple[str, ...] = ()) -> list[PlannedRun]:
@@ -236,11 +240,11 @@ class Runner:
                 if status == "timeout":
                     reason = f"timeout after {resolved.run.timeout:g} s"
                 elif status == "interrupted":
-                    reason = "interrupted (Ctrl-C)"
+                    reason = f"interrupted ({_SIGNAL_NAMES[self.stop_signal]})"
             except NonFiniteError as exc:
                 status, reason = "nan", str(exc)
             except KeyboardInterrupt:
-                status, reason = "interrupted", "interrupted (Ctrl-C)"
+                status, reason = "interrupted", f"interrupted ({_SIGNAL_NAMES[self.stop_signal]})"
                 self.stop.set("interrupted")
             except LmbenchError as exc:
                 status, reason = "failed", str(exc)
@@ -291,7 +295,7 @@ class Runner:
 
     @contextmanager
     def _interrupt_handler(self) -> Iterator[None]:
-        """First Ctrl-C asks the recipe to stop (it saves and returns); the second raises."""
+        """The first Ctrl-C (or SIGTERM) asks the recipe to stop (it saves and returns); the second raises."""
         import threading
 
         if threading.current_thread() is not threading.main_thread():
@@ -302,13 +306,15 @@ class Runner:
             if self.stop.reason == "interrupted":
                 raise KeyboardInterrupt
             self.stop.set("interrupted")
-            log.warning("interrupt: stopping after this step (Ctrl-C again to abort at once)")
+            self.stop_signal = signal.Signals(signum)
+            log.warning("%s: stopping after this step (again to abort at once)", _SIGNAL_NAMES[self.stop_signal])
 
-        previous = signal.signal(signal.SIGINT, handler)
+        previous = {sig: signal.signal(sig, handler) for sig in _SIGNAL_NAMES}
         try:
             yield
         finally:
-            signal.signal(signal.SIGINT, previous)
+            for sig, old in previous.items():
+                signal.signal(sig, old)
 
 
 def _clear_checkpoints(run_dir: Path) -> None:

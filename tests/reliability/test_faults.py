@@ -137,3 +137,14 @@ def test_spec_files_are_data(tmp_path):
     with pytest.raises(UnknownNameError):
         resolve(loaded, fresh_host().registries)
     assert not (tmp_path / "pwned").exists()
+
+
+def test_sigterm_is_a_clean_stop_too(tmp_path):
+    proc = _lmbench("run", "--plugin", "core.noop", "--set", "recipe.steps=1000000", "--store", str(tmp_path),
+                    "--no-report")
+    _wait_for_steps(tmp_path / "lmbench.sqlite", 50)
+    proc.terminate()
+    _, stderr = proc.communicate(timeout=60)
+    assert proc.returncode == 143, stderr
+    [record] = Store(tmp_path).runs()
+    assert record.status == "interrupted" and record.reason == "interrupted (SIGTERM)"
