@@ -59,6 +59,24 @@ def lr_factor(step: int, total: int, cfg: OptimConfig, elapsed: float = 0.0) -> 
     return cfg.min_lr_ratio + (1 - cfg.min_lr_ratio) * 0.5 * (1 + math.cos(math.pi * rest))
 
 
+def train_step(train_model: Any, optimizer: torch.optim.Optimizer, ids: torch.Tensor, mask: torch.Tensor,
+               labels: torch.Tensor, *, lr: float, grad_clip: float, device: str) -> torch.Tensor:
+    """One optimizer step: set ``lr``, forward under autocast, backward, clip, step; return the loss.
+
+    ``train_model(ids, mask, labels=...)`` returns ``(loss, logits)``; ids/mask are (B, N).
+    """
+    for group in optimizer.param_groups:
+        group["lr"] = lr
+    with autocast(device):
+        loss, _ = train_model(ids, mask, labels=labels)
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    if grad_clip:
+        torch.nn.utils.clip_grad_norm_([p for g in optimizer.param_groups for p in g["params"]], grad_clip)
+    optimizer.step()
+    return loss.detach()
+
+
 def pad_batch(seqs: list[list[int]], pad_id: int, multiple: int = 1) -> tuple[torch.Tensor, torch.Tensor]:
     """Right-pad to the longest sequence (rounded up to ``multiple``): ids (B, N), mask (B, N) bool."""
     n = max(len(s) for s in seqs)

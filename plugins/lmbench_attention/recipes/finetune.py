@@ -16,7 +16,8 @@ from typing import Any
 import torch
 
 from ..metrics import classification_metrics
-from .common import (OptimConfig, autocast, batches, load_encoder, lr_factor, make_optimizer, pad_batch)
+from .common import (OptimConfig, autocast, batches, load_encoder, lr_factor, make_optimizer, pad_batch,
+                     train_step)
 
 
 @dataclass
@@ -87,22 +88,16 @@ class Finetune:
                     t_step = time.perf_counter()
                     ids, mask = pad_batch([enc["train"][i] for i in idx], tokenizer.pad_id, cfg.pad_multiple)
                     ids, mask, y = ids.to(device), mask.to(device), labels[idx].to(device)
-                    for group in optimizer.param_groups:
-                        group["lr"] = cfg.lr * lr_factor(step, total, cfg, time.monotonic() - t_start)
-                    with autocast(device):
-                        loss, _ = train_model(ids, mask, labels=y)
-                    optimizer.zero_grad(set_to_none=True)
-                    loss.backward()
-                    if cfg.grad_clip:
-                        torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
-                    optimizer.step()
+                    lr = cfg.lr * lr_factor(step, total, cfg, time.monotonic() - t_start)
+                    loss = train_step(train_model, optimizer, ids, mask, y, lr=lr, grad_clip=cfg.grad_clip,
+                                      device=device)
                     value = run.check_finite("train_loss", loss.item(), step)
                     train_time += time.perf_counter() - t_step
                     trained_tokens += int(mask.sum())
                     step += 1
                     advance()
                     if step % cfg.log_every == 0 or step == 1:
-                        run.log(step, train_loss=value, lr=optimizer.param_groups[0]["lr"],
+                        run.log(step, train_loss=value, lr=lr,
                                 train_tokens_per_s=trained_tokens / max(train_time, 1e-9))
                     if step >= total or run.should_stop() or (deadline and time.monotonic() > deadline):
                         stop = True

@@ -18,7 +18,7 @@ import torch
 
 from lmbench.errors import ConfigError
 
-from .common import OptimConfig, autocast, load_encoder, lr_factor, make_optimizer, save_encoder
+from .common import OptimConfig, autocast, load_encoder, lr_factor, make_optimizer, save_encoder, train_step
 
 
 @dataclass
@@ -110,15 +110,9 @@ class MLMPretrain:
                 batch = collator([{"input_ids": encoded[n][i]} for i in idx])
                 ids, mask, labels = (batch["input_ids"].to(device), batch["attention_mask"].bool().to(device),
                                      batch["labels"].to(device))
-                for group in optimizer.param_groups:
-                    group["lr"] = cfg.lr * lr_factor(step, total, cfg, time.monotonic() - t_start)
-                with autocast(device):
-                    loss, _ = train_model(ids, mask, labels=labels)
-                optimizer.zero_grad(set_to_none=True)
-                loss.backward()
-                if cfg.grad_clip:
-                    torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
-                optimizer.step()
+                lr = cfg.lr * lr_factor(step, total, cfg, time.monotonic() - t_start)
+                loss = train_step(train_model, optimizer, ids, mask, labels, lr=lr, grad_clip=cfg.grad_clip,
+                                  device=device)
                 value = run.check_finite("train_loss", loss.item(), step)
                 train_time += time.perf_counter() - t_step
                 tokens += int(mask.sum())
