@@ -51,7 +51,7 @@ def cli(ctx: click.Context, debug: bool) -> None:
     lmbench run                                   the default experiment (LSTM vs Transformer, CPU, minutes)
     lmbench run --plugin attention.lsh --dataset arxiv
     lmbench run -c exp.toml --set model.n_layers=4 --set recipe.budget=2h
-    lmbench list [kind]   |   lmbench plugins   |   lmbench show RUN
+    lmbench list [kind]   |   lmbench plugins   |   lmbench show RUN   |   lmbench export > runs.jsonl
     """
     ctx.ensure_object(dict)["debug"] = debug
     if debug:
@@ -233,6 +233,22 @@ def show_cmd(run_id: str, store_dir: str | None, as_json: bool) -> None:
                       ", ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}"
                                 for k, v in list(data.items())[:8] if not isinstance(v, (list, dict)))))
     console.print("spec: " + json.dumps(record.spec, sort_keys=True))
+
+
+@cli.command("export")
+@click.argument("run_ids", nargs=-1)
+@click.option("-o", "--out", type=click.Path(dir_okay=False), default=None, help="File to write [default: stdout].")
+@store_option
+def export_cmd(run_ids: tuple[str, ...], out: str | None, store_dir: str | None) -> None:
+    """Export runs (all, or the given ids) as JSON Lines: spec, env, results, steps, measurements."""
+    store = _store(store_dir, readonly=True)
+    ids = [store.get(r).id for r in run_ids] if run_ids else None
+    if out is None:
+        store.export_jsonl(sys.stdout, ids)
+        return
+    with open(out, "w") as handle:
+        count = store.export_jsonl(handle, ids)
+    _console().print(f"exported {count} run(s) to {out}")
 
 
 @cli.command("env")

@@ -25,7 +25,7 @@ def test_help_for_every_command(command):
 
 
 def test_expected_commands_exist():
-    assert {"run", "list", "plugins", "show", "env"} <= set(COMMANDS)
+    assert {"run", "list", "plugins", "show", "export", "env", "report", "compare", "sweep"} <= set(COMMANDS)
 
 
 @pytest.mark.parametrize("code", [
@@ -80,6 +80,10 @@ def test_run_json_and_show(tmp_path):
     assert shown["command"].startswith("lmbench run --plugin core.noop")
     nan = _lmbench("run", "--plugin", "core.noop", "--set", "recipe.nan_at=1", "--store", store, "--json")
     assert nan.returncode == 1 and json.loads(nan.stdout)["runs"][0]["status"] == "nan"
+    exported = [json.loads(line) for line in _lmbench("export", "--store", store).stdout.splitlines()]
+    assert sorted(r["status"] for r in exported) == ["done", "nan"]
+    [one] = [json.loads(line) for line in _lmbench("export", run["id"][:6], "--store", store).stdout.splitlines()]
+    assert one["steps"]["loss"][0] == [0, 1.0] and one["results"]["steps"] == 5
 
 
 def test_dry_run_resolves_without_running(tmp_path):
