@@ -16,6 +16,7 @@ from typing import Any
 import click
 
 from . import __version__
+from .cli_report import compare_cmd, report_cmd, sweep_cmd
 from .errors import LmbenchError
 
 DEFAULT_PRESET = "lm.compare"
@@ -146,10 +147,8 @@ def _write_reports(store: Any, records: list, group_id: str, resolved: Any, host
     cfg = resolved.report
     if not cfg.formats:
         return []
-    try:
-        from .report import write_reports
-    except ImportError:  # reporting not installed in this build
-        return []
+    from .report import write_reports
+
     out_dir = store.root / "reports" / group_id
     paths = write_reports(store, records, out_dir, formats=tuple(cfg.formats), host=host,
                           title=cfg.title or str(resolved.spec.get("preset", "")), plots=cfg.plots)
@@ -263,18 +262,9 @@ def env_cmd(device: str) -> None:
                           default=str))
 
 
-def _add_optional_commands() -> None:
-    """Report, compare and sweep live in their own module."""
-    try:
-        from .cli_report import compare_cmd, report_cmd, sweep_cmd
-    except ImportError:
-        return
-    cli.add_command(report_cmd, "report")
-    cli.add_command(compare_cmd, "compare")
-    cli.add_command(sweep_cmd, "sweep")
-
-
-_add_optional_commands()
+cli.add_command(report_cmd, "report")
+cli.add_command(compare_cmd, "compare")
+cli.add_command(sweep_cmd, "sweep")
 
 
 def main(argv: list[str] | None = None) -> None:
