@@ -131,7 +131,7 @@ def run_cmd(ctx: click.Context, preset: str | None, files: tuple[str, ...], data
     reports = []
     if not no_report and runner.dist.is_main and records:
         reports = _write_reports(store, records, group_id, runner.plan(spec, only=only)[0].resolved, host, console)
-    if as_json:
+    if as_json and runner.dist.is_main:  # under torchrun, one answer, not one per rank
         click.echo(json.dumps({"group": group_id, "runs": [{"id": r.id, "label": r.label, "status": r.status,
                                                               "reason": r.reason, "results": r.results}
                                                              for r in records],

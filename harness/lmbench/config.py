@@ -16,7 +16,7 @@ import sys
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -47,6 +47,7 @@ class RunConfig:
     timeout: Seconds | None = None  # wall-clock limit for the whole run; recorded as "timeout"
     deterministic: bool = False  # torch.use_deterministic_algorithms
     threads: int = 0  # torch.set_num_threads on CPU; 0 keeps torch's default
+    parallel: Literal["ddp", "fsdp"] = "ddp"  # under torchrun: replicate (DDP) or shard (FSDP2) the model
 
 
 @dataclass

@@ -222,14 +222,43 @@ class Run:
         return load_checked(path, map_location=map_location or "cpu") if path.exists() else None
 
     # -- distributed -------------------------------------------------------------------------
+    @property
+    def sharded(self) -> bool:
+        """True when the model is sharded over ranks (``run.parallel = "fsdp"`` under torchrun)."""
+        return self.dist.enabled and self.resolved.run.parallel == "fsdp"
+
     def wrap_model(self, model: Any) -> Any:
-        """Wrap in DistributedDataParallel under torchrun; return the model unchanged otherwise."""
+        """Under torchrun: DDP, or FSDP2 when ``run.parallel = "fsdp"``; unchanged otherwise.
+
+        FSDP shards in place: keep using the returned model for training, and save and load it
+        with :meth:`model_state_dict` / :meth:`load_state_dicts` (collectives: call on every rank).
+        """
         if not self.dist.enabled:
             return model
-        from torch.nn.parallel import DistributedDataParallel
+        from .distributed import wrap_model
 
-        device_ids = [self.dist.local_rank] if self.device.startswith("cuda") else None
-        return DistributedDataParallel(model, device_ids=device_ids)
+        return wrap_model(model, parallel=self.resolved.run.parallel, device=self.device,
+                          local_rank=self.dist.local_rank)
+
+    def model_state_dict(self, model: Any, *, all_ranks: bool = False) -> dict[str, Any]:
+        """The full model state dict to checkpoint (gathered from the shards under FSDP, to rank 0
+        only unless ``all_ranks``)."""
+        from .distributed import model_state_dict
+
+        return model_state_dict(model, sharded=self.sharded, all_ranks=all_ranks)
+
+    def optimizer_state_dict(self, model: Any, optimizer: Any) -> dict[str, Any]:
+        """The full optimizer state dict to checkpoint (gathered under FSDP)."""
+        from .distributed import optimizer_state_dict
+
+        return optimizer_state_dict(model, optimizer, sharded=self.sharded)
+
+    def load_state_dicts(self, model: Any, optimizer: Any, model_state: dict[str, Any],
+                         optimizer_state: dict[str, Any] | None = None) -> None:
+        """Load full state dicts (from a checkpoint) into the model and optimizer, sharded or not."""
+        from .distributed import load_state_dicts
+
+        load_state_dicts(model, optimizer, model_state, optimizer_state, sharded=self.sharded)
 
     def all_reduce_mean(self, value: float) -> float:
         """The mean of a number over ranks (the number itself without torchrun)."""

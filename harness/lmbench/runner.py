@@ -202,7 +202,8 @@ class Runner:
         device = pick_device(resolved.run.device)
         if self.dist.enabled and device.startswith("cuda"):
             device = f"cuda:{self.dist.local_rank}"
-        run_dir = (store.run_dir(run_id) if store is not None else Path(os.environ.get("LMBENCH_STORE", "runs")) / run_id)
+        run_dir = (self.store.run_dir(run_id) if self.store is not None  # the same folder on every rank
+                   else Path(os.environ.get("LMBENCH_STORE", "runs")) / run_id)
         if self.force and store is not None:
             _clear_checkpoints(run_dir)
         run_dir.mkdir(parents=True, exist_ok=True)
@@ -276,8 +277,12 @@ class Runner:
 
     # -- helpers -------------------------------------------------------------------------------
     def _write_error(self, run_dir: Path, exc: BaseException) -> None:
+        """The traceback goes to error.txt (error-rank<N>.txt off rank 0, which also says it on stderr)."""
         if self.dist.is_main:
             (run_dir / "error.txt").write_text(format_traceback(exc))
+        else:
+            (run_dir / f"error-rank{self.dist.rank}.txt").write_text(format_traceback(exc))
+            log.error("rank %d failed: %s: %s", self.dist.rank, type(exc).__name__, exc)
 
     def _say(self, message: str) -> None:
         if self.console is not None and self.dist.is_main:

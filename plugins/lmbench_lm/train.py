@@ -15,6 +15,7 @@ tokens count all ranks; rank 0 writes checkpoints, samples and generation timing
 
 from __future__ import annotations
 
+import copy
 import math
 import time
 from contextlib import nullcontext
@@ -129,9 +130,15 @@ class Train:
         tok, splits, model = parts["tokenizer"], parts["splits"], parts["model"]
         model.to(device)
         raw_model = model
+        # FSDP (run.parallel = "fsdp" under torchrun) shards in place; an unsharded twin serves the
+        # final evaluation and sampling, which every rank then runs without collectives.
+        self.eval_copy = copy.deepcopy(model) if run.sharded else None
+        if run.sharded:
+            model = run.wrap_model(model)
         if c.compile and device.startswith("cuda"):
             model = torch.compile(model)
-        model = run.wrap_model(model)  # DDP under torchrun (lmbench run --nproc N); unchanged otherwise
+        if not run.sharded:
+            model = run.wrap_model(model)  # DDP under torchrun (lmbench run --nproc N); unchanged otherwise
         autocast = self._autocast(device)
         ac = (lambda: autocast) if autocast is not None else nullcontext
         opt = make_optimizer(raw_model, lr=c.lr, betas=(c.betas[0], c.betas[1]), weight_decay=c.weight_decay,
@@ -149,7 +156,7 @@ class Train:
         state = {"step": 0, "elapsed": 0.0, "train_time": 0.0, "tokens": 0, "best_val": math.inf, "best_step": -1}
         ckpt = run.load_checkpoint("last") if c.resume else None
         if ckpt is not None:
-            self._restore(ckpt, raw_model, opt, sampler, state, tok)
+            self._restore(run, ckpt, raw_model, opt, sampler, state, tok)
             run.info(f"resumed from step {state['step']}")
         if c.budget and state["step"] == 0:
             self._check_budget(model, splits["val"], eval_kw, ac)
@@ -263,8 +270,8 @@ class Train:
         if improved:
             state["best_val"], state["best_step"] = val["loss"], state["step"]
             if c.save_best:
-                run.save_checkpoint({"model": raw_model.state_dict(), "step": state["step"], "val_loss": val["loss"]},
-                                    "best")
+                run.save_checkpoint({"model": run.model_state_dict(raw_model), "step": state["step"],
+                                     "val_loss": val["loss"]}, "best")
         state["elapsed"] = time.perf_counter() - t_start
         self._save_last(run, raw_model, opt, sampler, state)
         run.log(state["step"], val_loss=val["loss"], val_ppl=val["ppl"], val_bits_per_byte=val["bits_per_byte"],
@@ -275,15 +282,15 @@ class Train:
         rng = {"torch": torch.get_rng_state()}
         if torch.cuda.is_available() and run.device.startswith("cuda"):
             rng["cuda"] = torch.cuda.get_rng_state(torch.device(run.device))
-        run.save_checkpoint({"model": raw_model.state_dict(), "optimizer": opt.state_dict(), "state": dict(state),
+        run.save_checkpoint({"model": run.model_state_dict(raw_model), "optimizer": run.optimizer_state_dict(raw_model, opt),
+                             "state": dict(state),
                              "schedule": {"step": state["step"], "elapsed": state["elapsed"]}, "rng": rng,
                              "data": sampler.state_dict()}, "last")
 
-    def _restore(self, ckpt: dict[str, Any], raw_model: Any, opt: Any, sampler: TrainSampler,
+    def _restore(self, run: Any, ckpt: dict[str, Any], raw_model: Any, opt: Any, sampler: TrainSampler,
                  state: dict[str, Any], tok: Any) -> None:
         try:
-            raw_model.load_state_dict(ckpt["model"])
-            opt.load_state_dict(ckpt["optimizer"])
+            run.load_state_dicts(raw_model, opt, ckpt["model"], ckpt["optimizer"])
             sampler.load_state_dict(ckpt["data"])
             state.update(ckpt["state"])
             torch.set_rng_state(ckpt["rng"]["torch"])
@@ -299,7 +306,11 @@ class Train:
                 stopped: str, tok: Any, split_params: dict[str, int], autocast: Any) -> dict[str, Any]:
         c = self.config
         best = run.load_checkpoint("best") if c.save_best else None
-        if best is not None:
+        if run.sharded:  # evaluate and sample an unsharded copy on every rank
+            weights = best["model"] if best is not None else run.model_state_dict(raw_model, all_ranks=True)
+            raw_model = self.eval_copy
+            raw_model.load_state_dict(weights)
+        elif best is not None:
             raw_model.load_state_dict(best["model"])
         results: dict[str, Any] = {}
         for name in ("val", "test"):

@@ -1,4 +1,5 @@
-"""torchrun (DDP, gloo on CPU): two processes train exactly what one process with their global batch does."""
+"""torchrun (gloo on CPU): two processes, replicated (DDP) or sharded (FSDP), train exactly what one
+process with their global batch does."""
 
 from __future__ import annotations
 
@@ -18,16 +19,21 @@ pytest.importorskip("torch")
 STEPS = 8
 
 
-def test_two_process_training_equals_one_process_with_the_global_batch(corpus, tmp_path):
+@pytest.mark.parametrize("parallel", ["ddp", "fsdp"])
+def test_two_process_training_equals_one_process_with_the_global_batch(corpus, tmp_path, parallel):
     [single] = run_spec(lm_spec(corpus, batch_size=8, steps=STEPS), tmp_path / "single")
     assert single.status == "done", single.reason
 
+    spec = lm_spec(corpus, batch_size=4, steps=STEPS)
+    spec["run"]["parallel"] = parallel
     spec_file = tmp_path / "ddp.json"
-    spec_file.write_text(json.dumps(lm_spec(corpus, batch_size=4, steps=STEPS)))
+    spec_file.write_text(json.dumps(spec))
     store_dir = tmp_path / "ddp"
     out = subprocess.run([sys.executable, "-m", "lmbench.cli", "run", "--spec-json", str(spec_file), "--store",
-                          str(store_dir), "--nproc", "2", "--no-report"], capture_output=True, text=True, timeout=300)
+                          str(store_dir), "--nproc", "2", "--no-report", "--json"], capture_output=True, text=True,
+                         timeout=300)
     assert out.returncode == 0, out.stderr[-3000:]
+    assert json.loads(out.stdout)["runs"][0]["status"] == "done"  # one answer on stdout, from rank 0
 
     with Store(store_dir) as store:
         [ddp] = store.runs()  # two processes, one run: only rank 0 writes
