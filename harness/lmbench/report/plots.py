@@ -67,7 +67,11 @@ def _curve_keys(series: dict[str, dict[str, list[tuple[int, float]]]]) -> list[s
             if len(points) >= 2 and key not in keys:
                 keys.append(key)
     keys.sort(key=lambda k: (0 if "loss" in k else 1 if ("ppl" in k or "acc" in k or "f1" in k) else 2, k))
-    return keys[:MAX_PANELS]
+    quality = [k for k in keys if any(word in k for word in _QUALITY_WORDS)]
+    return (quality or keys)[:MAX_PANELS]  # timings (eval_s, step_time_ms) are not learning curves
+
+
+_QUALITY_WORDS = ("loss", "ppl", "perplexity", "acc", "f1", "error", "mse", "mae", "chrf", "bits_per_byte")
 
 
 def learning_curves(store: Store, records: Sequence[RunRecord], stem: Path, title: str = "") -> Figure | None:
