@@ -58,6 +58,7 @@ class TrainConfig:
     log_every: int = 10
     save_best: bool = True
     resume: bool = True
+    export_hf: bool = False  # write the best model as a Hugging Face GPT-2 folder (run folder / hf)
     dtype: str = "auto"  # auto (bf16 on CUDA, fp32 elsewhere) | bf16 | fp32
     compile: bool = False  # torch.compile (CUDA only)
     sample_prompts: list[str] = field(default_factory=lambda: ["\n"])
@@ -336,8 +337,12 @@ class Train:
             results["peak_memory_bytes"] = peak
             results["peak_memory_source"] = "torch_peak_allocated" if "torch_peak_allocated_bytes" in mem else "rss"
         results.update(_mfu(run, raw_model, split_params, tokens_per_s, c.context, autocast is not None))
-        if not run.dist.is_main:  # samples and generation timing on rank 0 only
+        if not run.dist.is_main:  # samples, generation timing and export on rank 0 only
             return {k: v for k, v in results.items() if v is not None}
+        if c.export_hf:
+            from .export import export_hf
+
+            results["hf_model"] = str(export_hf(raw_model, tok, run.path("hf")))
         run.record("samples", {"rows": sample_rows(raw_model, tok, c, run.device, run.seed, autocast)})
         if c.gen_tokens > 0:
             gen = generation_report(raw_model, tok, c, run.device, autocast)
