@@ -110,18 +110,34 @@ class Store:
                 if not os.access(self.root, os.W_OK):
                     raise StoreError(f"results store folder {self.root} is not writable; pass --store DIR or fix its permissions")
                 self.conn = sqlite3.connect(self.path, timeout=timeout, isolation_level=None)
-                self.conn.execute("PRAGMA journal_mode=WAL")
-                self.conn.execute("PRAGMA synchronous=NORMAL")
-                with self.transaction() as c:
-                    for statement in filter(str.strip, _SCHEMA.split(";")):
-                        c.execute(statement)
-                    c.execute("INSERT OR IGNORE INTO meta VALUES('schema_version', ?)", (str(SCHEMA_VERSION),))
+                self._set_up(timeout)
         except sqlite3.Error as exc:
             raise StoreError(_explain(exc, self.path)) from exc
         except OSError as exc:  # the folder cannot be made: a file in the way, a read-only filesystem
             raise StoreError(f"cannot create results store folder {self.root} ({exc.strerror or exc}); "
                              "pass --store DIR") from exc
         self.conn.row_factory = sqlite3.Row
+
+    def _set_up(self, timeout: float) -> None:
+        """WAL mode and the schema, retried while another process is creating the same store.
+
+        Switching to WAL can fail at once with 'database is locked' (SQLite does not wait on its
+        busy timeout for it), which torchrun ranks and sweep workers opening a new store hit.
+        """
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                self.conn.execute("PRAGMA journal_mode=WAL")
+                self.conn.execute("PRAGMA synchronous=NORMAL")
+                with self.transaction() as c:
+                    for statement in filter(str.strip, _SCHEMA.split(";")):
+                        c.execute(statement)
+                    c.execute("INSERT OR IGNORE INTO meta VALUES('schema_version', ?)", (str(SCHEMA_VERSION),))
+                return
+            except (sqlite3.OperationalError, StoreError) as exc:
+                if "locked" not in str(exc) or time.monotonic() > deadline:
+                    raise
+                time.sleep(0.05)
 
     def close(self) -> None:
         self.conn.close()

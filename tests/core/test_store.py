@@ -111,3 +111,25 @@ def test_store_folder_that_cannot_be_made_is_a_clear_error(tmp_path):
         Store(blocker / "runs")
     with pytest.raises(StoreError, match="cannot create results store folder"):
         Store("/proc/lmbench-store")  # read-only even for root
+
+
+def test_opening_a_new_store_while_another_process_creates_it_waits(tmp_path):
+    """SQLite's switch to WAL fails at once ('database is locked', no busy wait) while another
+    connection holds a write lock on a brand-new file: torchrun ranks opening one new store hit
+    exactly this. The store retries until its timeout instead of failing the run."""
+    import threading
+    import time
+
+    tmp_path.mkdir(exist_ok=True)
+    other = sqlite3.connect(tmp_path / "lmbench.sqlite", isolation_level=None, check_same_thread=False)
+    other.execute("BEGIN IMMEDIATE")  # the other process, mid-way through creating the store
+    other.execute("CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT)")
+    release = threading.Timer(0.5, lambda: other.execute("COMMIT"))
+    release.start()
+    started = time.monotonic()
+    store = Store(tmp_path, timeout=10)
+    assert time.monotonic() - started >= 0.4  # it waited for the other writer rather than failing
+    store.start_run("r1", {})
+    assert store.get("r1").status == "running"
+    release.join()
+    other.close()
