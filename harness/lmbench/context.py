@@ -61,7 +61,8 @@ class StopFlag:
     def set(self, reason: str) -> None:
         self.reason = self.reason or reason
 
-    def __bool__(self) -> bool:
+    def is_set(self) -> bool:
+        """Whether the run must stop; a passed deadline sets the reason ``timeout`` here."""
         if self.reason is None and self.deadline is not None and time.monotonic() >= self.deadline:
             self.reason = "timeout"
         return self.reason is not None
@@ -88,7 +89,7 @@ class Run:
         self.host = host
         self.store = store
         self.dist = dist or DistInfo()
-        self.stop = stop if stop is not None else StopFlag()  # a StopFlag is falsy until set
+        self.stop = stop or StopFlag()
         self._progress = progress
         self._hook_errors: list[str] = []
         self._step_hooks_on = True
@@ -195,7 +196,7 @@ class Run:
 
     def should_stop(self) -> bool:
         """True once the run must end early (timeout, Ctrl-C): save, evaluate, return."""
-        return bool(self.stop)
+        return self.stop.is_set()
 
     # -- files -----------------------------------------------------------------------------
     def path(self, relative: str | Path) -> Path:
