@@ -130,7 +130,7 @@ def run_cmd(ctx: click.Context, preset: str | None, files: tuple[str, ...], data
     group_id, records = runner.run_spec(spec, command=command, only=only)
     reports = []
     if not no_report and runner.dist.is_main and records:
-        reports = _write_reports(store, records, group_id, runner.plan(spec, only=only)[0].resolved, host, console)
+        reports = _write_reports(store, records, group_id, host, console)
     if as_json and runner.dist.is_main:  # under torchrun, one answer, not one per rank
         click.echo(json.dumps({"group": group_id, "runs": [{"id": r.id, "label": r.label, "status": r.status,
                                                               "reason": r.reason, "results": r.results}
@@ -143,15 +143,17 @@ def run_cmd(ctx: click.Context, preset: str | None, files: tuple[str, ...], data
         raise SystemExit(1)
 
 
-def _write_reports(store: Any, records: list, group_id: str, resolved: Any, host: Any, console: Any) -> list:
-    cfg = resolved.report
-    if not cfg.formats:
+def _write_reports(store: Any, records: list, group_id: str, host: Any, console: Any) -> list:
+    """Write the formats of the experiment's ``[report]`` table (stored with each run's spec)."""
+    spec = records[0].spec
+    cfg = spec.get("report", {})
+    if not cfg.get("formats"):
         return []
     from .report import write_reports
 
     out_dir = store.root / "reports" / group_id
-    paths = write_reports(store, records, out_dir, formats=tuple(cfg.formats), host=host,
-                          title=cfg.title or str(resolved.spec.get("preset", "")), plots=cfg.plots)
+    paths = write_reports(store, records, out_dir, formats=tuple(cfg["formats"]), host=host,
+                          title=cfg.get("title") or str(spec.get("preset", "")), plots=cfg.get("plots", True))
     for path in paths:
         console.print(f"report: {path}")
     return paths

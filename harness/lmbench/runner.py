@@ -27,7 +27,7 @@ from typing import Any
 
 from .config import ResolvedSpec, dump_toml, expand_variants, resolve
 from .context import DistInfo, Run, StopFlag
-from .errors import LmbenchError, NonFiniteError, StoreError
+from .errors import LmbenchError, NonFiniteError, StoreError, UnknownNameError
 from .plugins import PluginHost, default_host, format_traceback
 from .store import RunRecord, Store, content_id
 
@@ -153,8 +153,6 @@ class Runner:
         labels = [label for label, _ in variants]
         for wanted in only:
             if wanted not in labels:
-                from .errors import UnknownNameError
-
                 raise UnknownNameError("variant", wanted, labels)
         for label, variant in variants:
             if only and label not in only:
