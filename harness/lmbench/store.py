@@ -215,6 +215,11 @@ class Store:
         with self.transaction() as c:
             c.execute("INSERT OR REPLACE INTO measurements VALUES(?,?,?)", (run_id, name, _dumps(data)))
 
+    def set_command(self, run_id: str, command: str) -> None:
+        """Replace the command recorded as reproducing a run (a sweep records its own form)."""
+        with self.transaction() as c:
+            c.execute("UPDATE runs SET command=? WHERE id=?", (command, run_id))
+
     def add_group(self, group_id: str, kind: str, name: str, command: str, spec: dict[str, Any],
                   run_ids: Iterable[str]) -> None:
         """Record an invocation (a run with variants, or a sweep) and its runs, in order."""
@@ -259,6 +264,10 @@ class Store:
         ids = [r[0] for r in self.conn.execute(
             "SELECT run_id FROM group_runs WHERE group_id=? ORDER BY position", (row["id"],))]
         return dict(row), [self.get(i) for i in ids]
+
+    def group_members(self) -> list[tuple[str, str]]:
+        """Every (group id, run id) membership, in each group's run order."""
+        return [tuple(r) for r in self.conn.execute("SELECT group_id, run_id FROM group_runs ORDER BY position")]
 
     def groups(self) -> list[dict[str, Any]]:
         return [dict(r) for r in self.conn.execute("SELECT * FROM groups ORDER BY created DESC")]

@@ -299,8 +299,7 @@ def _worker_run_ids(stdout: str) -> list[str]:
 def set_command(store: Store, run_id: str, command: str) -> None:
     """Record the command that reproduces a run (a worker records its own ``--spec-json`` call)."""
     if command:
-        with store.transaction() as c:
-            c.execute("UPDATE runs SET command=? WHERE id=?", (command, run_id))
+        store.set_command(run_id, command)
 
 
 # -- aggregation ------------------------------------------------------------------------------

@@ -96,7 +96,7 @@ def experiments(store: Store, records: Sequence[RunRecord]) -> list[Experiment]:
     ids = {r.id for r in records}
     by_id = {r.id: r for r in records}
     groups: dict[str, list[str]] = {}
-    for group_id, run_id in store.conn.execute("SELECT group_id, run_id FROM group_runs ORDER BY position"):
+    for group_id, run_id in store.group_members():
         if run_id in ids:
             groups.setdefault(group_id, []).append(run_id)
     meta = {g["id"]: g for g in store.groups()}
