@@ -26,3 +26,19 @@ def shared_data() -> Path:
     if not root or not Path(root).is_dir():
         pytest.skip("LMBENCH_DATA not set: shared data sets absent")
     return Path(root)
+
+
+CORPUS_WORDS = "the king and the queen walk in the garden while a fool sings of love and war".split()
+
+
+@pytest.fixture
+def corpus(tmp_path, monkeypatch) -> Path:
+    """Twelve small text documents of rotated words, for seconds-long lm.train runs; the token
+    cache goes to the test's own folder."""
+    monkeypatch.setenv("LMBENCH_CACHE", str(tmp_path / "cache"))
+    folder = tmp_path / "corpus"
+    folder.mkdir()
+    for d in range(12):
+        lines = [" ".join(CORPUS_WORDS[(d + i + j) % len(CORPUS_WORDS)] for j in range(8)) for i in range(30)]
+        (folder / f"doc{d:02d}.txt").write_text("\n".join(lines) + "\n")
+    return folder

@@ -12,23 +12,11 @@ from lmbench import hookimpl
 from lmbench.errors import LmbenchError
 from lmbench.testing import fresh_host, run_spec
 
-WORDS = "the king and the queen walk in the garden while a fool sings of love and war".split()
-
 
 @pytest.fixture(autouse=True)
 def _env(tmp_path, monkeypatch):
     monkeypatch.setenv("LMBENCH_CACHE", str(tmp_path / "cache"))
     torch.set_num_threads(1)
-
-
-@pytest.fixture
-def corpus(tmp_path) -> Path:
-    folder = tmp_path / "corpus"
-    folder.mkdir()
-    for d in range(12):
-        lines = [" ".join(WORDS[(d + i + j) % len(WORDS)] for j in range(8)) for i in range(30)]
-        (folder / f"doc{d:02d}.txt").write_text("\n".join(lines) + "\n")
-    return folder
 
 
 def tiny_spec(corpus: Path, **recipe) -> dict:

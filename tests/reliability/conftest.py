@@ -1,26 +1,10 @@
-"""A tiny text corpus and a seconds-long lm.train spec, for the fault and distributed tests."""
+"""A seconds-long lm.train spec (on the root conftest's ``corpus``), for the fault and distributed tests."""
 
 from __future__ import annotations
 
 import subprocess
 import sys
 import time
-
-import pytest
-
-WORDS = "the king and the queen walk in the garden while a fool sings of love and war".split()
-
-
-@pytest.fixture
-def corpus(tmp_path, monkeypatch):
-    """Twelve small documents of shuffled words; the token cache goes to the test's folder."""
-    monkeypatch.setenv("LMBENCH_CACHE", str(tmp_path / "cache"))
-    folder = tmp_path / "corpus"
-    folder.mkdir()
-    for d in range(12):
-        lines = [" ".join(WORDS[(d + i + j) % len(WORDS)] for j in range(8)) for i in range(30)]
-        (folder / f"doc{d:02d}.txt").write_text("\n".join(lines) + "\n")
-    return folder
 
 
 def lm_spec(corpus, *, batch_size: int = 8, steps: int = 8, eval_every: int = 4, **recipe) -> dict:
