@@ -168,12 +168,10 @@ class Train:
     def _check_budget(self, model: Any, val: Any, eval_kw: dict[str, Any], ac: Any) -> None:
         """Refuse a budget shorter than one periodic evaluation (estimated from one timed batch)."""
         c = self.config
-        batches = eval_batches(val, c.context, eval_kw["batch_size"], mode=c.batching, pad_id=eval_kw["pad_id"],
-                               max_tokens=c.eval_tokens, name="val")
-        first = next(iter(batches))
-        n_batches = sum(1 for _ in eval_batches(val, c.context, eval_kw["batch_size"], mode=c.batching,
-                                                pad_id=eval_kw["pad_id"], max_tokens=c.eval_tokens, name="val"))
-        x = first[0].to(eval_kw["device"])
+        batches = list(eval_batches(val, c.context, eval_kw["batch_size"], mode=c.batching, pad_id=eval_kw["pad_id"],
+                                    max_tokens=c.eval_tokens, name="val"))  # one evaluation's worth (eval_tokens)
+        n_batches = len(batches)
+        x = batches[0][0].to(eval_kw["device"])
         model.eval()
         with torch.no_grad(), ac():
             model(x)
