@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import os
 import random
-import socket
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from lmbench.errors import ConfigError, LmbenchError
+from lmbench.hub import hub_reachable
 
 
 @dataclass
@@ -50,17 +50,6 @@ class DataConfig:
     def __post_init__(self) -> None:
         if not 0.0 <= self.val_fraction < 1.0 or not 0.0 < self.test_fraction < 1.0:
             raise ConfigError("val_fraction must be in [0, 1) and test_fraction in (0, 1)")
-
-
-def hub_reachable(host: str = "huggingface.co", timeout: float = 3.0) -> bool:
-    """Whether the Hugging Face hub can be reached (False at once when HF_HUB_OFFLINE is set)."""
-    if os.environ.get("HF_HUB_OFFLINE", "0") not in ("0", "") or os.environ.get("HF_DATASETS_OFFLINE", "0") not in ("0", ""):
-        return False
-    try:
-        with socket.create_connection((host, 443), timeout=timeout):
-            return True
-    except OSError:
-        return False
 
 
 def read_rows(path: str | Path) -> list[dict[str, Any]]:

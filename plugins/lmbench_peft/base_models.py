@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from lmbench.errors import CapabilityError, LmbenchError
+from lmbench.hub import hub_reachable
 
 log = logging.getLogger("lmbench.peft")
 
@@ -194,32 +195,6 @@ def resolve_source(source: str) -> tuple[str, Path | str, Path | str]:
         return "folder", path, tok
     raise ModelLoadError(f"unknown base model '{source}': use 'smollm2', 'hf:<hub name>' (needs network), "
                          f"'random:tiny', a .gguf file or an HF-format folder")
-
-
-def hub_reachable(host: str = "huggingface.co", timeout: float = 3.0) -> bool:
-    """Whether the hub's host name resolves (a quick check instead of minutes of HTTP retries)."""
-    import socket
-
-    if os.environ.get("HF_HUB_OFFLINE", "0") not in ("0", "", "false", "False"):
-        return False
-    endpoint = os.environ.get("HF_ENDPOINT", "")
-    if endpoint:
-        host = endpoint.split("://", 1)[-1].split("/", 1)[0].split(":", 1)[0]
-    import threading
-
-    answer: list[bool] = []
-
-    def probe() -> None:
-        try:
-            socket.getaddrinfo(host, 443)
-            answer.append(True)
-        except OSError:
-            answer.append(False)
-
-    thread = threading.Thread(target=probe, daemon=True)
-    thread.start()
-    thread.join(timeout)
-    return bool(answer and answer[0])
 
 
 def _hub_kwargs(kind: str) -> dict[str, Any]:

@@ -78,7 +78,7 @@ def default_path() -> Path:
 def read_records(path: str) -> list[dict[str, Any]]:
     """Rows of a local JSON Lines file (gzip or not) or of a hub dataset ``hf:<name>``."""
     if path.startswith("hf:"):
-        from .base_models import hub_reachable
+        from lmbench.hub import hub_reachable
 
         if not hub_reachable():
             raise DataError(f"hub dataset {path[3:]} needs network access to the Hugging Face hub; offline, give a "
