@@ -9,14 +9,13 @@ so a corpus is never held in memory as text.
 from __future__ import annotations
 
 import json
-import shutil
-import tempfile
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from lmbench.checkpoint import atomic_folder
 from lmbench.errors import LmbenchError
 
 from .cache import cache_dir, digest
@@ -134,15 +133,5 @@ def cached_split(dataset, split: str, tokenizer, *, dataset_key: str | None = No
     folder = (root or cache_dir() / "tokens") / f"{split}-{key}"
     if (folder / "meta.json").exists():
         return open_split(folder)
-    folder.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", dir=folder.parent))
-    try:
-        encode_documents(dataset.documents(split), tokenizer, tmp)
-        try:
-            tmp.rename(folder)
-        except OSError:  # another process won the race: use its entry
-            shutil.rmtree(tmp, ignore_errors=True)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
+    atomic_folder(folder, lambda tmp: encode_documents(dataset.documents(split), tokenizer, tmp))
     return open_split(folder)

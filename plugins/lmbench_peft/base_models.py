@@ -24,11 +24,10 @@ import hashlib
 import importlib.util
 import logging
 import os
-import shutil
-import tempfile
 from pathlib import Path
 from typing import Any
 
+from lmbench.checkpoint import atomic_folder
 from lmbench.errors import CapabilityError, LmbenchError
 from lmbench.hub import hub_reachable
 
@@ -92,22 +91,6 @@ def gguf_cache_dir(gguf: Path) -> Path:
     return cache_root() / "gguf" / _sha_of(str(gguf.resolve()), stat.st_size, stat.st_mtime)[:16]
 
 
-def _atomic_folder(target: Path, write: Any) -> Path:
-    """Call ``write(tmp_folder)`` and rename the folder into ``target`` (no torn caches)."""
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
-    try:
-        write(tmp)
-        if target.exists():  # another process won the race; keep its copy
-            shutil.rmtree(tmp, ignore_errors=True)
-        else:
-            os.replace(tmp, target)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    return target
-
-
 def _gguf_tokenizer(gguf: Path) -> Path:
     """Convert (once) the GGUF file's tokenizer into a cached HF tokenizer folder; return it."""
     folder = gguf_cache_dir(gguf) / "tokenizer"
@@ -125,7 +108,7 @@ def _gguf_tokenizer(gguf: Path) -> Path:
         tok.save_pretrained(tmp)
 
     log.info("converting the tokenizer of %s (once)", gguf.name)
-    return _atomic_folder(folder, write)
+    return atomic_folder(folder, write)
 
 
 def _gguf_model(gguf: Path) -> Path:
@@ -156,7 +139,7 @@ def _gguf_model(gguf: Path) -> Path:
         rebuilt.save_pretrained(tmp, safe_serialization=True)
 
     log.info("converting %s to a safetensors cache in %s (once, ~20 s)", gguf.name, folder)
-    return _atomic_folder(folder, write)
+    return atomic_folder(folder, write)
 
 
 def resolve_source(source: str) -> tuple[str, Path | str, Path | str]:

@@ -148,3 +148,20 @@ def test_sigterm_is_a_clean_stop_too(tmp_path):
     assert proc.returncode == 143, stderr
     [record] = Store(tmp_path).runs()
     assert record.status == "interrupted" and record.reason == "interrupted (SIGTERM)"
+
+
+def test_cache_folders_are_whole_or_absent(tmp_path):
+    from lmbench.checkpoint import atomic_folder
+
+    def half_written(folder):
+        (folder / "part").write_text("x")
+        raise OSError("No space left on device")
+
+    with pytest.raises(OSError):
+        atomic_folder(tmp_path / "cache", half_written)
+    assert list(tmp_path.iterdir()) == []  # neither the folder nor a temporary one remains
+
+    atomic_folder(tmp_path / "cache", lambda folder: (folder / "first").write_text("1"))
+    atomic_folder(tmp_path / "cache", lambda folder: (folder / "second").write_text("2"))  # lost the race
+    assert [p.name for p in (tmp_path / "cache").iterdir()] == ["first"]
+    assert [p.name for p in tmp_path.iterdir()] == ["cache"]
