@@ -7,11 +7,11 @@ Both wrap a ``transformers`` fast tokenizer (``.hf``) so batching, truncation an
 from __future__ import annotations
 
 import hashlib
-import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from lmbench.cache import cache_dir
 from lmbench.errors import ConfigError, LmbenchError
 
 SPECIALS = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
@@ -78,7 +78,7 @@ class WordPieceTokenizer(_Base):
         digest = hashlib.sha1(repr((config.vocab_size, config.lowercase, config.min_frequency)).encode())
         for t in texts:
             digest.update(t.encode("utf-8", "ignore"))
-        cache = Path(os.environ.get("LMBENCH_CACHE", Path.home() / ".cache" / "lmbench")) / "wordpiece" / digest.hexdigest()
+        cache = cache_dir() / "wordpiece" / digest.hexdigest()
         if (cache / "tokenizer.json").exists():
             self.hf = PreTrainedTokenizerFast.from_pretrained(str(cache))
             return

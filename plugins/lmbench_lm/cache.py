@@ -1,22 +1,15 @@
-"""The lab's cache folder (tokenizer files, tokenized corpora) and content digests.
-
-The folder is ``$LMBENCH_CACHE`` if set, else ``~/.cache/lmbench``. Everything in it is keyed by
-a digest of what produced it, so a stale entry is never read: a changed corpus or tokenizer makes
-a new key.
+"""The lab's cache folder (``lmbench.cache.cache_dir``: tokenizer files, tokenized corpora) and
+content digests. Everything in it is keyed by a digest of what produced it, so a stale entry is
+never read: a changed corpus or tokenizer makes a new key.
 """
 
 from __future__ import annotations
 
 import hashlib
-import os
-from pathlib import Path
 
+from lmbench.cache import cache_dir
 
-def cache_dir() -> Path:
-    """``$LMBENCH_CACHE`` or ``~/.cache/lmbench`` (created)."""
-    root = Path(os.environ.get("LMBENCH_CACHE") or Path.home() / ".cache" / "lmbench").expanduser()
-    root.mkdir(parents=True, exist_ok=True)
-    return root
+__all__ = ["cache_dir", "digest"]
 
 
 def digest(*parts: object, length: int = 16) -> str:

@@ -23,10 +23,10 @@ import functools
 import hashlib
 import importlib.util
 import logging
-import os
 from pathlib import Path
 from typing import Any
 
+from lmbench.cache import cache_dir
 from lmbench.checkpoint import atomic_folder
 from lmbench.errors import CapabilityError, LmbenchError
 from lmbench.hub import hub_reachable
@@ -48,11 +48,6 @@ RANDOM_SHAPES: dict[str, dict[str, int]] = {
 
 class ModelLoadError(LmbenchError):
     """A base model or tokenizer that cannot be loaded; the message names the fix."""
-
-
-def cache_root() -> Path:
-    """``$LMBENCH_CACHE`` or ``~/.cache/lmbench``: where converted models are kept."""
-    return Path(os.environ.get("LMBENCH_CACHE") or Path.home() / ".cache" / "lmbench")
 
 
 def smollm2_gguf_path() -> Path:
@@ -88,7 +83,7 @@ def _sha_of(path: str, size: int, mtime: float) -> str:
 def gguf_cache_dir(gguf: Path) -> Path:
     """The safetensors cache folder of a GGUF file: ``<cache>/gguf/<sha256[:16]>``."""
     stat = gguf.stat()
-    return cache_root() / "gguf" / _sha_of(str(gguf.resolve()), stat.st_size, stat.st_mtime)[:16]
+    return cache_dir() / "gguf" / _sha_of(str(gguf.resolve()), stat.st_size, stat.st_mtime)[:16]
 
 
 def _gguf_tokenizer(gguf: Path) -> Path:
