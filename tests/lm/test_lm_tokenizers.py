@@ -41,12 +41,13 @@ def test_gpt2_matches_independent_implementations():
 
 
 def test_gpt2_files_are_verified(tmp_path):
-    from lmbench_lm.tokenizers import GPT2_SHA256, _sha256, gpt2_files
+    from lmbench.cache import file_sha256
+    from lmbench_lm.tokenizers import GPT2_SHA256, gpt2_files
 
     folder = gpt2_files()
-    assert _sha256(folder / "vocab.json") == GPT2_SHA256["encoder.json"]
+    assert file_sha256(folder / "vocab.json") == GPT2_SHA256["encoder.json"]
     (folder / "vocab.json").write_text("{}")  # tampered copy is replaced from the package
-    assert _sha256(gpt2_files() / "vocab.json") == GPT2_SHA256["encoder.json"]
+    assert file_sha256(gpt2_files() / "vocab.json") == GPT2_SHA256["encoder.json"]
 
 
 def test_char_round_trip_and_unknown_chars():
