@@ -1,0 +1,81 @@
+"""The ``lmbench`` command line (click), one module per job; human output on stderr, ``--json`` on stdout.
+
+- :mod:`.running`: ``run``, ``sweep``
+- :mod:`.inspecting`: ``list``, ``plugins``, ``show``, ``export``, ``env``
+- :mod:`.results`: ``report``, ``compare``
+- :mod:`.common`: the options, consoles and report writing they share
+
+Nothing here imports torch; commands import what they need when they run, so ``lmbench --help``
+and ``lmbench list`` stay fast.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+
+import click
+
+from .. import __version__
+from ..errors import LmbenchError
+from .common import EXIT_INTERRUPTED
+from .inspecting import env_cmd, export_cmd, list_cmd, plugins_cmd, show_cmd
+from .results import compare_cmd, report_cmd
+from .running import run_cmd, sweep_cmd
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="lmbench")
+@click.option("--debug", is_flag=True, help="Show tracebacks instead of one-line errors.")
+@click.pass_context
+def cli(ctx: click.Context, debug: bool) -> None:
+    """lmbench: small language-model experiments, quality beside cost.
+
+    \b
+    lmbench run                                   the default experiment (LSTM vs Transformer, CPU, minutes)
+    lmbench run --plugin attention.lsh --dataset arxiv
+    lmbench run -c exp.toml --set model.n_layers=4 --set recipe.budget=2h
+    lmbench list [kind]   |   lmbench plugins   |   lmbench show RUN   |   lmbench export > runs.jsonl
+    """
+    ctx.ensure_object(dict)["debug"] = debug
+    if debug:
+        os.environ["LMBENCH_DEBUG"] = "1"
+
+
+for _command in (run_cmd, sweep_cmd, list_cmd, plugins_cmd, show_cmd, export_cmd, env_cmd, report_cmd, compare_cmd):
+    cli.add_command(_command)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Console entry point: one-line errors unless ``--debug``."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    debug = "--debug" in argv or os.environ.get("LMBENCH_DEBUG") == "1"
+    logging.basicConfig(level=logging.WARNING, format="%(message)s")
+    try:
+        cli.main(args=argv, prog_name="lmbench", standalone_mode=False)
+    except click.exceptions.Abort:
+        click.echo("aborted", err=True)
+        raise SystemExit(EXIT_INTERRUPTED) from None
+    except click.ClickException as exc:
+        exc.show()
+        raise SystemExit(exc.exit_code) from None
+    except LmbenchError as exc:
+        if debug:
+            raise
+        click.echo(f"error: {exc}", err=True)
+        raise SystemExit(2) from None
+    except KeyboardInterrupt:
+        click.echo("interrupted", err=True)
+        raise SystemExit(EXIT_INTERRUPTED) from None
+    except SystemExit:
+        raise
+    except Exception as exc:
+        if debug:
+            raise
+        first = str(exc).splitlines()[0] if str(exc) else ""
+        click.echo(f"error: {type(exc).__name__}: {first} (rerun with --debug for the traceback)", err=True)
+        raise SystemExit(1) from None
+
+
+__all__ = ["cli", "main"]

@@ -1,0 +1,66 @@
+"""What every command shares: the consoles, the store and JSON options, and the experiment report.
+
+Kept light: only click is imported here; rich, the store and the report writers are imported when a
+command runs, so ``lmbench --help`` stays fast.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import click
+
+#: The preset ``lmbench run`` starts from when nothing else is given.
+DEFAULT_PRESET = "lm.compare"
+#: Exit status of a run stopped by Ctrl-C (128 + SIGINT).
+EXIT_INTERRUPTED = 130
+
+store_option = click.option("--store", "store_dir", envvar="LMBENCH_STORE", type=click.Path(file_okay=False),
+                            default=None, help="Results store folder [default: ./runs or $LMBENCH_STORE].")
+json_option = click.option("--json", "as_json", is_flag=True, help="Machine-readable JSON on stdout.")
+
+
+def console(stderr: bool = True) -> Any:
+    """A rich console: stderr for humans (status, progress), stdout for tables a command prints.
+
+    ``soft_wrap``: a printed line is never broken at the terminal's width, so a path or an error
+    message stays whole (and copyable) at any ``COLUMNS``; tables still fit the width.
+    """
+    from rich.console import Console
+
+    return Console(stderr=stderr, highlight=False, soft_wrap=True)
+
+
+def open_store(path: str | None, readonly: bool = False) -> Any:
+    """The results store at ``path`` (``--store``), read-only for commands that only read."""
+    from ..store import Store
+
+    return Store(path, readonly=readonly)
+
+
+def report_formats(values: tuple[str, ...]) -> tuple[str, ...]:
+    """``-f md -f tex,html`` -> ``("md", "tex", "html")``; markdown when none is given."""
+    out = [f.strip() for v in values for f in v.split(",") if f.strip()]
+    return tuple(dict.fromkeys(out)) or ("md",)
+
+
+def write_experiment_reports(store: Any, records: list, spec: dict[str, Any], out_name: str, host: Any,
+                             out: Any, default_title: str = "") -> list[Path]:
+    """Write the formats of an experiment's ``[report]`` table (validated like any spec table).
+
+    Used at the end of ``lmbench run`` and ``lmbench sweep``; the report lands in
+    ``<store>/reports/<out_name>/`` and each written file is named on ``out`` (figures counted).
+    """
+    from ..config import HARNESS_CONFIGS, make_config
+    from ..report import write_reports
+
+    cfg = make_config(HARNESS_CONFIGS["report"], dict(spec.get("report", {})), "[report]")
+    if not cfg.formats:
+        return []
+    paths = write_reports(store, records, store.root / "reports" / out_name, formats=tuple(cfg.formats), host=host,
+                          title=cfg.title or default_title, plots=cfg.plots)
+    for path in paths:
+        if path.suffix not in (".png", ".svg"):
+            out.print(f"report: {path}")
+    return paths

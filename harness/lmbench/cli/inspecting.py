@@ -1,0 +1,120 @@
+"""Commands that inspect: ``lmbench list``, ``plugins``, ``show``, ``export`` and ``env``."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+import click
+
+from .common import console, json_option, open_store, store_option
+
+LIST_KINDS = ("datasets", "tokenizers", "models", "attention", "recipes", "metrics", "reporters", "presets")
+
+
+@click.command("list")
+@click.argument("kind", required=False, type=click.Choice(LIST_KINDS))
+@json_option
+def list_cmd(kind: str | None, as_json: bool) -> None:
+    """List registered components (all kinds, or one)."""
+    from ..plugins import default_host
+
+    registries = default_host().registries
+    kinds = [kind] if kind else list(LIST_KINDS)
+    rows = [(k, e.name, e.plugin, e.summary) for k in kinds for e in registries[k]]
+    if as_json:
+        click.echo(json.dumps([{"kind": k, "name": n, "plugin": p, "summary": s} for k, n, p, s in rows], indent=2))
+        return
+    from rich.table import Table
+
+    table = Table(box=None, header_style="bold")
+    for column in ("kind", "name", "summary"):
+        table.add_column(column)
+    for k, name, _plugin, summary in rows:
+        table.add_row(k, name, summary)
+    console(stderr=False).print(table)
+
+
+@click.command("plugins")
+@json_option
+def plugins_cmd(as_json: bool) -> None:
+    """Installed plugins: version, source, hooks and load errors."""
+    from ..plugins import default_host
+
+    host = default_host()
+    host.registries  # registration hooks run here, so their errors are recorded too
+    infos = list(host.plugins.values())
+    if as_json:
+        click.echo(json.dumps([i.__dict__ for i in infos], indent=2))
+        return
+    from rich.table import Table
+
+    table = Table(box=None, header_style="bold")
+    for column in ("plugin", "version", "module", "hooks", "status"):
+        table.add_column(column)
+    for info in infos:
+        hooks = ", ".join(h.removeprefix("lmbench_") for h in info.hooks)
+        status = "[green]ok[/green]" if info.ok else f"[red]error: {info.error}[/red]"
+        table.add_row(info.name, info.version, info.module, hooks, status)
+    console(stderr=False).print(table)
+
+
+@click.command("show")
+@click.argument("run_id")
+@store_option
+@json_option
+def show_cmd(run_id: str, store_dir: str | None, as_json: bool) -> None:
+    """Show one stored run: status, results, measurements, spec, command."""
+    store = open_store(store_dir, readonly=True)
+    record = store.get(run_id)
+    measurements = store.measurements(record.id)
+    if as_json:
+        click.echo(json.dumps({**record.__dict__, "measurements": measurements}, indent=2, default=str))
+        return
+    from rich.table import Table
+
+    screen = console(stderr=False)
+    screen.print(f"[bold]{record.name}[/bold]  {record.id}  status: {record.status}"
+                  + (f"  ({record.reason})" if record.reason else ""))
+    screen.print(f"command: {record.command}\nfolder:  {record.run_dir}")
+    table = Table("result", "value", box=None, header_style="bold")
+    for key, value in sorted(record.results.items()):
+        table.add_row(key, f"{value:.6g}" if isinstance(value, float) else str(value))
+    screen.print(table)
+    for name, data in measurements.items():
+        rows = data.get("rows") if isinstance(data, dict) else None
+        screen.print(f"measurement [bold]{name}[/bold]: " + (f"{len(rows)} rows" if rows is not None else
+                      ", ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}"
+                                for k, v in list(data.items())[:8] if not isinstance(v, (list, dict)))))
+    screen.print("spec: " + json.dumps(record.spec, sort_keys=True))
+
+
+@click.command("export")
+@click.argument("run_ids", nargs=-1)
+@click.option("-o", "--out", type=click.Path(dir_okay=False), default=None, help="File to write [default: stdout].")
+@store_option
+def export_cmd(run_ids: tuple[str, ...], out: str | None, store_dir: str | None) -> None:
+    """Export runs (all, or the given ids) as JSON Lines: spec, env, results, steps, measurements."""
+    store = open_store(store_dir, readonly=True)
+    ids = [store.get(r).id for r in run_ids] if run_ids else None
+    if out is None:
+        store.export_jsonl(sys.stdout, ids)
+        return
+    with open(out, "w") as handle:
+        count = store.export_jsonl(handle, ids)
+    console().print(f"exported {count} run(s) to {out}")
+
+
+@click.command("env")
+@click.option("--device", default="auto", help="Device to describe.")
+def env_cmd(device: str) -> None:
+    """Print the environment that is recorded with every run (JSON)."""
+    from ..measure.env import capture_environment
+    from ..plugins import default_host
+    from ..runner import pick_device
+
+    click.echo(json.dumps(capture_environment(default_host().versions, device=pick_device(device)), indent=2,
+                          default=str))
+
+
+__all__ = ["list_cmd", "plugins_cmd", "show_cmd", "export_cmd", "env_cmd"]

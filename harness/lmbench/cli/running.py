@@ -1,0 +1,208 @@
+"""Commands that run experiments: ``lmbench run`` and ``lmbench sweep``."""
+
+from __future__ import annotations
+
+import json
+import math
+import shlex
+import sys
+from typing import Any
+
+import click
+
+from ..errors import LmbenchError
+from .common import DEFAULT_PRESET, console, json_option, open_store, store_option, write_experiment_reports
+
+
+@click.command("run")
+@click.option("--plugin", "--preset", "preset", default=None,
+              help=f"Preset to start from (e.g. attention.lsh) [default: {DEFAULT_PRESET} when nothing else is given].")
+@click.option("-c", "--config", "files", multiple=True, type=click.Path(dir_okay=False),
+              help="TOML spec file(s), merged in order after the preset.")
+@click.option("--dataset", default=None, help="Dataset name (short names resolve when unambiguous).")
+@click.option("--tokenizer", default=None, help="Tokenizer name.")
+@click.option("--model", default=None, help="Model name.")
+@click.option("--attention", default=None, help="Attention kernel name.")
+@click.option("--recipe", default=None, help="Recipe name.")
+@click.option("--seed", type=int, default=None, help="Random seed (run.seed).")
+@click.option("--device", default=None, help="auto (CUDA > MPS > CPU), cpu, cuda, cuda:N, mps.")
+@click.option("--set", "sets", multiple=True, metavar="TABLE.KEY=VALUE", help="Override one spec value (repeatable).")
+@click.option("--only", multiple=True, metavar="LABEL", help="Run only these variants of the preset.")
+@click.option("--resume", "resume_id", default=None, metavar="RUN",
+              help="Continue a stored run from its last checkpoint (same spec, same id).")
+@click.option("--force", is_flag=True, help="Run again even if the store has this run done (checkpoints cleared).")
+@click.option("--spec-json", type=click.Path(dir_okay=False, exists=True), default=None,
+              help="A fully expanded spec as JSON (used by sweeps' worker processes).")
+@click.option("--nproc", type=int, default=1, help="Processes per node: >1 launches under torchrun (DDP).")
+@click.option("--nnodes", default="1", help="torchrun --nnodes (e.g. 2 or 1:4).")
+@click.option("--rdzv-endpoint", default=None, help="torchrun rendezvous host:port for multi-node runs.")
+@click.option("--dry-run", is_flag=True, help="Resolve and validate the spec, print it, run nothing.")
+@click.option("--no-report", is_flag=True, help="Do not write the report at the end.")
+@store_option
+@json_option
+@click.pass_context
+def run_cmd(ctx: click.Context, preset: str | None, files: tuple[str, ...], dataset: str | None, tokenizer: str | None,
+            model: str | None, attention: str | None, recipe: str | None, seed: int | None, device: str | None,
+            sets: tuple[str, ...], only: tuple[str, ...], resume_id: str | None, force: bool, spec_json: str | None,
+            nproc: int, nnodes: str, rdzv_endpoint: str | None, dry_run: bool, no_report: bool,
+            store_dir: str | None, as_json: bool) -> None:
+    """Run an experiment: a preset, spec files and flags, merged in that order."""
+    if nproc > 1 or nnodes not in ("1", "1:1"):
+        from ..distributed import launch_torchrun
+
+        raise SystemExit(launch_torchrun(sys.argv[1:], nproc=nproc, nnodes=nnodes, rdzv_endpoint=rdzv_endpoint))
+    from ..config import build_spec
+    from ..plugins import default_host
+    from ..runner import Runner
+
+    out = console()
+    host = default_host()
+    overrides = {"dataset.name": dataset, "tokenizer.name": tokenizer, "model.name": model,
+                 "attention.name": attention, "recipe.name": recipe, "run.seed": seed, "run.device": device}
+    store = None if dry_run else open_store(store_dir)
+    if resume_id:
+        record = store.get(resume_id)
+        spec, force = dict(record.spec), False
+        if record.label:
+            spec.setdefault("run", {})["label"] = record.label
+        out.print(f"resuming {record.id} ({record.status})")
+    elif spec_json:
+        spec = json.loads(open(spec_json).read())
+    else:
+        if not (preset or files or recipe):
+            preset = DEFAULT_PRESET
+        spec = build_spec(host.registries, preset=preset, files=files, overrides=overrides, sets=sets)
+    runner = Runner(store, host, console=out, force=force)
+    if dry_run:
+        planned = runner.plan(spec, only=only)
+        out = [{"label": p.label, "run_id": p.run_id, "spec": p.resolved.spec} for p in planned]
+        click.echo(json.dumps(out, indent=2, default=str))
+        return
+    command = "lmbench " + " ".join(shlex.quote(a) for a in sys.argv[1:]) if sys.argv[1:2] == ["run"] else \
+        "lmbench run"
+    if resume_id:
+        command = f"lmbench run --resume {resume_id}"
+    group_id, records = runner.run_spec(spec, command=command, only=only)
+    reports = []
+    if not no_report and runner.dist.is_main and records:
+        reports = write_experiment_reports(store, records, records[0].spec, group_id, host, out,
+                                             default_title=str(records[0].spec.get("preset", "")))
+    if as_json and runner.dist.is_main:  # under torchrun, one answer, not one per rank
+        click.echo(json.dumps({"group": group_id, "runs": [{"id": r.id, "label": r.label, "status": r.status,
+                                                              "reason": r.reason, "results": r.results}
+                                                             for r in records],
+                               "reports": [str(p) for p in reports]}, indent=2, default=str))
+    if runner.stop.reason == "interrupted":  # 128 + the signal's number: 130 for Ctrl-C, 143 for SIGTERM
+        raise SystemExit(128 + int(runner.stop_signal))
+    failed = [r for r in records if r.status != "done"]
+    if failed:
+        raise SystemExit(1)
+
+
+# -- sweep ----------------------------------------------------------------------------------------
+@click.command("sweep")
+@click.option("--plugin", "--preset", "preset", default=None, help="Preset to start from (e.g. attention.lsh).")
+@click.option("-c", "--config", "files", multiple=True, type=click.Path(dir_okay=False),
+              help="TOML spec file(s), merged in order after the preset.")
+@click.option("--grid", "grids", multiple=True, metavar="TABLE.KEY=V1,V2",
+              help="A swept option and its values (repeatable; points are the cross product).")
+@click.option("--seeds", default=None, metavar="0,1,2", help="Seeds per point (0,1,2 or 0-4).")
+@click.option("--set", "sets", multiple=True, metavar="TABLE.KEY=VALUE", help="Override one spec value (repeatable).")
+@click.option("-j", "--jobs", type=int, default=1, show_default=True,
+              help="Points run at once, each in its own worker process (>1).")
+@click.option("--name", default=None, help="Sweep name [default: derived from the spec, stable across reruns].")
+@click.option("--force", is_flag=True, help="Run points again even if they are done in the store.")
+@click.option("--dry-run", is_flag=True, help="Validate and list the points and their run ids; run nothing.")
+@click.option("--no-report", is_flag=True, help="Do not write the report at the end.")
+@store_option
+@json_option
+def sweep_cmd(preset: str | None, files: tuple[str, ...], grids: tuple[str, ...], seeds: str | None,
+              sets: tuple[str, ...], jobs: int, name: str | None, force: bool, dry_run: bool, no_report: bool,
+              store_dir: str | None, as_json: bool) -> None:
+    """Run a grid of spec values times seeds; done points are skipped, so a killed sweep resumes."""
+    from ..config import build_spec
+    from ..plugins import default_host
+    from ..sweep import expand, parse_grid, parse_seeds, point_command, run_sweep, validate_grid
+
+    if jobs < 1:
+        raise LmbenchError("--jobs must be at least 1")
+    if not (preset or files):
+        raise LmbenchError("lmbench sweep needs a spec: --plugin PRESET or -c spec.toml")
+    host = default_host()
+    grid, seed_list = parse_grid(list(grids)), parse_seeds(seeds)
+    if not grid and not seed_list:
+        raise LmbenchError("nothing to sweep: give --grid TABLE.KEY=V1,V2 and/or --seeds 0,1,2")
+    base = build_spec(host.registries, preset=preset, files=files, sets=sets)
+    validate_grid(base, grid, host.registries)
+    spec = expand(base, grid, seed_list)
+    base_args = (["--plugin", preset] if preset else []) + [a for f in files for a in ("-c", f)] + \
+                [a for s in sets for a in ("--set", s)] + (["--store", store_dir] if store_dir else [])
+    base_labels = [v.get("label", "") for v in base.get("variants") or []]
+    commands = {}
+    for variant in spec["variants"]:
+        base_label = next((lb for lb in base_labels
+                           if lb and (variant["label"].startswith(lb + " ") or variant["label"] == lb)), "")
+        point_sets = {k: v for k, v in variant["set"].items() if k in grid or k == "run.seed"}
+        commands[variant["label"]] = point_command(base_args, variant["label"], point_sets, bool(base_labels), base_label)
+    command = "lmbench " + " ".join(shlex.quote(a) for a in sys.argv[1:]) if sys.argv[1:2] == ["sweep"] else "lmbench sweep"
+    out = console()
+    from ..store import Store
+
+    if dry_run:
+        from ..runner import Runner
+
+        planned = Runner(None, host).plan(spec)
+        click.echo(json.dumps([{"label": p.label, "run_id": p.run_id, "command": commands.get(p.label)}
+                               for p in planned], indent=2))
+        return
+    store = Store(store_dir)
+    out.print(f"sweep: {len(spec['variants'])} point(s)" + (f", {jobs} at a time" if jobs > 1 else ""))
+    result = run_sweep(store, spec, host=host, jobs=jobs, name=name, command=command, point_commands=commands,
+                       force=force, console=out)
+    _print_aggregate(out, result.records)
+    reports = []
+    if not no_report and result.records:
+        reports = write_experiment_reports(store, result.records, spec, result.group_id, host, out,
+                                             default_title=result.name)
+    if as_json:
+        from ..sweep import aggregate
+
+        click.echo(json.dumps({"group": result.group_id, "name": result.name, "skipped": result.skipped,
+                               "runs": [{"id": r.id, "label": r.label, "status": r.status, "reason": r.reason,
+                                         "results": r.results} for r in result.records],
+                               "aggregate": aggregate(result.records), "reports": [str(p) for p in reports]},
+                              indent=2, default=str))
+    out.print(f"sweep [bold]{result.name}[/bold]: {len(result.records)} point(s), {result.skipped} skipped as done, "
+                  f"{len(result.failed)} not done" + (f" ({'; '.join(result.failed[:5])})" if result.failed else ""))
+    if result.failed:
+        raise SystemExit(1)
+
+
+def _print_aggregate(out: Any, records: list) -> None:
+    """Points across seeds: mean ± 95% CI (t) of each shared metric."""
+    from rich.table import Table
+
+    from ..report.tables import collect_columns, fmt_number
+    from ..sweep import aggregate
+
+    rows = aggregate(records)
+    columns = [c for c in collect_columns(records)][:8]
+    table = Table(title="sweep points (mean ± 95% CI over seeds)", header_style="bold", box=None)
+    for header in ["point", "seeds ok", *(c.header for c in columns)]:
+        table.add_column(header)
+    for row in rows:
+        cells = [row["point"], f"{row['ok']}/{row['runs']}" + ("" if row["status"] == "ok" else f" ({row['status']})")]
+        for column in columns:
+            stat = row.get(column.key)
+            if stat is None:
+                cells.append("–")
+                continue
+            text = fmt_number(stat["mean"] * column.scale)
+            if stat["n"] > 1 and math.isfinite(stat["ci95"]):
+                text += f" ± {fmt_number(stat['ci95'] * column.scale, 2)}"
+            cells.append(text)
+        table.add_row(*cells)
+    out.print(table)
+
+
+__all__ = ["run_cmd", "sweep_cmd"]
