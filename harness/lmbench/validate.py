@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import logging
 import re
 import types
 import typing
@@ -72,6 +73,7 @@ def make_config(cls: Any, params: dict[str, Any], where: str) -> Any:
     fields = {f.name: f for f in dataclasses.fields(cls) if f.init}
     hints = typing.get_type_hints(cls)
     values = {}
+    params = _renamed(cls, params, fields, where)
     for key, value in params.items():
         if key not in fields:
             raise ConfigError(f"unknown key '{key}' for {where}; {_suggest(key, fields)}")
@@ -85,6 +87,22 @@ def make_config(cls: Any, params: dict[str, Any], where: str) -> Any:
         raise ConfigError(f"{where}: {exc}") from exc
     except (ValueError, LmbenchError) as exc:  # __post_init__ checks
         raise ConfigError(f"invalid {where}: {exc}") from exc
+
+
+def _renamed(cls: Any, params: dict[str, Any], fields: dict[str, Any], where: str) -> dict[str, Any]:
+    """Old key names a Config still accepts (its ``aliases`` mapping), renamed with a warning."""
+    aliases = getattr(cls, "aliases", None) or {}
+    out = {}
+    for key, value in params.items():
+        new = aliases.get(key)
+        if new and key not in fields and new in fields:
+            if new in params:
+                raise ConfigError(f"{where} has both '{key}' and its new name '{new}'; keep '{new}'")
+            logging.getLogger("lmbench").warning("%s: '%s' is now called '%s'; the old name works for one more "
+                                                 "release", where, key, new)
+            key = new
+        out[key] = value
+    return out
 
 
 def coerce(value: Any, hint: Any) -> Any:
