@@ -333,7 +333,7 @@ class Recipe(Protocol):
     """A recipe (spec table ``[recipe]``), built as ``factory(config)``.
 
     ``run(run: lmbench.context.Run) -> {key: value}`` builds the other components through ``run``,
-    trains and evaluates, records each result as soon as it has it (``run.result(...)``), and
+    trains and evaluates, records each result as soon as it has it (``run.add_results(...)``), and
     returns the final results. Its class declares ``requires`` (:class:`Requires`); a recipe
     without it is not checked before it starts.
     """
