@@ -235,22 +235,17 @@ def resolve(spec: dict[str, Any], registries: Registries) -> ResolvedSpec:
     for table in ("recipe", *[t for t in COMPONENT_TABLES if t != "recipe"]):
         if table not in spec:
             continue
-        params = dict(spec[table])
         if not isinstance(spec[table], dict):
             raise ConfigError(f"[{table}] must be a table with a 'name'")
+        params = dict(spec[table])
         name = params.pop("name", None)
-        if not name:
+        if not name and not (table == "metrics" and params):
             raise ConfigError(f"[{table}] needs a 'name'; see `lmbench list {table}`")
         registry = registries[table]
-        if table == "metrics":  # several metrics: name is a list
-            names = [name] if isinstance(name, str) else list(name)
-            entries = [registry.get(n, prefer_plugin=recipe_plugin or preset_plugin) for n in names]
-            canonical[table] = {"name": [e.name for e in entries]}
-            if params:
-                raise ConfigError(f"[metrics] takes only 'name' (a list), got: {', '.join(sorted(params))}")
-            for e in entries:
-                config = make_config(_config_cls(e.load()), {}, f"metric {e.name}")
-                components[f"metrics:{e.name}"] = ResolvedComponent(table, e, config)
+        if table == "metrics":  # several metrics: a list of names, plus a table of options per metric
+            canonical[table], metric_components = _resolve_metrics(name, params, registry,
+                                                                   recipe_plugin or preset_plugin)
+            components.update(metric_components)
             continue
         entry = registry.get(str(name), prefer_plugin=recipe_plugin or preset_plugin)
         if table == "recipe":
@@ -266,6 +261,46 @@ def resolve(spec: dict[str, Any], registries: Registries) -> ResolvedSpec:
     if spec.get("preset"):
         canonical["preset"] = spec["preset"]
     return ResolvedSpec(canonical, components, harness)
+
+
+def _resolve_metrics(name: Any, params: dict[str, Any], registry: Any, prefer: str | None
+                     ) -> tuple[dict[str, Any], dict[str, ResolvedComponent]]:
+    """``[metrics]``: ``name`` (a list) and/or one options table per metric, keyed by its name:
+
+    ``[metrics.top5]`` / ``[metrics."example.top5"]`` / ``--set metrics.example.top5.k=5``. A
+    metric with an options table is computed even if ``name`` does not list it.
+    """
+    names = [name] if isinstance(name, str) else list(name or [])
+    tables = _option_tables(params, "")
+    entries = {e.name: e for e in (registry.get(str(n), prefer_plugin=prefer) for n in [*names, *tables])}
+    options: dict[str, dict[str, Any]] = {}
+    for key, table in tables.items():
+        options.setdefault(registry.get(key, prefer_plugin=prefer).name, {}).update(table)
+    canonical: dict[str, Any] = {"name": list(entries)}
+    components = {}
+    for qualified, entry in entries.items():
+        config = make_config(_config_cls(entry.load()), options.get(qualified, {}), f"metric {qualified}")
+        components[f"metrics:{qualified}"] = ResolvedComponent("metrics", entry, config)
+        if config is not None:
+            canonical[qualified] = _jsonable(config)
+    return canonical, components
+
+
+def _option_tables(params: dict[str, Any], prefix: str) -> dict[str, dict[str, Any]]:
+    """Nested option tables to ``{dotted metric name: options}``; a scalar outside any table is an error."""
+    out: dict[str, dict[str, Any]] = {}
+    for key, value in params.items():
+        path = f"{prefix}{key}"
+        if not isinstance(value, dict):
+            if not prefix:
+                raise ConfigError(f"[metrics] takes 'name' (a list) and one options table per metric "
+                                  f"([metrics.NAME] key = value), got '{key} = {value!r}'")
+            continue
+        scalars = {k: v for k, v in value.items() if not isinstance(v, dict)}
+        if scalars or not value:
+            out[path] = scalars
+        out.update(_option_tables({k: v for k, v in value.items() if isinstance(v, dict)}, f"{path}."))
+    return out
 
 
 # -- building a spec from its sources -------------------------------------------------------

@@ -1,11 +1,15 @@
-"""The run context: everything a recipe gets from the harness.
+"""The run context: everything a recipe gets from the harness, and the only door it uses.
 
-A recipe's ``run(run)`` receives a :class:`Run`. Through it the recipe builds the spec's
-components (``run.build("model", vocab_size=...)``), logs per-step metrics
-(``run.log(step, train_loss=...)``), times work with the harness's timer (``run.time(fn)``),
-tracks memory (``with run.memory() as mem``), saves and resumes checkpoints atomically, and
-polls ``run.should_stop()`` (wall-clock budget, ``run.timeout``, Ctrl-C). Everything logged goes
-to the results store on rank 0 only.
+A recipe's ``run(run: Run)`` receives a :class:`Run`. Through it the recipe builds the spec's
+components (``run.build("model", vocab_size=...)``, checked against the recipe's declared
+protocol), feeds the spec's metrics (``run.metric_feed("next_token")``), records results as soon
+as it has them (``run.add_results(val_loss=...)``) inside named stages (``with
+run.stage("generation")``, so a failure says where it happened and keeps what came before), logs
+per-step metrics (``run.log(step, train_loss=...)``), times work with the harness's timer
+(``run.time(fn)``), tracks memory (``with run.memory() as mem``), saves and resumes checkpoints
+atomically, reads another stored run (``run.stored_run(run_id)``), lists and builds registry
+entries (``run.component_names("attention")``), and polls ``run.should_stop()`` (wall-clock
+budget, ``run.timeout``, Ctrl-C). Everything recorded goes to the results store on rank 0 only.
 """
 
 from __future__ import annotations
@@ -18,12 +22,16 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from .config import ResolvedSpec
+from .config import ResolvedSpec, make_config
 from .errors import LmbenchError, NonFiniteError
 from .plugins import PluginHost
 from .store import Store
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .metric_feed import MetricFeed
+    from .sources import StoredRun
 
 log = logging.getLogger("lmbench")
 
@@ -38,10 +46,12 @@ class DistInfo:
 
     @property
     def is_main(self) -> bool:
+        """Whether this is rank 0 (the process that writes the store, checkpoints and reports)."""
         return self.rank == 0
 
     @property
     def enabled(self) -> bool:
+        """Whether this process is one of several (torchrun with more than one rank)."""
         return self.world_size > 1
 
     @classmethod
@@ -71,9 +81,11 @@ class StopFlag:
 class Run:
     """One run of an experiment as a recipe sees it.
 
-    Attributes: ``id`` (content hash of spec, plugin versions and data fingerprint), ``dir`` (the
-    run folder), ``spec`` (the canonical resolved spec), ``label``, ``device`` (``"cpu"``,
-    ``"cuda"``, ``"mps"``), ``seed``, ``dist`` (:class:`DistInfo`), ``store`` (None off rank 0).
+    Public attributes: ``id`` (content hash of spec, plugin versions and data fingerprint),
+    ``dir`` (the run folder), ``spec`` (the canonical resolved spec, read-only), ``label``,
+    ``device`` (``"cpu"``, ``"cuda"``, ``"mps"``, ``"cuda:N"``), ``seed``, ``dist``
+    (:class:`DistInfo`), ``stop`` (:class:`StopFlag`), ``logger``. ``host`` and ``store`` belong
+    to the harness: a recipe uses the methods below instead.
     """
 
     def __init__(self, *, run_id: str, run_dir: Path, resolved: ResolvedSpec, host: PluginHost,
@@ -95,6 +107,8 @@ class Run:
         self._step_hooks_on = True
         self.checkpoint_dir = self.dir / "checkpoints"
         self.logger = log
+        self.results: dict[str, Any] = {}  # every result recorded so far (add_results)
+        self.failed_stage: str | None = None  # the stage a failure escaped from (stage())
 
     # -- components ------------------------------------------------------------------------
     def has(self, table: str) -> bool:
@@ -112,14 +126,54 @@ class Run:
         return self.resolved.components[table].entry.name
 
     def build(self, table: str, **deps: Any) -> Any:
-        """Build a component: ``factory(config, **deps)``; ``deps`` are the recipe's wiring."""
+        """Build a component: ``factory(config, **deps)``; ``deps`` are the recipe's wiring.
+
+        The built object is checked against the protocol the recipe declares for the table
+        (``requires``); a missing member is a one-line :class:`lmbench.preflight.ContractError`.
+        """
         self._require(table)
-        return self.resolved.components[table].build(**deps)
+        component = self.resolved.components[table]
+        obj = component.build(**deps)
+        from .preflight import check_built, recipe_requires
+
+        requires = recipe_requires(self.resolved) if table != "recipe" else None
+        if requires is not None:
+            check_built(table, obj, requires.tables.get(table), name=component.entry.name,
+                        plugin=component.entry.plugin, recipe=self.name("recipe"))
+        return obj
 
     def build_metrics(self, **deps: Any) -> dict[str, Any]:
         """Every metric of the ``[metrics]`` table, built: qualified name -> metric object."""
         return {c.entry.name: c.build(**deps) for key, c in self.resolved.components.items()
                 if key.startswith("metrics:")}
+
+    def metric_feed(self, kind: str) -> MetricFeed:
+        """The spec's metrics that consume ``kind`` (``"next_token"``, ``"class_label"``,
+        ``"regression"``, ``"text"``; see :class:`lmbench.components.Metric`), to feed batch by
+        batch; empty (falsy) when the spec names none. Each call starts a fresh feed."""
+        from .metric_feed import MetricFeed
+
+        built = (c.build() for key, c in self.resolved.components.items() if key.startswith("metrics:"))
+        names = (c.entry.name for key, c in self.resolved.components.items() if key.startswith("metrics:"))
+        metrics = {name: metric for name, metric in zip(names, built) if getattr(metric, "input", None) == kind}
+        return MetricFeed(kind, metrics)
+
+    # -- the registries a recipe may list ------------------------------------------------------
+    def component_names(self, kind: str) -> list[str]:
+        """Qualified names registered for a kind (``"attention"``, ``"model"``, ...)."""
+        return self.host.registries[kind].names()
+
+    def qualified_name(self, kind: str, name: str) -> str:
+        """The qualified name of ``name`` (a short name resolves when unambiguous)."""
+        return self.host.registries[kind].get(name).name
+
+    def build_named(self, kind: str, name: str, options: dict[str, Any] | None = None, **deps: Any) -> Any:
+        """Build a registry entry that is not in the spec (a recipe comparing several kernels, say):
+        ``options`` are validated against its ``Config`` like a spec table."""
+        entry = self.host.registries[kind].get(name)
+        factory = entry.load()
+        config = make_config(getattr(factory, "Config", None), dict(options or {}), f"{kind} {entry.name}")
+        return factory(config, **deps)
 
     def _require(self, table: str) -> None:
         if table not in self.resolved.components:
@@ -146,6 +200,24 @@ class Run:
         if not math.isfinite(number):
             raise NonFiniteError(what, step, number)
         return number
+
+    def add_results(self, **values: Any) -> None:
+        """Record final results now (store on rank 0), so a later failure keeps them; a key given
+        again replaces its value. The runner adds the dict the recipe returns on top."""
+        values = {k: _plain(v) for k, v in values.items() if v is not None}
+        self.results.update(values)
+        if self.dist.is_main and self.store is not None and values:
+            self.store.record_results(self.id, values)
+
+    @contextmanager
+    def stage(self, name: str) -> Iterator[None]:
+        """Name a stage of the recipe (``"training"``, ``"evaluation"``, ``"generation"``): a failure
+        inside it is recorded as ``failed in <name>: ...``, with the results added before it."""
+        try:
+            yield
+        except BaseException:
+            self.failed_stage = self.failed_stage or name
+            raise
 
     def record(self, name: str, data: dict[str, Any]) -> None:
         """Store one measurement (timing statistics, memory peaks, a table) under ``name``."""
@@ -214,6 +286,23 @@ class Run:
         from .checkpoint import save_atomic
 
         return save_atomic(state, self.path(f"checkpoints/{name}.pt"))
+
+    @property
+    def shared_dir(self) -> Path:
+        """A folder shared by every run of this results store (e.g. a study database)."""
+        return Path(self.store.root) if self.store is not None else self.dir.parent
+
+    def stored_run(self, ref: str | Path) -> StoredRun:
+        """Another run of this store (a run id, a unique prefix, or a run folder), to rebuild its
+        components and load its checkpoints (:class:`lmbench.sources.StoredRun`)."""
+        from .sources import find_stored_run
+
+        return find_stored_run(ref, store=self.store, runs_root=self.dir.parent, registries=self.host.registries)
+
+    def load_run_checkpoint(self, ref: str | Path, *names: str, map_location: Any = "cpu") -> dict[str, Any]:
+        """The first existing checkpoint among ``names`` (default ``best``, then ``last``) of
+        another stored run."""
+        return self.stored_run(ref).load_checkpoint(*names, map_location=map_location)
 
     def load_checkpoint(self, name: str = "last", *, map_location: Any = None) -> dict[str, Any] | None:
         """Load a checkpoint saved by this run (``weights_only=True``), or None if there is none."""

@@ -17,23 +17,34 @@ table's keys (all but ``name``) are validated and converted into that dataclass,
 failing with the list of valid ones; a field typed :class:`lmbench.config.Seconds` accepts
 ``"90s"``/``"2h"`` and :class:`lmbench.config.Count` accepts ``"5M"``. Without ``Config`` the
 table may hold only ``name``. The recipe decides what ``deps`` each component receives
-(``run.build("model", vocab_size=tok.vocab_size, attention=kernel)``), so each lab wires its own
-components while the harness resolves, validates, seeds, measures and records.
+(``run.build("model", vocab_size=tok.vocab_size, attention=kernel)``) and declares them.
 
-- dataset:   any object the lab's recipe understands. Optional ``classmethod
-             fingerprint(config) -> str`` (cheap: file sizes/mtimes, package versions) enters
-             the run id; default is the config itself.
-- tokenizer: an object with ``encode(str) -> list[int]``, ``decode(list[int]) -> str`` and
-             ``vocab_size``; built with whatever the recipe passes (e.g. training texts).
-- model:     a ``torch.nn.Module``.
-- attention: a kernel object, callable as ``kernel(q, k, v, *, causal=False,
-             key_padding_mask=None) -> out`` with q/k/v of shape (batch, heads, seq, head_dim)
-             and ``key_padding_mask`` (batch, seq) bool, True = real token; it has a
-             ``capabilities`` attribute (:class:`lmbench.components.AttentionCapabilities`).
-- recipe:    an object with ``run(run: lmbench.context.Run) -> dict[str, float | str]``:
-             it builds the other components through ``run``, trains/evaluates, logs steps with
-             ``run.log(step, **values)`` and returns the final results.
-- metrics:   an object with ``compute(predictions, references) -> dict[str, float]``.
+What each kind of component must provide is a ``typing.Protocol`` in :mod:`lmbench.components`
+whose docstring is the contract (methods, shapes, optional parts); docs/plugins.md walks through
+them. A recipe declares what it needs of each table (``requires``, a
+:class:`lmbench.components.Requires`), and the runner checks every resolved component against it
+before any work starts (:mod:`lmbench.preflight`).
+
+- dataset:   :class:`~lmbench.components.TextCorpus` (language modelling),
+             :class:`~lmbench.components.LabelledSet` (classification), or a lab's own protocol
+             that its recipe declares. Optional ``classmethod fingerprint(config) -> str``
+             (cheap: file sizes/mtimes, package versions) enters the run id.
+- tokenizer: :class:`~lmbench.components.Tokenizer` (``encode``, ``decode``, ``vocab_size``),
+             plus what the recipe declares (``lm.train``: ``eos_id``, ``fingerprint``,
+             ``encode_batch``).
+- model:     a ``torch.nn.Module``: :class:`~lmbench.components.CausalLM` (optionally
+             :class:`~lmbench.components.IncrementalDecoder`, :class:`~lmbench.components.FlopsCounter`),
+             :class:`~lmbench.components.EncoderClassifier`, or a lab's declared protocol.
+- attention: :class:`~lmbench.components.AttentionKernel`: ``kernel(q, k, v, *, causal=False,
+             key_padding_mask=None) -> out``, q (B, H, Tq, D) against k, v (B, H, Tk, D) with
+             Tk >= Tq (decoding), and ``capabilities``
+             (:class:`~lmbench.components.AttentionCapabilities`, including ``decode``).
+- recipe:    :class:`~lmbench.components.Recipe`: ``run(run: lmbench.context.Run) -> dict``; it
+             builds the other components through ``run``, records results as it computes them
+             (``run.add_results``) and declares ``requires``.
+- metrics:   :class:`~lmbench.components.Metric`: ``input`` (the kind it consumes: next_token,
+             class_label, regression, text), ``produces`` and ``compute(predictions, references)
+             -> dict[str, float]``; options from ``[metrics."<plugin>.<name>"]``.
 - reporters: an object with ``write(runs: list[lmbench.store.RunRecord], out_dir: Path,
              store) -> list[Path]``.
 - presets:   a spec as a dict (same shape as a TOML spec file), or a ``"module:attr"`` string
@@ -68,33 +79,41 @@ def lmbench_register_datasets(registry: BoundRegistry) -> None:
 
 @hookspec
 def lmbench_register_tokenizers(registry: BoundRegistry) -> None:
-    """Register tokenizers (``gpt2``, ``char``, ``bpe``, ...); same rules as datasets."""
+    """Register tokenizers (``gpt2``, ``char``, ``bpe``, ...): :class:`lmbench.components.Tokenizer`
+    factories; same rules as datasets."""
 
 
 @hookspec
 def lmbench_register_models(registry: BoundRegistry) -> None:
-    """Register models: factories returning a ``torch.nn.Module``; same rules as datasets."""
+    """Register models: factories returning a ``torch.nn.Module`` that implements the protocol its
+    recipes declare (:class:`lmbench.components.CausalLM` for ``lm.train``,
+    :class:`lmbench.components.EncoderClassifier` for ``attention.finetune``); same rules as datasets."""
 
 
 @hookspec
 def lmbench_register_attention(registry: BoundRegistry) -> None:
     """Register attention kernels with one call signature and declared capabilities.
 
-    A kernel is called as ``kernel(q, k, v, *, causal=False, key_padding_mask=None)`` on
-    (batch, heads, seq, head_dim) tensors and declares ``capabilities`` (causal support,
-    padding-mask support, backward, dtypes, memory complexity) so that a spec asking for
-    something a kernel lacks fails before training.
+    A kernel (:class:`lmbench.components.AttentionKernel`) is called as ``kernel(q, k, v, *,
+    causal=False, key_padding_mask=None)`` on (batch, heads, seq, head_dim) tensors, the query
+    possibly shorter than the keys (decoding against a KV cache), and declares ``capabilities``
+    (:class:`lmbench.components.AttentionCapabilities`: causal, padding masks, backward, dtypes,
+    memory complexity, ``decode``) so that a spec asking for something a kernel lacks fails before
+    training.
     """
 
 
 @hookspec
 def lmbench_register_recipes(registry: BoundRegistry) -> None:
-    """Register training/evaluation procedures: factories of objects with ``run(run) -> dict``."""
+    """Register training/evaluation procedures: :class:`lmbench.components.Recipe` factories
+    (``run(run: lmbench.context.Run) -> dict``) whose class declares ``requires``
+    (:class:`lmbench.components.Requires`: what it needs of each table, which metric kinds it feeds)."""
 
 
 @hookspec
 def lmbench_register_metrics(registry: BoundRegistry) -> None:
-    """Register metrics: factories of objects with ``compute(predictions, references) -> dict``."""
+    """Register metrics: :class:`lmbench.components.Metric` factories (``input`` kind, ``produces``,
+    ``compute(predictions, references) -> dict``); a recipe computes those of a kind it feeds."""
 
 
 @hookspec

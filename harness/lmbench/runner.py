@@ -1,12 +1,14 @@
 """The runner: turns a spec into runs, executes each recipe, and records what happened.
 
-``Runner.plan`` expands variants, resolves and validates each (so a bad key fails before any
-work) and computes each run's content-addressed id. ``Runner.execute`` runs one planned run:
+``Runner.plan`` expands variants, resolves and validates each, checks every component against
+what its recipe declares it needs (:mod:`lmbench.preflight`), so a bad key or a model missing a
+method fails before any work, and computes each run's content-addressed id. ``Runner.execute`` runs one planned run:
 it skips a run already ``done`` (unless ``force``), picks and configures the device, seeds,
 captures the environment, calls the recipe with a :class:`lmbench.context.Run`, and records
 the outcome. Failures are results: NaN/inf -> ``nan``, out-of-memory -> ``oom``, timeout ->
 ``timeout``, Ctrl-C -> ``interrupted``, anything else -> ``failed`` with a one-line reason (the
-traceback goes to the run folder's ``error.txt``).
+traceback goes to the run folder's ``error.txt``) that names the recipe's stage it failed in
+(``failed in generation: ...``); results the recipe recorded before a failure are kept.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from .config import ResolvedSpec, dump_toml, expand_variants, resolve
 from .context import DistInfo, Run, StopFlag
 from .errors import LmbenchError, NonFiniteError, StoreError, UnknownNameError
 from .plugins import PluginHost, default_host, format_traceback
+from .preflight import check as check_contracts
 from .store import RunRecord, Store, content_id
 
 log = logging.getLogger("lmbench")
@@ -158,6 +161,7 @@ class Runner:
             if only and label not in only:
                 continue
             resolved = resolve(variant, self.host.registries)
+            check_contracts(resolved)  # every component fits its recipe, before any run starts
             planned.append(PlannedRun(label, resolved, self.run_id(resolved)))
         return planned
 
@@ -234,7 +238,7 @@ class Runner:
                     init_process_group(device)
                 self.host.call("lmbench_run_start", strict=True, run=run)
                 recipe = run.build("recipe")
-                results = dict(recipe.run(run) or {})
+                results = {**run.results, **dict(recipe.run(run) or {})}
                 status = self.stop.reason or "done"
                 if status == "timeout":
                     reason = f"timeout after {resolved.run.timeout:g} s"
@@ -255,6 +259,10 @@ class Runner:
                     status, reason = "failed", f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
                 self._write_error(run_dir, exc)
             finally:
+                if status != "done":
+                    results = {**run.results, **results}  # what the recipe recorded before failing
+                    if run.failed_stage and reason and status in ("failed", "oom", "nan"):
+                        reason = f"failed in {run.failed_stage}: {reason}"
                 recorded = store is not None
                 if store is not None:
                     try:

@@ -204,11 +204,14 @@ class Store:
         """Record the final status, reason and results of a run, in one transaction."""
         with self.transaction() as c:
             c.execute("UPDATE runs SET status=?, reason=?, updated=? WHERE id=?", (status, reason, time.time(), run_id))
-            for key, value in (results or {}).items():
-                if _is_number(value):
-                    c.execute("INSERT OR REPLACE INTO results VALUES(?,?,?,NULL)", (run_id, key, _number(value)))
-                else:
-                    c.execute("INSERT OR REPLACE INTO results VALUES(?,?,NULL,?)", (run_id, key, _dumps(value)))
+            _write_results(c, run_id, results or {})
+
+    def record_results(self, run_id: str, results: dict[str, Any]) -> None:
+        """Record some results of a running run now (one transaction), so a later failure keeps them;
+        a key recorded again is replaced."""
+        if results:
+            with self.transaction() as c:
+                _write_results(c, run_id, results)
 
     def add_measurement(self, run_id: str, name: str, data: dict[str, Any]) -> None:
         """Store one measurement (timing statistics, memory peaks, ...) as JSON."""
@@ -300,6 +303,14 @@ class Store:
                          reason=row["reason"], spec=json.loads(row["spec"]), env=json.loads(row["env"] or "{}"),
                          command=row["command"] or "", run_dir=row["run_dir"] or "", created=row["created"],
                          updated=row["updated"], attempts=row["attempts"], results=results)
+
+
+def _write_results(c: sqlite3.Connection, run_id: str, results: dict[str, Any]) -> None:
+    for key, value in results.items():
+        if _is_number(value):
+            c.execute("INSERT OR REPLACE INTO results VALUES(?,?,?,NULL)", (run_id, key, _number(value)))
+        else:
+            c.execute("INSERT OR REPLACE INTO results VALUES(?,?,NULL,?)", (run_id, key, _dumps(value)))
 
 
 def _is_number(value: Any) -> bool:

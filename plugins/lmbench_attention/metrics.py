@@ -8,6 +8,9 @@ from typing import Any, Sequence
 class F1Macro:
     """``sklearn.metrics.f1_score(average="macro")``."""
 
+    input = "class_label"
+    produces = ("f1_macro",)
+
     def __init__(self, config: Any = None, **_: Any):
         self.config = config
 
@@ -19,6 +22,9 @@ class F1Macro:
 
 class Accuracy:
     """``sklearn.metrics.accuracy_score``."""
+
+    input = "class_label"
+    produces = ("accuracy",)
 
     def __init__(self, config: Any = None, **_: Any):
         self.config = config

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from contextlib import nullcontext
+from collections.abc import Callable
 from typing import Any
 
 import torch
@@ -20,11 +21,14 @@ def lm_loss(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
 
 @torch.no_grad()
 def evaluate(model: Any, split: TokenSplit, *, context: int, batch_size: int, device: str, mode: str = "packed",
-             pad_id: int = 0, max_tokens: int = 0, autocast: Any = None, name: str = "val") -> dict[str, float]:
+             pad_id: int = 0, max_tokens: int = 0, autocast: Any = None, name: str = "val",
+             on_batch: Callable[[torch.Tensor, torch.Tensor], None] | None = None) -> dict[str, float]:
     """``loss`` (nats per token), ``ppl``, ``bits_per_byte`` and ``tokens`` over the split's targets.
 
     Bits per byte use the split's bytes per token (its UTF-8 size / its token count), so they are
     comparable across tokenizers; on a subset (``max_tokens``) the whole split's ratio is used.
+    ``on_batch(logits, targets)`` sees each batch's next-token predictions without the ignored
+    targets: logits (N, V) float, targets (N,) int64 (the spec's ``next_token`` metrics).
     """
     was_training = model.training
     model.eval()
@@ -37,6 +41,9 @@ def evaluate(model: Any, split: TokenSplit, *, context: int, batch_size: int, de
                 logits = model(x)  # (B, T, V)
                 n = int((y != IGNORE_INDEX).sum())
                 total += float(lm_loss(logits, y)) * n
+                if on_batch is not None:
+                    keep = y != IGNORE_INDEX  # (B, T)
+                    on_batch(logits[keep].float(), y[keep])  # (N, V), (N,)
                 count += n
     finally:
         model.train(was_training)

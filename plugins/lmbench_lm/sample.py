@@ -9,15 +9,15 @@ run's dataset, tokenizer and model from its stored spec, loads its ``best`` chec
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import torch
 
-from lmbench.checkpoint import load_checked
-from lmbench.config import resolve
-from lmbench.errors import ConfigError, LmbenchError
+from lmbench.context import Run
+from lmbench.errors import ConfigError
 
+from .contracts import GENERATE_REQUIRES
+from .decoding import decoder_for
 from .report import generation_report, sample_rows
 
 
@@ -46,43 +46,31 @@ class Generate:
     """Recipe ``lm.generate``: samples and generation latency of a trained ``lm.train`` run."""
 
     Config = GenerateConfig
+    requires = GENERATE_REQUIRES
 
     def __init__(self, config: GenerateConfig):
         self.config = config
 
-    def _source(self, run: Any) -> tuple[dict[str, Any], Path]:
-        if run.store is None:
-            raise LmbenchError("lm.generate needs the results store (run it on rank 0)")
-        matches = [r for r in run.store.runs() if r.id.startswith(self.config.from_run)]
-        if len(matches) != 1:
-            raise ConfigError(f"recipe.from_run='{self.config.from_run}' matches {len(matches)} runs in this store; "
-                              "give the full run id of an lm.train run")
-        record = matches[0]
-        if record.spec.get("recipe", {}).get("name") != "lm.train":
-            raise ConfigError(f"run {record.id} is not an lm.train run; give one that trained a model")
-        return record.spec, Path(record.run_dir)
-
-    def run(self, run: Any) -> dict[str, Any]:
+    def run(self, run: Run) -> dict[str, Any]:
         """Rebuild the source run's components, load its weights, sample and time generation."""
         c = self.config
-        spec, run_dir = self._source(run)
-        resolved = resolve({k: v for k, v in spec.items() if k != "preset"}, run.host.registries)
-        dataset = resolved.components["dataset"].build()
-        key = dataset.key() if hasattr(dataset, "key") else str(spec.get("dataset"))
-        tokenizer = resolved.components["tokenizer"].build(texts=dataset.documents("train"), texts_fingerprint=key)
-        attention = resolved.components["attention"].build() if "attention" in resolved.components else None
-        model = resolved.components["model"].build(vocab_size=tokenizer.vocab_size, attention=attention)
-        path = next((p for p in (run_dir / "checkpoints" / "best.pt", run_dir / "checkpoints" / "last.pt")
-                     if p.exists()), None)
-        if path is None:
-            raise LmbenchError(f"run {run_dir.name} has no checkpoint under {run_dir / 'checkpoints'}; train it first")
-        model.load_state_dict(load_checked(path)["model"])
+        source = run.stored_run(c.from_run)
+        if source.recipe != "lm.train":
+            raise ConfigError(f"run {source.id} is not an lm.train run; give one that trained a model")
+        dataset = source.build("dataset")
+        key = dataset.key() if hasattr(dataset, "key") else str(source.spec.get("dataset"))
+        tokenizer = source.build("tokenizer", texts=dataset.documents("train"), texts_fingerprint=key)
+        kernel = {"attention": source.build("attention")} if source.has("attention") else {}
+        model = source.build("model", vocab_size=tokenizer.vocab_size, **kernel)
+        path = source.checkpoint_path("best", "last")
+        model.load_state_dict(source.load_checkpoint(path.stem)["model"])
+        model = decoder_for(model)  # a model without step() generates by recomputation
         model.to(run.device)
         bf16 = c.dtype == "bf16" or (c.dtype == "auto" and run.device.startswith("cuda"))
         autocast = torch.autocast(run.device.split(":")[0], dtype=torch.bfloat16) if bf16 else None
         rows = sample_rows(model, tokenizer, c, run.device, run.seed, autocast)
         run.record("samples", {"rows": rows})
-        results: dict[str, Any] = {"samples": len(rows), "source_run": run_dir.name, "checkpoint": path.stem}
+        results: dict[str, Any] = {"samples": len(rows), "source_run": source.id, "checkpoint": path.stem}
         if c.gen_tokens > 0:
             gen = generation_report(model, tokenizer, c, run.device, autocast)
             run.record("generation", {"rows": gen})

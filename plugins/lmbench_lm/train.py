@@ -5,7 +5,10 @@ cached splits -> model (with the ``[attention]`` kernel when the spec has one). 
 (warm-up, constant/cosine), gradient clipping and accumulation, bf16 autocast, fused AdamW and
 optional ``torch.compile`` on CUDA; evaluates val every ``eval_every`` steps (saving the best
 model), saves a resumable ``last`` checkpoint (model, optimizer, schedule, RNG, data position),
-then evaluates the best model on val and test, samples text and measures generation.
+then evaluates the best model on val and test (with the spec's ``next_token`` metrics, as
+``val_<key>`` / ``test_<key>``), samples text and measures generation. Each result is recorded as
+soon as it is computed, so a failure in sampling keeps the test results and says where it failed.
+What it needs of each component is declared in ``requires`` (:mod:`lmbench_lm.contracts`).
 
 Under torchrun (``lmbench run --nproc N``) the model is wrapped in DDP, each rank trains on its
 slice of one global batch (batch_size x N rows drawn from the shared seed), the logged train loss
@@ -24,10 +27,14 @@ from typing import Any
 
 import torch
 
+from lmbench.components import NEXT_TOKEN, FlopsCounter
 from lmbench.config import Count, Seconds
+from lmbench.context import Run
 from lmbench.errors import BudgetTooShortError, ConfigError, LmbenchError
 
 from .batches import TrainSampler, eval_batches
+from .contracts import TRAIN_REQUIRES
+from .decoding import decoder_for
 from .evaluate import evaluate, lm_loss
 from .optim import lr_at, make_optimizer
 from .report import generation_report, sample_rows
@@ -91,12 +98,13 @@ class Train:
     """Recipe ``lm.train``: time-budgeted LM training with periodic eval, resume, sampling."""
 
     Config = TrainConfig
+    requires = TRAIN_REQUIRES
 
     def __init__(self, config: TrainConfig):
         self.config = config
 
     # -- setup ------------------------------------------------------------------------------------
-    def _setup(self, run: Any) -> dict[str, Any]:
+    def _setup(self, run: Run) -> dict[str, Any]:
         c = self.config
         dataset = run.build("dataset")
         dataset_key = dataset.key() if hasattr(dataset, "key") else str(run.spec.get("dataset"))
@@ -106,8 +114,8 @@ class Train:
             raise LmbenchError("the training split is empty; give the dataset more documents")
         if splits["val"].n_tokens == 0:
             raise LmbenchError("the val split is empty; raise dataset.val_fraction or add documents")
-        attention = run.build("attention") if run.has("attention") else None
-        model = run.build("model", vocab_size=tokenizer.vocab_size, attention=attention)
+        kernel = {"attention": run.build("attention")} if run.has("attention") else {}
+        model = run.build("model", vocab_size=tokenizer.vocab_size, **kernel)
         if getattr(model, "vocab_size", tokenizer.vocab_size) < tokenizer.vocab_size:
             raise ConfigError(f"the model's vocabulary ({model.vocab_size}) is smaller than the tokenizer's "
                               f"({tokenizer.vocab_size}); set model.vocab_size=0 to follow the tokenizer")
@@ -124,10 +132,11 @@ class Train:
         return torch.autocast(device.split(":")[0], dtype=torch.bfloat16)
 
     # -- main -------------------------------------------------------------------------------------
-    def run(self, run: Any) -> dict[str, Any]:
+    def run(self, run: Run) -> dict[str, Any]:
         """Train, evaluate, sample; return the flat results (see the module docstring)."""
         c, device = self.config, run.device
-        parts = self._setup(run)
+        with run.stage("setup"):
+            parts = self._setup(run)
         tok, splits, model = parts["tokenizer"], parts["splits"], parts["model"]
         model.to(device)
         raw_model = model
@@ -162,7 +171,8 @@ class Train:
         if c.budget and state["step"] == 0:
             self._check_budget(model, splits["val"], eval_kw, ac)
 
-        stopped = self._loop(run, model, raw_model, opt, sampler, splits, eval_kw, state, ac)
+        with run.stage("training"):
+            stopped = self._loop(run, model, raw_model, opt, sampler, splits, eval_kw, state, ac)
         return self._finish(run, raw_model, splits, eval_kw, state, stopped, tok, split_params, autocast)
 
     def _check_budget(self, model: Any, val: Any, eval_kw: dict[str, Any], ac: Any) -> None:
@@ -185,7 +195,7 @@ class Train:
                                       f"(~{estimate:.1f}s for {n_batches} val batches); raise recipe.budget or "
                                       "lower recipe.eval_tokens")
 
-    def _loop(self, run: Any, model: Any, raw_model: Any, opt: Any, sampler: TrainSampler, splits: dict,
+    def _loop(self, run: Run, model: Any, raw_model: Any, opt: Any, sampler: TrainSampler, splits: dict,
               eval_kw: dict[str, Any], state: dict[str, Any], ac: Any) -> str:
         c = self.config
         device = run.device
@@ -259,7 +269,7 @@ class Train:
         self.memory = mem.result()
         return stopped
 
-    def _periodic_eval(self, run: Any, model: Any, raw_model: Any, opt: Any, sampler: TrainSampler, splits: dict,
+    def _periodic_eval(self, run: Run, model: Any, raw_model: Any, opt: Any, sampler: TrainSampler, splits: dict,
                        eval_kw: dict[str, Any], state: dict[str, Any], t_start: float) -> None:
         c = self.config
         t0 = time.perf_counter()
@@ -277,7 +287,7 @@ class Train:
                 eval_s=time.perf_counter() - t0)
         run.info(f"step {state['step']}: val_loss {val['loss']:.4f}" + (" (best)" if improved else ""))
 
-    def _save_last(self, run: Any, raw_model: Any, opt: Any, sampler: TrainSampler, state: dict[str, Any]) -> None:
+    def _save_last(self, run: Run, raw_model: Any, opt: Any, sampler: TrainSampler, state: dict[str, Any]) -> None:
         rng = {"torch": torch.get_rng_state()}
         if torch.cuda.is_available() and run.device.startswith("cuda"):
             rng["cuda"] = torch.cuda.get_rng_state(torch.device(run.device))
@@ -286,7 +296,7 @@ class Train:
                              "schedule": {"step": state["step"], "elapsed": state["elapsed"]}, "rng": rng,
                              "data": sampler.state_dict()}, "last")
 
-    def _restore(self, run: Any, ckpt: dict[str, Any], raw_model: Any, opt: Any, sampler: TrainSampler,
+    def _restore(self, run: Run, ckpt: dict[str, Any], raw_model: Any, opt: Any, sampler: TrainSampler,
                  state: dict[str, Any], tok: Any) -> None:
         try:
             run.load_state_dicts(raw_model, opt, ckpt["model"], ckpt["optimizer"])
@@ -301,7 +311,7 @@ class Train:
                                "start over") from exc
 
     # -- final evaluation, samples, generation --------------------------------------------------------
-    def _finish(self, run: Any, raw_model: Any, splits: dict, eval_kw: dict[str, Any], state: dict[str, Any],
+    def _finish(self, run: Run, raw_model: Any, splits: dict, eval_kw: dict[str, Any], state: dict[str, Any],
                 stopped: str, tok: Any, split_params: dict[str, int], autocast: Any) -> dict[str, Any]:
         c = self.config
         best = run.load_checkpoint("best") if c.save_best else None
@@ -312,13 +322,19 @@ class Train:
         elif best is not None:
             raw_model.load_state_dict(best["model"])
         results: dict[str, Any] = {}
-        for name in ("val", "test"):
-            if splits[name].n_tokens < 2:
-                run.info(f"no {name} split: no {name} metrics")
-                continue
-            ev = evaluate(raw_model, splits[name], max_tokens=c.final_eval_tokens, name=name, **eval_kw)
-            results.update({f"{name}_loss": ev["loss"], f"{name}_ppl": ev["ppl"],
-                            f"{name}_bits_per_byte": ev["bits_per_byte"]})
+        with run.stage("evaluation"):
+            for name in ("val", "test"):
+                if splits[name].n_tokens < 2:
+                    run.info(f"no {name} split: no {name} metrics")
+                    continue
+                feed = run.metric_feed(NEXT_TOKEN)  # the spec's next-token metrics, fresh per split
+                ev = evaluate(raw_model, splits[name], max_tokens=c.final_eval_tokens, name=name,
+                              on_batch=feed.update if feed else None, **eval_kw)
+                split_results = {f"{name}_loss": ev["loss"], f"{name}_ppl": ev["ppl"],
+                                 f"{name}_bits_per_byte": ev["bits_per_byte"],
+                                 **{f"{name}_{k}": v for k, v in feed.result().items()}}
+                run.add_results(**split_results)
+                results.update(split_results)
         tokens_per_s = state["tokens"] / max(state["train_time"], 1e-9)
         results.update({
             "best_val_loss": state["best_val"] if math.isfinite(state["best_val"]) else None,
@@ -334,23 +350,45 @@ class Train:
         if peak:
             results["peak_memory_bytes"] = peak
             results["peak_memory_source"] = "torch_peak_allocated" if "torch_peak_allocated_bytes" in mem else "rss"
-        results.update(_mfu(run, raw_model, split_params, tokens_per_s, c.context, autocast is not None))
+        run.add_results(**results)
+        with run.stage("cost estimate"):
+            results.update(_cost(run, raw_model, split_params, tokens_per_s, c.context, autocast is not None))
         if not run.dist.is_main:  # samples, generation timing and export on rank 0 only
             return {k: v for k, v in results.items() if v is not None}
         if c.export_hf:
             from .export import export_hf
 
-            results["hf_model"] = str(export_hf(raw_model, tok, run.path("hf")))
-        run.record("samples", {"rows": sample_rows(raw_model, tok, c, run.device, run.seed, autocast)})
-        if c.gen_tokens > 0:
-            gen = generation_report(raw_model, tok, c, run.device, autocast)
-            run.record("generation", {"rows": gen})
-            first = gen[0]
-            results.update({"gen_tokens_per_s": first["gen_tokens_per_s"], "ttft_ms": first["ttft_ms"],
-                            "per_token_ms": first["per_token_ms"]})
-            if len(gen) > 1:
-                results[f"gen_tokens_per_s_b{gen[1]['batch_size']}"] = gen[1]["gen_tokens_per_s"]
+            with run.stage("export"):
+                results["hf_model"] = str(export_hf(raw_model, tok, run.path("hf")))
+                run.add_results(hf_model=results["hf_model"])
+        decoder = decoder_for(raw_model)  # a model without step() generates by recomputation
+        with run.stage("generation"):
+            run.record("samples", {"rows": sample_rows(decoder, tok, c, run.device, run.seed, autocast)})
+            if c.gen_tokens > 0:
+                gen = generation_report(decoder, tok, c, run.device, autocast)
+                run.record("generation", {"rows": gen})
+                first = gen[0]
+                results.update({"gen_tokens_per_s": first["gen_tokens_per_s"], "ttft_ms": first["ttft_ms"],
+                                "per_token_ms": first["per_token_ms"], "decode_state": first.get("decode_state")})
+                if len(gen) > 1:
+                    results[f"gen_tokens_per_s_b{gen[1]['batch_size']}"] = gen[1]["gen_tokens_per_s"]
         return {k: v for k, v in results.items() if v is not None}
+
+
+def _cost(run: Run, model: Any, split: dict[str, int], tokens_per_s: float, context: int, bf16: bool
+          ) -> dict[str, Any]:
+    """Training FLOPs per token and MFU: the model's own ``flops_per_token`` (FlopsCounter) when it
+    has one, the Transformer formula for the lab's models, nothing for a model that offers neither."""
+    if isinstance(model, FlopsCounter):
+        from lmbench.measure import peak_flops
+
+        flops = float(model.flops_per_token(context))
+        peak = peak_flops(run.device, "bf16" if bf16 else torch.float32)
+        return {"train_flops_per_token": flops, **({"mfu": tokens_per_s * flops / peak} if peak else {})}
+    if all(hasattr(model, a) for a in ("head", "cfg", "vocab_size")):
+        return _mfu(run, model, split, tokens_per_s, context, bf16)
+    run.info("no FLOPs estimate: the model has no flops_per_token(context) (lmbench.components.FlopsCounter)")
+    return {}
 
 
 def _mfu(run: Any, model: Any, split: dict[str, int], tokens_per_s: float, context: int, bf16: bool) -> dict[str, Any]:

@@ -19,10 +19,13 @@ from typing import Any, Literal
 
 import torch
 
+from lmbench.components import REGRESSION
 from lmbench.config import Seconds
+from lmbench.context import Run
 from lmbench.errors import ConfigError
 
 from . import baselines
+from .contracts import TRAIN_REQUIRES
 from .encoding import encode, predictions
 from .evaluate import ErrorCurve, default_loop_grid, error_curve, model_predictions, plot_error_curves
 from .losses import regression_loss
@@ -69,6 +72,7 @@ class LoopedTrain:
     """Train a `looped.*` model on a `looped.*` task and evaluate it against the exact baselines."""
 
     Config = TrainConfig
+    requires = TRAIN_REQUIRES
 
     def __init__(self, config: TrainConfig | None = None):
         self.config = config or TrainConfig()
@@ -98,7 +102,7 @@ class LoopedTrain:
         return c.lr * (0.1 + 0.9 * 0.5 * (1.0 + math.cos(math.pi * progress)))
 
     # -- training --------------------------------------------------------------------------
-    def run(self, run: Any) -> dict[str, Any]:
+    def run(self, run: Run) -> dict[str, Any]:
         """Train, evaluate, record the tables and the plot; return the final results."""
         c = self.config
         task, model = self.build(run)
@@ -159,6 +163,7 @@ class LoopedTrain:
         steps_done = len(step_times)
         train_seconds = time.perf_counter() - start
         results = self.evaluate(run, task, model, evalset, step=steps_done)
+        run.add_results(**results)  # kept if the cost measurement fails
         results.update(self.cost(run, step_times, step_tokens), params=params, steps=steps_done,
                        train_seconds=round(train_seconds, 2))
         if c.save_checkpoint:
@@ -199,6 +204,10 @@ class LoopedTrain:
             "error_at_2d": round(mine.at(2 * d), 5), "error_at_d": round(mine.at(d), 5),
             "val_mse": round(float(mine.mean.mean()), 5),
         }
+        feed = run.metric_feed(REGRESSION)  # the spec's [metrics] on the model's predictions
+        if feed:
+            feed.update(preds, evalset.ys)
+            results.update(feed.result())
         for name in ("least_squares", "knn", "averaging"):
             results[f"{name}_error_at_2d"] = round(curves[name].at(2 * d), 5)
         n = len(mine.mean)

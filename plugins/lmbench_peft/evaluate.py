@@ -51,12 +51,18 @@ def eval_loss(model: Any, examples: list[PoemExample], *, pad_id: int, device: s
 
 
 def sample_poems(model: Any, tokenizer: Any, examples: list[PoemExample], sampling: SamplingConfig, *,
-                 marker: str, seed: int, device: str, excerpt_chars: int = 300) -> tuple[dict[str, float], list[dict]]:
-    """Generate a poem for each example's prompt; return (scores + timing, sample table rows)."""
+                 marker: str, seed: int, device: str, excerpt_chars: int = 300,
+                 feed: Any = None) -> tuple[dict[str, float], list[dict]]:
+    """Generate a poem for each example's prompt; return (scores + timing, sample table rows).
+
+    ``feed`` (the spec's ``text`` metrics, ``run.metric_feed("text")``) gets the full generated
+    texts and their references."""
     summary = generate_many(model, tokenizer, [e.prompt_ids for e in examples], sampling, marker=marker,
                             seed=seed, device=device)
     references = [e.text for e in examples]
     scores = chrf_scores(summary.texts, references)
+    if feed:
+        feed.update(summary.texts, references)
     scores.update(summary.timing())
     rows = [{"author": e.author, "title": e.title, "generated": text[:excerpt_chars],
              "reference": e.text[:excerpt_chars], "chrf_pp": round(per_poem_chrf_pp(text, e.text), 2),

@@ -54,6 +54,8 @@ class ChrF:
     """``peft.chrf``: chrF++ and chrF (sacrebleu), corpus-level and per-poem mean."""
 
     Config = None
+    input = "text"
+    produces = ("chrf_pp", "chrf", "chrf_pp_mean", "chrf_mean")
 
     def __init__(self, config: Any = None, **_: Any):
         self.config = config

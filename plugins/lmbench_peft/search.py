@@ -18,8 +18,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from lmbench.context import Run
 from lmbench.errors import LmbenchError
 
+from .contracts import SEARCH_REQUIRES
 from .evaluate import sample_poems
 from .train import sampling_from
 
@@ -60,6 +62,7 @@ class Search:
     """``peft.search``: Optuna TPE over sampling parameters, maximising chrF++ on validation prompts."""
 
     Config = SearchConfig
+    requires = SEARCH_REQUIRES
 
     def __init__(self, config: SearchConfig):
         self.config = config
@@ -73,7 +76,7 @@ class Search:
                 "repetition_penalty": trial.suggest_float("repetition_penalty", *c.repetition_penalty),
                 "no_repeat_ngram_size": trial.suggest_int("no_repeat_ngram_size", *c.no_repeat_ngram_size)}
 
-    def run(self, run: Any) -> dict[str, Any]:
+    def run(self, run: Run) -> dict[str, Any]:
         """Run (or resume) the study; return the best chrF++ and its sampling parameters."""
         try:
             import optuna
@@ -85,7 +88,7 @@ class Search:
         data = run.build("dataset", tokenizer=tok)
         prompts = random.Random(run.seed).sample(data.val, min(cfg.n_prompts, len(data.val)))
         marker = data.config.marker
-        root = Path(run.store.root) if run.store is not None else run.dir
+        root = run.shared_dir
         name = cfg.study_name or f"peft-search-{run.id}"
         optuna.logging.set_verbosity(optuna.logging.WARNING)
         study = optuna.create_study(study_name=name, storage=storage_url(root), direction="maximize",

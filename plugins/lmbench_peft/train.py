@@ -17,9 +17,12 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from lmbench.components import TEXT
+from lmbench.context import Run
 from lmbench.errors import BudgetTooShortError
 from lmbench.config import Seconds
 
+from .contracts import TRAIN_REQUIRES
 from .data import collate
 from .evaluate import autocast, eval_loss, sample_poems, token_loss_sum
 from .generate import SamplingConfig
@@ -68,11 +71,12 @@ class Train:
     """``peft.train``: fine-tune with AdamW + warm-up; val loss before/after; best adapter saved."""
 
     Config = TrainConfig
+    requires = TRAIN_REQUIRES
 
     def __init__(self, config: TrainConfig):
         self.config = config
 
-    def run(self, run: Any) -> dict[str, Any]:
+    def run(self, run: Run) -> dict[str, Any]:
         """Build model and data through ``run``, train, evaluate, sample; return flat results."""
         import torch
 
@@ -174,10 +178,14 @@ class Train:
             results["peak_memory_kind"] = peak_key
         if cfg.samples:
             sampling = sampling_from(cfg.sampling)
-            scores, rows = sample_poems(model, tok, data.val[: cfg.samples], sampling, marker=data.config.marker,
-                                        seed=run.seed, device=run.device)
+            run.add_results(**results)  # the training results stay if sampling fails
+            feed = run.metric_feed(TEXT)  # the spec's [metrics] on the generated poems
+            with run.stage("generation"):
+                scores, rows = sample_poems(model, tok, data.val[: cfg.samples], sampling,
+                                            marker=data.config.marker, seed=run.seed, device=run.device, feed=feed)
             run.record("samples", {"rows": rows})
             results.update(scores)
+            results.update(feed.result())
         return results
 
     def _step_and_log(self, run: Any, optimizer: Any, scheduler: Any, params: list[Any], pending: int,

@@ -1,4 +1,5 @@
-"""The third-party path: a separately packaged plugin, found through its entry point, runs."""
+"""The third-party path: a separately packaged plugin, found through its entry point, runs: its own
+recipe, and its GRU model with its top-k metric under the LM lab's lm.train."""
 
 import json
 import os
@@ -33,7 +34,7 @@ def test_example_plugin_is_listed_with_version_and_hooks(installed_example):
     infos = {p["name"]: p for p in json.loads(_lmbench(installed_example, "plugins", "--json").stdout)}
     example = infos["example"]
     assert example["error"] is None
-    assert example["version"] == "0.2.0"
+    assert example["version"] == "0.3.0"
     assert set(example["hooks"]) == {"lmbench_register_models", "lmbench_register_metrics",
                                      "lmbench_register_recipes", "lmbench_register_presets"}
 
@@ -46,3 +47,60 @@ def test_example_plugin_runs_through_lmbench_run(installed_example, tmp_path):
     assert run["status"] == "done"
     # a bigram model on a repeated pangram learns most next characters
     assert run["results"]["top1"] > 0.5 and run["results"]["train_loss"] < 2.0
+
+
+GRU_SPEC = """
+[dataset]
+name = "lm.text"
+path = "{corpus}"
+
+[tokenizer]
+name = "lm.char"
+
+[model]
+name = "example.gru"
+hidden_size = 32
+
+[metrics]
+name = ["example.top1"]
+
+[metrics."example.topk"]
+k = 3
+
+[recipe]
+name = "lm.train"
+context = 16
+batch_size = 4
+max_steps = 4
+eval_every = 2
+log_every = 1
+warmup_steps = 1
+eval_tokens = 128
+final_eval_tokens = 256
+sample_prompts = ["the "]
+sample_tokens = 4
+gen_tokens = 3
+gen_prompt_len = 4
+gen_batch_size = 1
+gen_repeats = 1
+
+[run]
+threads = 1
+"""
+
+
+def test_example_gru_trains_under_lm_train_with_its_metrics(installed_example, corpus, tmp_path):
+    spec = tmp_path / "gru.toml"
+    spec.write_text(GRU_SPEC.format(corpus=corpus))
+    env = dict(installed_example, LMBENCH_CACHE=str(tmp_path / "cache"))
+    result = _lmbench(env, "run", "-c", str(spec), "--store", str(tmp_path / "runs"), "--json", "--no-report")
+    assert result.returncode == 0, result.stderr
+    [run] = json.loads(result.stdout)["runs"]
+    assert run["status"] == "done", run["reason"]
+    results = run["results"]
+    for split in ("val", "test"):  # the third-party metrics, with the option from the spec (k = 3)
+        assert 0.0 <= results[f"{split}_top1"] <= results[f"{split}_top3_accuracy"] <= 1.0
+    assert results["test_loss"] > 0 and results["gen_tokens_per_s"] > 0
+    assert results["train_flops_per_token"] > 0  # from the model's own flops_per_token
+    shown = _lmbench(env, "show", run["id"], "--store", str(tmp_path / "runs"))
+    assert "test_top3_accuracy" in shown.stdout, shown.stdout + shown.stderr

@@ -1,3 +1,3 @@
-"""A third-party lmbench plugin: character bigram LM, top-1 accuracy, a fit recipe, a preset."""
+"""A third-party lmbench plugin: bigram and GRU LMs, top-1 and top-k accuracy, a fit recipe, a preset."""
 
-__version__ = "0.2.0"
+__version__ = "0.3.0"

@@ -6,11 +6,15 @@ from lmbench import hookimpl
 @hookimpl
 def lmbench_register_models(registry):
     registry.add("bigram", "lmbench_example.components:BigramLM", summary="character bigram language model")
+    registry.add("gru", "lmbench_example.components:GRULanguageModel",
+                 summary="GRU language model (a CausalLM: trains under lm.train)")
 
 
 @hookimpl
 def lmbench_register_metrics(registry):
     registry.add("top1", "lmbench_example.components:TopOneAccuracy", summary="next-character top-1 accuracy")
+    registry.add("topk", "lmbench_example.components:TopKAccuracy",
+                 summary="next-token top-k accuracy (k= in [metrics.\"example.topk\"])")
 
 
 @hookimpl

@@ -14,7 +14,10 @@ from dataclasses import dataclass
 from typing import Any
 
 import torch
+from lmbench.components import CLASS_LABEL
+from lmbench.context import Run
 
+from ..contracts import FINETUNE_REQUIRES
 from ..metrics import classification_metrics
 from .common import (OptimConfig, autocast, batches, load_encoder, lr_factor, make_optimizer, pad_batch,
                      train_step)
@@ -36,11 +39,12 @@ class Finetune:
     """Fine-tune for classification; returns test ``f1_macro``/``accuracy`` of the best-validation epoch."""
 
     Config = FinetuneConfig
+    requires = FINETUNE_REQUIRES
 
     def __init__(self, config: FinetuneConfig | None = None, **_: Any):
         self.config = config or FinetuneConfig()
 
-    def run(self, run) -> dict[str, Any]:
+    def run(self, run: Run) -> dict[str, Any]:
         cfg = self.config
         device = run.device
         data = run.build("dataset")
@@ -113,7 +117,10 @@ class Finetune:
                 if stop:
                     break
         model.load_state_dict(best["state"])
-        test = self.evaluate(model, enc["test"], splits["test"].labels, tokenizer.pad_id, device)
+        feed = run.metric_feed(CLASS_LABEL)  # the spec's [metrics] on the test predictions
+        test = self.evaluate(model, enc["test"], splits["test"].labels, tokenizer.pad_id, device, feed=feed)
+        test.update(feed.result())
+        run.add_results(**test)
         run.record("epochs", {"rows": history})
         kernel_obj = model.encoder.blocks[0].attn.kernel
         result = {**{k: v for k, v in test.items()}, "val_f1_macro": best["score"], "best_epoch": best["epoch"],
@@ -125,8 +132,10 @@ class Finetune:
         return result
 
     @torch.no_grad()
-    def evaluate(self, model, encoded: list[list[int]], labels: list[int], pad_id: int, device: str) -> dict[str, float]:
-        """F1-macro and accuracy (scikit-learn) of the model's argmax predictions."""
+    def evaluate(self, model, encoded: list[list[int]], labels: list[int], pad_id: int, device: str,
+                 feed: Any = None) -> dict[str, float]:
+        """F1-macro and accuracy (scikit-learn) of the model's argmax predictions; ``feed`` (the
+        spec's class-label metrics) gets the predictions too."""
         model.eval()
         bs = max(1, self.config.eval_tokens_per_batch // self.config.max_seq_len)
         order = sorted(range(len(encoded)), key=lambda i: len(encoded[i]))  # length-sorted: less padding
@@ -139,4 +148,6 @@ class Finetune:
             for j, p in zip(idx, logits.argmax(-1).tolist()):
                 preds[j] = p
         model.train()
+        if feed:
+            feed.update(preds, labels)
         return classification_metrics(preds, labels)

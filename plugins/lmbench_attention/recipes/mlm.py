@@ -16,8 +16,10 @@ from typing import Any
 
 import torch
 
+from lmbench.context import Run
 from lmbench.errors import ConfigError
 
+from ..contracts import MLM_REQUIRES
 from .common import OptimConfig, autocast, load_encoder, lr_factor, make_optimizer, save_encoder, train_step
 
 
@@ -56,6 +58,7 @@ class MLMPretrain:
     """Pretrain with masked language modelling; returns the final validation MLM loss."""
 
     Config = MLMConfig
+    requires = MLM_REQUIRES
     text_source = "unlabeled"
 
     def __init__(self, config: MLMConfig | None = None, **_: Any):
@@ -64,7 +67,7 @@ class MLMPretrain:
     def texts(self, data) -> list[str]:
         return data.unlabeled()
 
-    def run(self, run) -> dict[str, Any]:
+    def run(self, run: Run) -> dict[str, Any]:
         from transformers import DataCollatorForLanguageModeling
 
         cfg = self.config

@@ -15,10 +15,11 @@ from typing import Any, Literal
 
 import torch
 
-from lmbench.config import make_config
+from lmbench.context import Run
 from lmbench.errors import ConfigError
 
 from .. import bench
+from ..contracts import SCALING_REQUIRES
 
 
 @dataclass
@@ -67,23 +68,21 @@ class Scaling:
     """The kernel scaling benchmark; returns the slopes, crossovers and the SDPA overhead ratio."""
 
     Config = ScalingConfig
+    requires = SCALING_REQUIRES
 
     def __init__(self, config: ScalingConfig | None = None, **_: Any):
         self.config = config or ScalingConfig()
 
-    def build_kernels(self, run) -> dict[str, Any]:
+    def build_kernels(self, run: Run) -> dict[str, Any]:
         """Kernels by qualified name, built through the attention registry with their options."""
-        registry = run.host.registries["attention"]
         kernels = {}
         for name in self.config.kernels:
-            entry = registry.get(name)
-            factory = entry.load()
-            options = dict(self.config.kernel_options.get(entry.name, self.config.kernel_options.get(name, {})))
-            config = make_config(getattr(factory, "Config", None), options, f"attention {entry.name}")
-            kernels[entry.name] = factory(config).eval()
+            qualified = run.qualified_name("attention", name)
+            options = dict(self.config.kernel_options.get(qualified, self.config.kernel_options.get(name, {})))
+            kernels[qualified] = run.build_named("attention", name, options).eval()
         return kernels
 
-    def run(self, run) -> dict[str, Any]:
+    def run(self, run: Run) -> dict[str, Any]:
         cfg = self.config
         device = run.device
         dtype = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}.get(
@@ -130,7 +129,7 @@ class Scaling:
                              _f((last.get("peak_memory_bytes") or 0) / 2**20, "MiB"))
                     advance()
         run.record("scaling", {"rows": rows})
-        baseline = run.host.registries["attention"].get(cfg.baseline).name
+        baseline = run.qualified_name("attention", cfg.baseline)
         fit = bench.fit_summary(rows, list(kernels), cfg.fit_range[0], cfg.fit_range[1], baseline)
         if cfg.sdpa_overhead and baseline in kernels:
             fit.update(bench.sdpa_overhead_ratio(kernels[baseline], dtype=dtype, device=device))
