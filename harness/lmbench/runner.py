@@ -157,8 +157,13 @@ class Runner:
         for label, variant in variants:
             if only and label not in only:
                 continue
-            resolved = resolve(variant, self.host.registries)
-            planned.append(PlannedRun(label, resolved, self.run_id(resolved)))
+            try:
+                resolved = resolve(variant, self.host.registries)
+            except LmbenchError as exc:
+                if len(variants) > 1:  # name the variant the error is in
+                    exc.args = (f"variant '{label}': {exc.args[0] if exc.args else exc}", *exc.args[1:])
+                raise
+            planned.append(PlannedRun(resolved.run.label or label, resolved, self.run_id(resolved)))
         return planned
 
     def run_id(self, resolved: ResolvedSpec) -> str:
