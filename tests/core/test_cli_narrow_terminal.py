@@ -77,3 +77,11 @@ def test_the_same_lines_at_every_width(long_store, columns):
     """The error a user sees does not depend on the terminal's width."""
     done = lmbench("run", "--plugin", "nope", "--store", str(long_store), columns=columns)
     assert _lines(done.stderr) == _lines(lmbench("run", "--plugin", "nope", "--store", str(long_store)).stderr)
+
+
+def test_tables_written_to_a_pipe_are_not_cut_short():
+    """Piped (no terminal), a table keeps its natural width: no cell ends in an ellipsis at COLUMNS=40."""
+    done = lmbench("list", "presets")
+    assert done.returncode == 0, done.stderr
+    assert "…" not in done.stdout
+    assert re.search(r"^\s*presets\s+lm\.compare\s+\S", done.stdout, re.M), done.stdout[:400]
