@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from lmbench_peft.assets import smollm2_missing_reason
-
-needs_smollm2 = pytest.mark.skipif(smollm2_missing_reason() is not None, reason=str(smollm2_missing_reason()))
+# checked when the test runs, not when this module is imported: the test session may fetch the
+# weights after that (./conftest.py); the fixture is in tests/peft/conftest.py
+needs_smollm2 = pytest.mark.usefixtures("smollm2_weights")
 
 LINES = ["the moon is bright above the hill", "a river runs beneath the stone", "and winter sings to autumn leaves",
          "my heart is light, my road is long", "the candle burns, the night is still"]
