@@ -17,7 +17,10 @@ class AttentionCapabilities:
 
     ``memory`` is the activation-memory complexity in the sequence length N (``"O(N^2)"``,
     ``"O(N)"``, ``"O(N log N)"``); ``exact`` says whether the output equals softmax attention up
-    to rounding; ``dtypes`` are torch dtype names (``"bfloat16"``).
+    to rounding; ``dtypes`` are torch dtype names (``"bfloat16"``); ``decode`` says whether the
+    kernel takes a query shorter than its keys (incremental decoding against a KV cache: q of
+    length 1..n, k and v of length T >= n, the query rows aligned to the last n key positions);
+    a model using a kernel without it must take another, declared path for generation.
     """
 
     causal: bool = True
@@ -26,6 +29,7 @@ class AttentionCapabilities:
     dtypes: tuple[str, ...] = ("float32", "bfloat16", "float16", "float64")
     memory: str = "O(N^2)"
     exact: bool = True
+    decode: bool = True
     notes: str = ""
 
     def missing(self, *, causal: bool = False, padding_mask: bool = False, backward: bool = False,
@@ -45,4 +49,4 @@ class AttentionCapabilities:
     def to_dict(self) -> dict[str, Any]:
         """Plain dict for records and listings."""
         return {"causal": self.causal, "padding_mask": self.padding_mask, "backward": self.backward,
-                "dtypes": list(self.dtypes), "memory": self.memory, "exact": self.exact}
+                "dtypes": list(self.dtypes), "memory": self.memory, "exact": self.exact, "decode": self.decode}
