@@ -81,7 +81,8 @@ SEED002 = {
                                        "model.ff_dim": 3072, "model.max_seq_len": 256, "model.dropout": 0.1,
                                        "model.pos_encoding": "learned", "model.tie_embeddings": False}},
         {"label": "lstm-10x1024", "set": {"model.name": "lm.lstm", "model.emb_dim": 512, "model.hidden_size": 1024,
-                                          "model.num_layers": 10, "model.dropout": 0.1}},
+                                          "model.num_layers": 10, "model.dropout": 0.1,
+                                          "model.tie_weights": False}},  # 512 != 1024: cannot tie
     ],
 }
 
