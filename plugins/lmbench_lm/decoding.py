@@ -3,7 +3,7 @@
 ``lm.train`` samples and times generation through ``model.step(idx, state)``
 (:class:`lmbench.components.IncrementalDecoder`). A model that has only ``model(idx)`` is wrapped
 in :class:`RecomputeDecoder`, whose state is the tokens so far: each step runs the whole window
-(cropped to ``max_seq_len``) again. Results name the path taken (``decode_state = "recompute"``).
+(cropped to ``max_seq_len``) again. Results name the path taken (``decode_path = "recompute"``).
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from lmbench.components import IncrementalDecoder
 class RecomputeDecoder(nn.Module):
     """``step`` by full recomputation around a model that has only ``forward``."""
 
-    decode_state = "recompute"
+    decode_path = "recompute"
 
     def __init__(self, model: nn.Module):
         super().__init__()

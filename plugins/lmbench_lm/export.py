@@ -2,7 +2,7 @@
 ``transformers``' ``generate``) can load a model trained here.
 
 With learned positions the model *is* GPT-2's architecture: pre-LN blocks, fused QKV, exact-GELU
-MLP, final LayerNorm, tied embeddings. Only the layout differs: GPT-2's ``Conv1D`` stores weights
+MLP, final LayerNorm, tied embeddings (or an untied ``lm_head``). Only the layout differs: GPT-2's ``Conv1D`` stores weights
 as (in, out), ``nn.Linear`` as (out, in). RoPE and sinusoidal positions have no GPT-2 equivalent
 and are refused.
 """
@@ -41,7 +41,7 @@ def gpt2_state_dict(model: Any) -> dict[str, torch.Tensor]:
             theirs + "mlp.c_proj.weight": sd[ours + "mlp.2.weight"].t().contiguous(),  # (F, C)
             theirs + "mlp.c_proj.bias": bias(ours + "mlp.2.bias", c),
         })
-    out["lm_head.weight"] = sd["tok_emb.weight"]  # tied
+    out["lm_head.weight"] = sd["head.weight"]  # the embedding itself when tied
     return out
 
 
@@ -63,7 +63,8 @@ def export_hf(model: Any, tokenizer: Any, folder: str | Path) -> Path:
     config = GPT2Config(vocab_size=model.vocab_size, n_positions=cfg.max_seq_len, n_embd=cfg.emb_dim,
                         n_layer=cfg.n_layers, n_head=cfg.n_heads, n_inner=cfg.ff_dim, activation_function="gelu",
                         resid_pdrop=0.0, embd_pdrop=0.0, attn_pdrop=0.0, layer_norm_epsilon=1e-5,
-                        tie_word_embeddings=True, bos_token_id=tokenizer.eos_id, eos_token_id=tokenizer.eos_id)
+                        tie_word_embeddings=getattr(cfg, "tie_embeddings", True), bos_token_id=tokenizer.eos_id,
+                        eos_token_id=tokenizer.eos_id)
     hf_model = GPT2LMHeadModel(config)
     missing, unexpected = hf_model.load_state_dict(gpt2_state_dict(model), strict=False)
     missing = [k for k in missing if not k.endswith("attn.bias") and not k.endswith("masked_bias")]

@@ -1,8 +1,14 @@
 """Sampling from the lab's models, and its latency measurement.
 
-``generate`` decodes with the model's ``step`` (KV cache for the Transformer, carried (h, c)
-for the LSTM) or, with ``use_cache=False``, by recomputing the whole context for every token
-(the baseline the KV cache is compared against). Sampling is temperature, top-k and top-p
+``generate`` decodes along one of three paths, named by :func:`decode_path`:
+
+- ``"kv_cache"``: the Transformer's ``step`` with a KV cache (its attention kernel's decode call);
+- ``"recurrent_state"``: the LSTM's ``step``, carrying (h, c);
+- ``"recompute"``: the whole context runs through ``model(...)`` for every new token. This is the
+  path with ``use_cache=False`` (the baseline the cache is compared against) and the path a model
+  takes when its attention kernel cannot decode against a cache (``model.decode_path``).
+
+Sampling is temperature, top-k and top-p
 (nucleus) with a seeded ``torch.Generator``; ``temperature=0`` is greedy.
 """
 
@@ -49,6 +55,22 @@ def _sync(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
+def decode_path(model: Any, use_cache: bool = True) -> str:
+    """The path ``generate`` takes for ``model``: ``"kv_cache"``, ``"recurrent_state"`` or ``"recompute"``.
+
+    A model declares its incremental path with a ``decode_path`` attribute; without one, a model
+    with ``step`` carries a state (``"kv_cache"`` when ``new_state()`` returns one, else
+    ``"recurrent_state"``) and a model without ``step`` recomputes.
+    """
+    if not use_cache or not callable(getattr(model, "step", None)):
+        return "recompute"
+    declared = getattr(model, "decode_path", None)
+    if declared is not None:
+        return str(declared)
+    new_state = getattr(model, "new_state", None)
+    return "kv_cache" if callable(new_state) and new_state() is not None else "recurrent_state"
+
+
 @torch.no_grad()
 def generate(model: Any, prompt: torch.Tensor, max_new_tokens: int, *, temperature: float = 1.0, top_k: int = 0,
              top_p: float = 1.0, seed: int | None = None, use_cache: bool = True,
@@ -56,8 +78,10 @@ def generate(model: Any, prompt: torch.Tensor, max_new_tokens: int, *, temperatu
     """Prompt (B, T0) plus ``max_new_tokens`` generated ids: (B, T0 + max_new_tokens).
 
     The context is cropped to the model's ``max_seq_len`` (the last tokens), as nanoGPT does; with
-    the cache, the cache is rebuilt from the cropped context when it fills up.
+    the cache, the cache is rebuilt from the cropped context when it fills up. The path taken is
+    ``decode_path(model, use_cache)``: a model that cannot decode incrementally recomputes.
     """
+    incremental = decode_path(model, use_cache) != "recompute"
     device = prompt.device
     generator = torch.Generator(device=device).manual_seed(seed) if seed is not None else None
     limit = getattr(model, "max_seq_len", None)
@@ -70,7 +94,7 @@ def generate(model: Any, prompt: torch.Tensor, max_new_tokens: int, *, temperatu
         with ctx:
             for i in range(max_new_tokens):
                 t0 = time.perf_counter() if timing is not None else 0.0
-                if use_cache:
+                if incremental:
                     if state is None or (limit and out.shape[1] > limit):
                         window = out[:, -limit:] if limit else out
                         logits, state = model.step(window, None)
@@ -101,7 +125,8 @@ def measure_generation(model: Any, *, vocab_size: int, batch_size: int, prompt_l
 
     Returns ``ttft_ms`` (prefill + first token), ``per_token_ms`` (median later token), both from
     a pass synchronised after every token, and ``gen_tokens_per_s`` (generated tokens of the whole
-    batch / wall time of a pass without per-token synchronisation), plus p10/p90.
+    batch / wall time of a pass without per-token synchronisation), plus p10/p90, and
+    ``decode_path`` (see :func:`decode_path`).
     """
     g = torch.Generator().manual_seed(seed)
     prompt = torch.randint(vocab_size, (batch_size, prompt_len), generator=g).to(device)
@@ -124,7 +149,8 @@ def measure_generation(model: Any, *, vocab_size: int, batch_size: int, prompt_l
         xs = sorted(xs)
         return xs[min(len(xs) - 1, max(0, round(p * (len(xs) - 1))))] if xs else float("nan")
 
-    return {"ttft_ms": statistics.median(ttft), "per_token_ms": statistics.median(per_tok) if per_tok else float("nan"),
+    return {"decode_path": decode_path(model, use_cache),
+            "ttft_ms": statistics.median(ttft), "per_token_ms": statistics.median(per_tok) if per_tok else float("nan"),
             "gen_tokens_per_s": statistics.median(rates), "gen_tokens_per_s_p10": q(rates, 0.1),
             "gen_tokens_per_s_p90": q(rates, 0.9), "batch_size": batch_size, "prompt_len": prompt_len,
             "new_tokens": new_tokens, "repeats": repeats}

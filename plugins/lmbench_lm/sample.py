@@ -75,7 +75,7 @@ class Generate:
             gen = generation_report(model, tokenizer, c, run.device, autocast)
             run.record("generation", {"rows": gen})
             results.update({"gen_tokens_per_s": gen[0]["gen_tokens_per_s"], "ttft_ms": gen[0]["ttft_ms"],
-                            "per_token_ms": gen[0]["per_token_ms"]})
+                            "per_token_ms": gen[0]["per_token_ms"], "decode_path": gen[0]["decode_path"]})
             if len(gen) > 1:
                 results[f"gen_tokens_per_s_b{gen[1]['batch_size']}"] = gen[1]["gen_tokens_per_s"]
         return results

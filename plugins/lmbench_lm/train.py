@@ -369,7 +369,7 @@ class Train:
                 run.record("generation", {"rows": gen})
                 first = gen[0]
                 results.update({"gen_tokens_per_s": first["gen_tokens_per_s"], "ttft_ms": first["ttft_ms"],
-                                "per_token_ms": first["per_token_ms"], "decode_state": first.get("decode_state")})
+                                "per_token_ms": first["per_token_ms"], "decode_path": first["decode_path"]})
                 if len(gen) > 1:
                     results[f"gen_tokens_per_s_b{gen[1]['batch_size']}"] = gen[1]["gen_tokens_per_s"]
         return {k: v for k, v in results.items() if v is not None}

@@ -50,15 +50,45 @@ def test_sdpa_equals_naive_forward_and_gradients(causal, masked):
     assert sdpa.last_backend in {"math", "flash", "efficient", "cudnn"}
 
 
-def test_sdpa_records_backend_float32_cpu():
+def _backend_that_ran(fn) -> set[str]:
+    """The SDPA backends whose aten kernels ran during ``fn()``, read from the profiler."""
+    from torch.profiler import ProfilerActivity, profile
+
+    ops = {"_scaled_dot_product_flash_attention": "flash", "_scaled_dot_product_efficient_attention": "efficient",
+           "_scaled_dot_product_cudnn_attention": "cudnn", "_scaled_dot_product_attention_math": "math"}
+    activities = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if torch.cuda.is_available() else [])
+    with profile(activities=activities) as prof:
+        fn()
+    return {backend for e in prof.events() for op, backend in ops.items() if op in e.name}
+
+
+DEVICES = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
+
+
+@pytest.mark.parametrize("device", DEVICES)
+@pytest.mark.parametrize("backend", ["auto", "math"])
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64, torch.bfloat16])
+@pytest.mark.parametrize("masked", [False, True])
+def test_sdpa_records_the_backend_that_ran(device, backend, dtype, masked):
+    """``last_backend`` names the aten kernel the dispatcher actually ran (whichever it is on this machine)."""
+    if device == "cuda" and dtype == torch.float64 and backend == "auto":
+        pytest.skip("float64 on CUDA runs only the math backend, covered by backend=math")
+    q, k, v = (t.to(device) for t in qkv(dtype=dtype))
+    mask = padding(2, 32, [32, 20]).to(device) if masked else None
+    sdpa = SDPAttention(SDPAConfig(backend=backend))
+    ran = _backend_that_ran(lambda: sdpa(q, k, v, key_padding_mask=mask))
+    assert ran == {sdpa.last_backend}, (ran, sdpa.last_backend)
+    if backend == "math":
+        assert sdpa.last_backend == "math"
+    decode = _backend_that_ran(lambda: sdpa.decode(q[:, :, -5:], k, v, key_padding_mask=mask))
+    assert decode == {sdpa.last_backend}, (decode, sdpa.last_backend)
+
+
+def test_sdpa_forced_backend_matches_auto():
     q, k, v = qkv(dtype=torch.float32)
-    sdpa = SDPAttention(SDPAConfig())
-    sdpa(q, k, v)
-    assert sdpa.last_backend == "flash"  # torch's CPU flash kernel handles float32 without a mask
+    auto = SDPAttention(SDPAConfig())
     forced = SDPAttention(SDPAConfig(backend="math"))
-    out = forced(q, k, v)
-    assert forced.last_backend == "math"
-    torch.testing.assert_close(out, sdpa(q, k, v), rtol=1e-5, atol=1e-5)
+    torch.testing.assert_close(forced(q, k, v), auto(q, k, v), rtol=1e-5, atol=1e-5)
 
 
 def test_favor_error_falls_with_more_features():
@@ -208,3 +238,118 @@ def test_bf16_inputs_keep_dtype():
     q, k, v = qkv(dtype=torch.bfloat16)
     for kind, make in ALL.items():
         assert make()(q, k, v).dtype == torch.bfloat16, kind
+
+
+# -- the decode call ---------------------------------------------------------------------------------
+DECODERS = [k for k in sorted(ALL) if ALL[k]().capabilities.decode]
+
+
+def test_decode_capabilities_are_declared():
+    assert DECODERS == ["favor", "naive", "sdpa"]
+    assert ALL["lsh"]().capabilities.decode is False
+
+
+@pytest.mark.parametrize("kind", DECODERS)
+@pytest.mark.parametrize("n_new", [1, 5, 40])
+@pytest.mark.parametrize("masked", [False, True])
+def test_decode_equals_the_last_rows_of_causal_attention(kind, n_new, masked):
+    """q of the n newest positions against all T keys gives the causal forward's last n rows."""
+    q, k, v = qkv(b=2, h=2, n=40, d=8, dtype=torch.float32)
+    mask = padding(2, 40, [40, 33]) if masked else None
+    kern = ALL[kind]().eval()
+    full = kern(q, k, v, causal=True, key_padding_mask=mask)  # (B, H, T, hd)
+    out = kern.decode(q[:, :, -n_new:], k, v, key_padding_mask=mask)  # (B, H, n, hd)
+    torch.testing.assert_close(out, full[:, :, -n_new:], rtol=1e-4, atol=1e-5)
+    if kind != "favor":  # exact kernels: equal to softmax attention itself
+        ref = exact_attention(q[:, :, -n_new:].double(), k.double(), v.double(), causal=True,
+                              key_padding_mask=mask).float()
+        torch.testing.assert_close(out, ref, rtol=1e-4, atol=1e-5)
+
+
+def test_decode_rejects_bad_shapes_and_lsh_cannot_decode():
+    q, k, v = qkv(n=8, dtype=torch.float32)
+    with pytest.raises(LmbenchError, match="T >= n"):
+        NaiveAttention(None).decode(q, k[:, :, :4], v[:, :, :4])
+    with pytest.raises(LmbenchError, match="key_padding_mask"):
+        NaiveAttention(None).decode(q[:, :, -1:], k, v, key_padding_mask=torch.ones(2, 1, dtype=torch.bool))
+    with pytest.raises(CapabilityError, match="attention.lsh.*cannot decode"):
+        LSHAttention(LSHConfig()).decode(q[:, :, -1:], k, v)
+
+
+# -- LSH against a brute-force reference ----------------------------------------------------------------
+def lsh_reference(kern, q, k, v, *, causal=False, mask=None):
+    """Reformer LSH written as loops over queries: the kernel's hashes, then per round each query's
+    sorted chunk and the chunk before it (cyclically), masks, and the logsumexp-weighted rounds."""
+    cfg = kern.config
+    b, h, n, d = q.shape
+    c = min(cfg.chunk_size, n)
+    assert n % c == 0
+    n_chunks = n // c
+    q, k, v = q.double(), k.double(), v.double()
+    unit = lambda t: t / t.norm(dim=-1, keepdim=True).clamp_min(1e-6)  # noqa: E731
+    real = mask if mask is not None else torch.ones(b, n, dtype=torch.bool)
+    nb = kern.buckets_for(n)
+    out = torch.zeros(b, h, n, v.shape[-1], dtype=torch.float64)
+    for bi in range(b):
+        for hi in range(h):
+            keys = unit(q[bi, hi]) if cfg.shared_qk else k[bi, hi]
+            kb = kern.hash(unit(keys).float()[None], nb)[0]  # (R, N)
+            qb = kb if cfg.shared_qk else kern.hash(unit(q[bi, hi]).float()[None], nb)[0]
+            kb = torch.where(real[bi], kb, nb)
+            qb = torch.where(real[bi], qb, nb)
+            outs, lses = [], []
+            for r in range(cfg.n_hashes):
+                q_sorted = sorted(range(n), key=lambda i: (int(qb[r, i]), i))
+                k_sorted = sorted(range(n), key=lambda j: (int(kb[r, j]), j))
+                o_r = torch.zeros(n, v.shape[-1], dtype=torch.float64)
+                l_r = torch.zeros(n, dtype=torch.float64)
+                for slot, i in enumerate(q_sorted):
+                    chunk = slot // c
+                    chunks = [chunk] if n_chunks == 1 else [chunk, (chunk - 1) % n_chunks]
+                    seen = [k_sorted[t] for ch in chunks for t in range(ch * c, ch * c + c)]
+                    scores = torch.stack([q[bi, hi, i] @ keys[p] for p in seen]) * d ** -0.5
+                    for col, p in enumerate(seen):
+                        if not real[bi, p] or (causal and p > i):
+                            scores[col] = -1e9
+                        if cfg.mask_self and p == i:
+                            scores[col] = -1e5
+                    if bool((scores > -5e8).any()):
+                        l_r[i] = torch.logsumexp(scores, 0)
+                        o_r[i] = torch.softmax(scores, 0) @ v[bi, hi, seen]
+                    else:  # no visible key in this round
+                        l_r[i] = -1e30
+                outs.append(o_r)
+                lses.append(l_r)
+            weights = torch.softmax(torch.stack(lses), dim=0)[..., None]  # (R, N, 1)
+            out[bi, hi] = (torch.stack(outs) * weights).sum(0)
+    return out.float()
+
+
+@pytest.mark.parametrize("shared_qk", [True, False])
+@pytest.mark.parametrize("causal", [False, True])
+@pytest.mark.parametrize("masked", [False, True])
+def test_lsh_equals_brute_force_reference_over_several_chunks(shared_qk, causal, masked):
+    """N = 96 with chunk 16: six chunks per round, look-back (cyclic for the first), two rounds."""
+    q, k, v = qkv(b=2, h=2, n=96, d=8, seed=3, dtype=torch.float32)
+    mask = padding(2, 96, [96, 61]) if masked else None
+    kern = LSHAttention(LSHConfig(chunk_size=16, n_hashes=2, shared_qk=shared_qk)).eval()
+    assert kern.buckets_for(96) == 6
+    out = kern(q, k, v, causal=causal, key_padding_mask=mask)
+    ref = lsh_reference(kern, q, k, v, causal=causal, mask=mask)
+    rows = (mask if mask is not None else torch.ones(2, 96, dtype=torch.bool))[:, None, :, None].expand_as(out)
+    torch.testing.assert_close(out[rows], ref[rows], rtol=1e-4, atol=1e-5)
+
+
+def test_lsh_without_shared_qk_finds_keys_by_their_own_hash():
+    """Queries and keys from unrelated clusters at each position: hashing the keys finds the right ones."""
+    g = torch.Generator().manual_seed(0)
+    centers = torch.nn.functional.normalize(torch.randn(8, 16, generator=g), dim=-1)
+    a = torch.randint(0, 8, (1, 2, 256), generator=g)  # query clusters
+    b = torch.randint(0, 8, (1, 2, 256), generator=g)  # key clusters, independent of the queries'
+    q = (centers[a] + 0.05 * torch.randn(1, 2, 256, 16, generator=g)) * 16  # peaky: attends within a cluster
+    k = centers[b] + 0.05 * torch.randn(1, 2, 256, 16, generator=g)
+    v = torch.randn(1, 2, 256, 16, generator=g)
+    exact = exact_attention(q, k, v)
+    out = LSHAttention(LSHConfig(chunk_size=32, n_hashes=4, shared_qk=False, mask_self=False)).eval()(q, k, v)
+    error = ((out - exact).pow(2).mean() / exact.pow(2).mean()).item()
+    assert error < 0.3, error

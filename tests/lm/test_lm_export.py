@@ -32,9 +32,9 @@ def _model(vocab: int, **overrides) -> TransformerLanguageModel:
     return model
 
 
-@pytest.mark.parametrize("bias", [True, False])
-def test_exported_gpt2_computes_the_same_logits(tmp_path, gpt2_tokenizer, bias):
-    model = _model(gpt2_tokenizer.vocab_size, bias=bias)
+@pytest.mark.parametrize("bias,tied", [(True, True), (False, True), (True, False)])
+def test_exported_gpt2_computes_the_same_logits(tmp_path, gpt2_tokenizer, bias, tied):
+    model = _model(gpt2_tokenizer.vocab_size, bias=bias, tie_embeddings=tied)
     folder = export_hf(model, gpt2_tokenizer, tmp_path / "hf")
     hf = transformers.AutoModelForCausalLM.from_pretrained(folder).eval()
     ids = torch.tensor([gpt2_tokenizer.encode("Shall I compare thee to a summer's day?")])  # (1, T)

@@ -169,3 +169,56 @@ def test_sequence_longer_than_max_seq_len_is_rejected():
     model = _transformer("learned", max_seq_len=8)
     with pytest.raises(ConfigError, match="max_seq_len"):
         model(torch.zeros(1, 9, dtype=torch.long))
+
+
+def _preset_models(preset: str, vocab_size: int) -> dict[str, torch.nn.Module]:
+    """The models a preset's variants build (built only, not trained)."""
+    from lmbench.config import build_spec, expand_variants, resolve
+    from lmbench.testing import fresh_host
+
+    host = fresh_host(entry_points=True)
+    spec = build_spec(host.registries, preset=preset)
+    return {label: resolve(variant, host.registries).components["model"].build(vocab_size=vocab_size)
+            for label, variant in expand_variants(spec)}
+
+
+def test_seed000_builds_the_labs_exact_models():
+    """Seed lab 000: LSTM 42,275,584 (untied, no output bias), Transformer 16,025,344 (tied, sinusoidal)."""
+    from lmbench_lm.params import lstm_param_formula, transformer_param_formula
+
+    models = _preset_models("lm.seed000", 50257)
+    lstm, transformer = models["lstm"], models["transformer"]
+    assert sum(p.numel() for p in lstm.parameters()) == 42_275_584
+    assert sum(p.numel() for p in transformer.parameters()) == 16_025_344
+    assert lstm.head.bias is None and not lstm.tied
+    assert transformer.head.weight is transformer.tok_emb.weight and transformer.pos_emb is None
+    assert lstm.parameter_split() == lstm_param_formula(50257, 256, 512, 2, tied=False, head_bias=False)
+    assert transformer.parameter_split() == transformer_param_formula(50257, 256, 4, 1024, 128, "sinusoidal")
+
+
+def test_untied_transformer_head_and_seed002_layout():
+    """tie_embeddings=false gives the head its own (V, C) matrix; seed lab 002's count (134,367,744 at a
+    32,000 vocabulary) sits 36,864 = 48 x 768 below the untied GPT-2 layout and far above the tied one."""
+    from lmbench_lm.params import transformer_param_formula
+
+    model = _transformer("learned", tie_embeddings=False)
+    assert model.head.weight is not model.tok_emb.weight
+    assert model.parameter_split() == transformer_param_formula(50, 32, 2, 128, 64, "learned", tied=False)
+    assert model.parameter_split()["head"] == 50 * 32
+    x = torch.randint(50, (1, 8))
+    model(x).sum().backward()
+    assert model.head.weight.grad is not None and model.tok_emb.weight.grad is not None
+    gpt2 = _preset_models("lm.seed002", 32000)["gpt2-124m"]
+    total = sum(p.numel() for p in gpt2.parameters())
+    assert total == transformer_param_formula(32000, 768, 12, 3072, 256, "learned", tied=False)["total"] == 134_404_608
+    assert total - 134_367_744 == 48 * 768
+    assert transformer_param_formula(32000, 768, 12, 3072, 256, "learned")["total"] == 109_828_608  # tied
+
+
+def test_lstm_head_bias_option():
+    from lmbench_lm.models.lstm import LSTMConfig, LSTMLanguageModel
+    from lmbench_lm.params import lstm_param_formula
+
+    model = LSTMLanguageModel(LSTMConfig(emb_dim=16, hidden_size=16, head_bias=False), vocab_size=50)
+    assert model.head.bias is None and model.tied
+    assert model.parameter_split() == lstm_param_formula(50, 16, 16, 2, tied=True, head_bias=False)

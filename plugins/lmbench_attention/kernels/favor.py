@@ -4,7 +4,11 @@ softmax(QK^T/sqrt(d)) V is approximated by phi(Q) (phi(K)^T V) / (phi(Q) phi(K)^
 positive orthogonal random features phi. Feature maps: ``exp`` (the unbiased softmax-kernel
 estimator with the numerical stabilisation shift), ``relu`` and ``elu+1`` (generalised kernels
 applied to the random projections). ``n_features`` is a multiple of the head dimension.
-Causal mode uses prefix sums, computed chunk by chunk so memory stays O(N m).
+Causal mode uses prefix sums, computed chunk by chunk so memory stays O(N m). The decode call
+(n new queries against T cached keys) sums phi(k) v^T over the T - n past keys and adds the
+causal block of the new ones: the same numbers the causal forward gives at those positions
+(features are recomputed from the cached keys, O(T m) per call, because the stabilising shift of
+the ``exp`` map is taken over all keys).
 Features are drawn from a seeded generator: fixed in eval mode, redrawn every
 ``redraw_interval`` training calls (0 = never). Computation is in float32.
 """
@@ -86,6 +90,7 @@ class FavorAttention(AttentionKernel):
     name = "attention.favor"
     capabilities = AttentionCapabilities(causal=True, padding_mask=True, backward=True,
                                          dtypes=("float32", "bfloat16", "float16"), memory="O(N)", exact=False,
+                                         decode=True,
                                          notes="computes in float32; causal by chunked prefix sums")
 
     def __init__(self, config: FavorConfig | None = None, **deps):
@@ -122,22 +127,31 @@ class FavorAttention(AttentionKernel):
             return F.relu(wx) + self.config.eps
         return F.elu(wx) + 1.0 + self.config.eps  # elu+1
 
-    def attend(self, q, k, v, *, causal, key_padding_mask):
+    def _tick(self) -> None:
+        """Count a training call and redraw the features every ``redraw_interval`` of them."""
         if self.training and self.config.redraw_interval and self._calls and \
                 self._calls % self.config.redraw_interval == 0:
             self.redraw_features()
         if self.training:
             self._calls += 1
-        out_dtype = q.dtype
-        q, k, v = q.float(), k.float(), v.float()
+
+    def _feature_pair(self, q, k, key_padding_mask):
+        """phi(q) (B, H, N, m) and phi(k) (B, H, Nk, m) in float32, padded keys zeroed."""
         proj = self.projection(q.shape[-1], q.device)
         if key_padding_mask is not None and self.config.feature_map == "exp":
             # keep padded keys out of the stabilising max as well
             k = k.masked_fill(~key_padding_mask[:, None, :, None], 0.0)
         qf = self.features(q, proj, is_query=True)  # (B, H, N, m)
-        kf = self.features(k, proj, is_query=False)  # (B, H, N, m)
+        kf = self.features(k, proj, is_query=False)  # (B, H, Nk, m)
         if key_padding_mask is not None:
             kf = kf * key_padding_mask[:, None, :, None].to(kf.dtype)  # padded keys contribute nothing
+        return qf, kf
+
+    def attend(self, q, k, v, *, causal, key_padding_mask):
+        self._tick()
+        out_dtype = q.dtype
+        q, k, v = q.float(), k.float(), v.float()
+        qf, kf = self._feature_pair(q, k, key_padding_mask)
         if causal:
             out = self._causal(qf, kf, v)
         else:
@@ -145,6 +159,19 @@ class FavorAttention(AttentionKernel):
             norm = qf @ kf.sum(dim=-2).unsqueeze(-1)  # (B, H, N, 1)
             out = (qf @ kv) / norm.clamp_min(1e-30)
         return out.to(out_dtype)  # (B, H, N, hd)
+
+    def attend_decode(self, q, k, v, *, key_padding_mask):
+        self._tick()
+        out_dtype = q.dtype
+        q, k, v = q.float(), k.float(), v.float()
+        qf, kf = self._feature_pair(q, k, key_padding_mask)  # (B, H, n, m), (B, H, T, m)
+        past = k.shape[-2] - q.shape[-2]
+        state = kf[:, :, :past].transpose(-2, -1) @ v[:, :, :past]  # (B, H, m, hd): sum of phi(k_s) v_s^T
+        zsum = kf[:, :, :past].sum(dim=-2)  # (B, H, m)
+        local = torch.tril(qf @ kf[:, :, past:].transpose(-2, -1))  # (B, H, n, n) causal among the new positions
+        num = qf @ state + local @ v[:, :, past:]  # (B, H, n, hd)
+        den = qf @ zsum.unsqueeze(-1) + local.sum(-1, keepdim=True)  # (B, H, n, 1)
+        return (num / den.clamp_min(1e-30)).to(out_dtype)
 
     def _causal(self, qf: torch.Tensor, kf: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
         """Prefix sums over positions, block by block: state S_t = sum_{s<=t} phi(k_s) v_s^T."""

@@ -3,11 +3,22 @@
 Shared-QK attention: keys are the unit-normalised queries. Each of ``n_hashes`` rounds hashes the
 queries with a random rotation (argmax over [xR; -xR], ``n_buckets`` buckets), sorts positions by
 (bucket, position), cuts the sorted sequence into chunks of ``chunk_size`` and lets each chunk
-attend to itself and the previous chunk of the same round. A query never attends to its own
-position unless nothing else is visible; padded keys are never attended (they are sorted into an
-extra last bucket so their values cannot move real tokens between chunks). Rounds are combined
-with weights softmax(logsumexp of each round). Sequences whose length is not a multiple of
-``chunk_size`` are padded internally (or rejected with ``pad_to_chunk = false``).
+attend to itself and the previous chunk of the same round (the first chunk looks back to the
+last). A query never attends to its own position unless nothing else is visible; padded keys are
+never attended (they are sorted into an extra last bucket so their values cannot move real tokens
+between chunks). Rounds are combined with weights softmax(logsumexp of each round). Sequences
+whose length is not a multiple of ``chunk_size`` are padded internally (or rejected with
+``pad_to_chunk = false``).
+
+With ``shared_qk = false`` the given keys are used: queries and keys are unit-normalised for
+hashing and hashed with the same rotations, queries are sorted by their own buckets and keys by
+theirs, and query chunk j attends key chunks j and j - 1. A query that then sees no key it may
+attend (possible with a causal mask, since its own key may be hashed elsewhere) gets a zero
+output in that round and no weight in the combination.
+
+LSH cannot decode against a KV cache: buckets, chunk boundaries and the bucket count depend on
+the whole sequence, so the output for the newest query is only defined by running the full
+sequence (``capabilities.decode`` is false; generation recomputes the prefix).
 """
 
 from __future__ import annotations
@@ -22,6 +33,7 @@ from .base import AttentionCapabilities, AttentionKernel
 
 _PAD_SCORE = -1e9  # padded / future keys
 _SELF_SCORE = -1e5  # own position: used only when nothing else is visible
+_EMPTY_LSE = -1e30  # a round in which a query sees no key gets no weight
 
 
 @dataclass
@@ -31,7 +43,7 @@ class LSHConfig:
     n_hashes: int = 2
     chunk_size: int = 64
     n_buckets: int = 0  # 0 = auto: about two chunks' worth of tokens per bucket pair (N / chunk_size, even)
-    shared_qk: bool = True  # Reformer: keys are the normalised queries (the passed k is ignored)
+    shared_qk: bool = True  # Reformer: keys are the normalised queries (the passed k is ignored); false = hash k
     mask_self: bool = True  # mask own position unless alone (meaningful with shared QK)
     pad_to_chunk: bool = True  # pad N up to a multiple of chunk_size, else reject such lengths
     seed: int = 0
@@ -50,7 +62,9 @@ class LSHAttention(AttentionKernel):
     name = "attention.lsh"
     capabilities = AttentionCapabilities(causal=True, padding_mask=True, backward=True,
                                          dtypes=("float32", "bfloat16", "float16"), memory="O(N)", exact=False,
-                                         notes="shared QK; time O(N log N) from the sort; computes in float32")
+                                         decode=False,
+                                         notes="shared QK; time O(N log N) from the sort; computes in float32; "
+                                               "no KV-cache decoding (buckets depend on the whole sequence)")
 
     def __init__(self, config: LSHConfig | None = None, **deps):
         super().__init__(config or LSHConfig(), **deps)
@@ -103,43 +117,52 @@ class LSHAttention(AttentionKernel):
         k = k.reshape(b * h, np_, d)
         v = v.reshape(b * h, np_, v.shape[-1])
         real = mask.repeat_interleave(h, dim=0)  # (BH, N)
+        unit = lambda t: t / t.norm(dim=-1, keepdim=True).clamp_min(1e-6)  # noqa: E731
         if cfg.shared_qk:
-            k = k / k.norm(dim=-1, keepdim=True).clamp_min(1e-6)  # Reformer: unit-length shared keys
+            k = unit(k)  # Reformer: unit-length shared keys
         nb = self.buckets_for(np_)
         rounds = cfg.n_hashes
-        buckets = self.hash(k if cfg.shared_qk else q, nb)  # (BH, R, N)
-        buckets = torch.where(real[:, None, :], buckets, torch.full_like(buckets, nb))  # padding: last bucket
-        pos = torch.arange(np_, device=q.device)
-        round_off = torch.arange(rounds, device=q.device)[None, :, None] * (nb + 1)
-        keys = (buckets + round_off) * np_ + pos  # (BH, R, N) unique sort keys
-        order = keys.reshape(b * h, rounds * np_).argsort(dim=-1)  # (BH, R*N)
-        undo = order.argsort(dim=-1)
-        spos = order % np_  # sorted positions
-        sq = q.gather(1, spos[..., None].expand(-1, -1, d))  # (BH, R*N, hd)
-        sk = k.gather(1, spos[..., None].expand(-1, -1, d))
-        sv = v.gather(1, spos[..., None].expand(-1, -1, v.shape[-1]))
-        sreal = real.gather(1, spos)  # (BH, R*N)
+        pad_bucket = lambda bk: torch.where(real[:, None, :], bk, torch.full_like(bk, nb))  # noqa: E731
+        k_buckets = pad_bucket(self.hash(k if cfg.shared_qk else unit(k), nb))  # (BH, R, N); padding: last bucket
+        q_buckets = k_buckets if cfg.shared_qk else pad_bucket(self.hash(unit(q), nb))  # same rotations
+        q_order, q_undo = self._sort(q_buckets, nb, np_)  # (BH, R*N)
+        k_order = q_order if cfg.shared_qk else self._sort(k_buckets, nb, np_)[0]
+        qpos, kpos = q_order % np_, k_order % np_  # sorted positions
+        sq = q.gather(1, qpos[..., None].expand(-1, -1, d))  # (BH, R*N, hd)
+        sk = k.gather(1, kpos[..., None].expand(-1, -1, d))
+        sv = v.gather(1, kpos[..., None].expand(-1, -1, v.shape[-1]))
+        sreal = real.gather(1, kpos)  # (BH, R*N)
         per_round = np_ // c
         shape = (b * h, rounds, per_round, c)
         cq = sq.reshape(*shape, d)  # (BH, R, n_chunks, c, hd)
         ck, cv = sk.reshape(*shape, d), sv.reshape(*shape, sv.shape[-1])
-        cpos, creal = spos.reshape(shape), sreal.reshape(shape)
+        cpos, kpos, kreal = qpos.reshape(shape), kpos.reshape(shape), sreal.reshape(shape)
         if per_round > 1:  # look back one chunk within the same round
             back = lambda t: torch.cat([t, t.roll(1, dims=2)], dim=3)  # noqa: E731
-            ck, cv, kpos, kreal = back(ck), back(cv), back(cpos), back(creal)
-        else:
-            kpos, kreal = cpos, creal
+            ck, cv, kpos, kreal = back(ck), back(cv), back(kpos), back(kreal)
         scores = (cq @ ck.transpose(-2, -1)) * d ** -0.5  # (BH, R, n_chunks, c, c or 2c)
         scores = scores.masked_fill(~kreal[..., None, :], _PAD_SCORE)
         if causal:
             scores = scores.masked_fill(kpos[..., None, :] > cpos[..., :, None], _PAD_SCORE)
         if cfg.mask_self:
             scores = scores.masked_fill(kpos[..., None, :] == cpos[..., :, None], _SELF_SCORE)
+        seen = (scores > _PAD_SCORE / 2).any(dim=-1, keepdim=True)  # (BH, R, n_chunks, c, 1) any visible key
         lse = scores.logsumexp(dim=-1, keepdim=True)  # (BH, R, n_chunks, c, 1)
-        out = torch.exp(scores - lse) @ cv  # (BH, R, n_chunks, c, hd)
-        out = out.reshape(b * h, rounds * np_, -1).gather(1, undo[..., None].expand(-1, -1, out.shape[-1]))
-        lse = lse.reshape(b * h, rounds * np_).gather(1, undo)
+        out = (torch.exp(scores - lse) @ cv) * seen  # (BH, R, n_chunks, c, hd); nothing visible: zero
+        lse = lse.masked_fill(~seen, _EMPTY_LSE)
+        out = out.reshape(b * h, rounds * np_, -1).gather(1, q_undo[..., None].expand(-1, -1, out.shape[-1]))
+        lse = lse.reshape(b * h, rounds * np_).gather(1, q_undo)
         out = out.reshape(b * h, rounds, np_, -1)  # (BH, R, N, hd)
         weights = torch.softmax(lse.reshape(b * h, rounds, np_), dim=1)[..., None]  # (BH, R, N, 1)
         out = (out * weights).sum(dim=1)  # (BH, N, hd)
         return out[:, :n].reshape(b, h, n, -1).to(out_dtype)
+
+    @staticmethod
+    def _sort(buckets: torch.Tensor, n_buckets: int, n: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """Order of (round, bucket, position) over the R*N slots, and its inverse: each (BH, R*N)."""
+        bh, rounds, _ = buckets.shape
+        pos = torch.arange(n, device=buckets.device)
+        round_off = torch.arange(rounds, device=buckets.device)[None, :, None] * (n_buckets + 1)
+        keys = (buckets + round_off) * n + pos  # (BH, R, N) unique sort keys
+        order = keys.reshape(bh, rounds * n).argsort(dim=-1)  # (BH, R*N)
+        return order, order.argsort(dim=-1)

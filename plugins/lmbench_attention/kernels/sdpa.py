@@ -17,7 +17,7 @@ import torch.nn.functional as F
 
 from lmbench.errors import CapabilityError
 
-from .base import AttentionCapabilities, AttentionKernel
+from .base import AttentionCapabilities, AttentionKernel, causal_mask
 
 _BACKEND_NAMES = {0: "math", 1: "flash", 2: "efficient", 3: "cudnn", 4: "overrideable", -1: "none"}
 
@@ -53,7 +53,8 @@ class SDPAttention(AttentionKernel):
     Config = SDPAConfig
     name = "attention.sdpa"
     capabilities = AttentionCapabilities(causal=True, padding_mask=True, backward=True, memory="O(N^2)",
-                                         exact=True, notes="O(N) memory with the flash/efficient backends")
+                                         exact=True, decode=True,
+                                         notes="O(N) memory with the flash/efficient backends")
 
     def __init__(self, config: SDPAConfig | None = None, **deps):
         super().__init__(config or SDPAConfig(), **deps)
@@ -67,14 +68,27 @@ class SDPAttention(AttentionKernel):
         return sdpa_kernel([_backend_enum(self.config.backend)])
 
     def attend(self, q, k, v, *, causal, key_padding_mask):
+        return self._run(q, k, v, causal=causal, key_padding_mask=key_padding_mask)
+
+    def attend_decode(self, q, k, v, *, key_padding_mask):
+        return self._run(q, k, v, causal=True, key_padding_mask=key_padding_mask)
+
+    def _run(self, q, k, v, *, causal, key_padding_mask):
+        """SDPA on q (B, H, N, hd) and k, v (B, H, Nk, hd), Nk >= N, causal rows aligned to the last N keys.
+
+        SDPA's own ``is_causal`` aligns to the top left, so an explicit mask is passed whenever the
+        query is shorter than the keys (one query row needs none: it sees every key).
+        """
         mask = None
-        is_causal = causal
+        n, nk = q.shape[-2], k.shape[-2]
+        is_causal = causal and n == nk
+        if causal and 1 < n < nk:
+            mask = causal_mask(n, nk, q.device)  # (N, Nk)
         if key_padding_mask is not None:
-            mask = key_padding_mask[:, None, None, :]  # (B, 1, 1, N), True = attend
-            if causal:
-                n = q.shape[-2]
-                mask = mask & torch.ones(n, n, dtype=torch.bool, device=q.device).tril()  # (B, 1, N, N)
-                is_causal = False
+            pad = key_padding_mask[:, None, None, :]  # (B, 1, 1, Nk), True = attend
+            if is_causal:
+                mask, is_causal = causal_mask(n, nk, q.device), False
+            mask = pad if mask is None else pad & mask  # (B, 1, N, Nk)
         with self._context():
             self.last_backend = sdpa_backend(q, k, v, mask, is_causal)
             if self.last_backend == "none":

@@ -1,7 +1,8 @@
 """LSTM language model (``lm.lstm``): embedding, stacked LSTM, dropout, output projection.
 
 The output projection shares the embedding matrix when ``emb_dim == hidden_size`` (weight
-tying); otherwise it cannot, and a warning says so. ``step`` carries the (h, c) state for
+tying); otherwise it cannot, and a warning says so. ``head_bias = false`` drops the output
+projection's bias (seed lab 000's LSTM has none). ``step`` carries the (h, c) state for
 generation, so each new token costs one LSTM step.
 """
 
@@ -26,6 +27,7 @@ class LSTMConfig:
     num_layers: int = 2
     dropout: float = 0.0
     tie_weights: bool = True  # only possible when emb_dim == hidden_size
+    head_bias: bool = True  # a bias on the output projection (V parameters)
     vocab_size: int = 0  # 0 = the tokenizer's vocabulary size (set by the recipe)
     max_seq_len: int = 0  # unused by the LSTM (no positions); accepted so presets can share it
 
@@ -56,7 +58,7 @@ class LSTMLanguageModel(nn.Module):
         self.drop = nn.Dropout(cfg.dropout)
         self.lstm = nn.LSTM(cfg.emb_dim, cfg.hidden_size, cfg.num_layers, batch_first=True,
                             dropout=cfg.dropout if cfg.num_layers > 1 else 0.0)
-        self.head = nn.Linear(cfg.hidden_size, vocab)
+        self.head = nn.Linear(cfg.hidden_size, vocab, bias=cfg.head_bias)
         self.tied = False
         if cfg.tie_weights:
             if cfg.emb_dim == cfg.hidden_size:
@@ -68,9 +70,11 @@ class LSTMLanguageModel(nn.Module):
         nn.init.uniform_(self.embedding.weight, -0.1, 0.1)
         if not self.tied:
             nn.init.uniform_(self.head.weight, -0.1, 0.1)
-        nn.init.zeros_(self.head.bias)
+        if self.head.bias is not None:
+            nn.init.zeros_(self.head.bias)
 
     max_seq_len = None  # no positional limit
+    decode_path = "recurrent_state"  # generation carries (h, c): one LSTM step per new token
 
     def forward(self, idx: torch.Tensor) -> torch.Tensor:
         """Logits (B, T, V) for ids ``idx`` (B, T), from a zero initial state."""

@@ -2,10 +2,17 @@
 
 Token embedding (+ learned or sinusoidal positions, or RoPE inside attention), ``n_layers``
 pre-LN blocks (LayerNorm -> causal self-attention -> residual; LayerNorm -> GELU MLP ->
-residual), a final LayerNorm and an output head tied to the token embedding. Attention goes
-through a kernel with the attention registry's call signature
-``kernel(q, k, v, causal=True, key_padding_mask=None)`` on (B, H, T, hd); without one it calls
-``F.scaled_dot_product_attention`` directly. ``step`` runs incremental decoding with a KV cache.
+residual), a final LayerNorm and an output head tied to the token embedding (or untied with
+``tie_embeddings = false``). Attention goes through a kernel with the attention registry's call
+signature ``kernel(q, k, v, causal=True, key_padding_mask=None)`` on (B, H, T, hd); without one
+it uses ``F.scaled_dot_product_attention``. A kernel that shares queries and keys (``shares_qk``,
+Reformer's LSH) gets no key projection.
+
+``step`` decodes incrementally with a KV cache, calling the kernel's decode call
+(``kernel.decode(q, k, v)``: the new queries against every cached key, causal, aligned to the
+last positions). A kernel whose ``capabilities.decode`` is false (or that has no ``decode``)
+cannot do that: ``model.decode_path`` is then ``"recompute"`` and generation runs the whole
+prefix through ``forward`` for each new token; otherwise it is ``"kv_cache"``.
 """
 
 from __future__ import annotations
@@ -18,6 +25,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from lmbench.components import AttentionCapabilities
 from lmbench.errors import CapabilityError, ConfigError
 
 
@@ -33,6 +41,7 @@ class TransformerConfig:
     max_seq_len: int = 256
     pos_encoding: str = "rope"  # sinusoidal | learned | rope
     bias: bool = True
+    tie_embeddings: bool = True  # output head shares the token embedding matrix (false = its own (V, C) matrix)
     vocab_size: int = 0  # 0 = the tokenizer's vocabulary size (set by the recipe)
     rope_base: float = 10000.0
 
@@ -53,15 +62,46 @@ class TransformerConfig:
 
 def sdpa_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, *, causal: bool = False,
                    key_padding_mask: torch.Tensor | None = None) -> torch.Tensor:
-    """The default kernel: ``F.scaled_dot_product_attention`` on (B, H, T, hd)."""
+    """``F.scaled_dot_product_attention`` on q (B, H, Tq, hd), k/v (B, H, Tk, hd), Tk >= Tq.
+
+    Causal rows are aligned to the last Tq keys (SDPA's own ``is_causal`` aligns to the top left,
+    so an explicit mask is used whenever Tq < Tk).
+    """
+    tq, tk = q.shape[-2], k.shape[-2]
     mask = None
+    if causal and tq != tk:
+        mask = torch.ones(tq, tk, dtype=torch.bool, device=q.device).tril(tk - tq)  # (Tq, Tk)
+        causal = False
     if key_padding_mask is not None:
-        mask = key_padding_mask[:, None, None, :]  # (B, 1, 1, Tk), True = attend
+        pad = key_padding_mask[:, None, None, :]  # (B, 1, 1, Tk), True = attend
         if causal:
-            tq, tk = q.shape[-2], k.shape[-2]
-            mask = mask & torch.ones(tq, tk, dtype=torch.bool, device=q.device).tril(tk - tq)
+            mask = torch.ones(tq, tk, dtype=torch.bool, device=q.device).tril(tk - tq)
             causal = False
+        mask = pad if mask is None else pad & mask
     return F.scaled_dot_product_attention(q, k, v, attn_mask=mask, is_causal=causal)
+
+
+class DefaultAttention:
+    """The kernel used without an ``[attention]`` table: exact SDPA, with the decode call."""
+
+    name = "sdpa (built in)"
+    shares_qk = False
+
+    def __init__(self) -> None:
+        self.capabilities = AttentionCapabilities(decode=True)
+
+    def __call__(self, q, k, v, *, causal=False, key_padding_mask=None):
+        return sdpa_attention(q, k, v, causal=causal, key_padding_mask=key_padding_mask)
+
+    def decode(self, q, k, v, *, key_padding_mask=None):
+        """The n newest queries (B, H, n, hd) against T cached keys/values (B, H, T, hd), causal."""
+        return sdpa_attention(q, k, v, causal=True, key_padding_mask=key_padding_mask)
+
+
+def kernel_decodes(kernel: Any) -> bool:
+    """Whether ``kernel`` can decode against a KV cache: it has ``decode`` and does not declare otherwise."""
+    caps = getattr(kernel, "capabilities", None)
+    return callable(getattr(kernel, "decode", None)) and bool(getattr(caps, "decode", True))
 
 
 def sinusoidal_table(n: int, dim: int) -> torch.Tensor:
@@ -99,7 +139,8 @@ class CausalSelfAttention(nn.Module):
     def __init__(self, cfg: TransformerConfig, kernel: Any, rotary: Rotary | None):
         super().__init__()
         self.n_heads, self.head_dim = cfg.n_heads, cfg.emb_dim // cfg.n_heads
-        self.qkv = nn.Linear(cfg.emb_dim, 3 * cfg.emb_dim, bias=cfg.bias)
+        self.shares_qk = bool(getattr(kernel, "shares_qk", False))  # Reformer: keys are the queries
+        self.qkv = nn.Linear(cfg.emb_dim, (2 if self.shares_qk else 3) * cfg.emb_dim, bias=cfg.bias)
         self.proj = nn.Linear(cfg.emb_dim, cfg.emb_dim, bias=cfg.bias)
         self.drop = nn.Dropout(cfg.dropout)
         self.kernel = kernel
@@ -107,25 +148,21 @@ class CausalSelfAttention(nn.Module):
 
     def forward(self, x: torch.Tensor, cache: dict[str, torch.Tensor] | None = None, offset: int = 0) -> torch.Tensor:
         b, t, c = x.shape  # (B, T, C)
-        q, k, v = self.qkv(x).split(c, dim=2)  # each (B, T, C)
-        q = q.view(b, t, self.n_heads, self.head_dim).transpose(1, 2)  # (B, H, T, hd)
-        k = k.view(b, t, self.n_heads, self.head_dim).transpose(1, 2)
-        v = v.view(b, t, self.n_heads, self.head_dim).transpose(1, 2)
+        parts = self.qkv(x).view(b, t, -1, self.n_heads, self.head_dim).permute(2, 0, 3, 1, 4)  # (2|3, B, H, T, hd)
+        q, v = parts[0], parts[-1]
+        k = q if self.shares_qk else parts[1]
         if self.rotary is not None:
-            q, k = self.rotary(q, offset), self.rotary(k, offset)
+            q = self.rotary(q, offset)
+            k = q if self.shares_qk else self.rotary(k, offset)
         if cache is not None:
             if "k" in cache:
                 k = torch.cat([cache["k"], k], dim=2)  # (B, H, Tpast + T, hd)
                 v = torch.cat([cache["v"], v], dim=2)
             cache["k"], cache["v"] = k, v
-        tk = k.shape[2]
-        if tk == t:  # no past: plain causal attention
-            y = self.kernel(q, k, v, causal=True)
-        elif t == 1:  # one new query sees the whole cache
-            y = self.kernel(q, k, v, causal=False)
-        else:  # several new queries after a cache: bottom-right aligned causal mask
-            mask = torch.ones(t, tk, dtype=torch.bool, device=x.device).tril(tk - t)
-            y = F.scaled_dot_product_attention(q, k, v, attn_mask=mask)
+        if k.shape[2] == t:  # no past: plain causal attention
+            y = self.kernel(q, k, v, causal=True)  # (B, H, T, hd)
+        else:  # the T new queries against the whole cache, causal, aligned to the last T positions
+            y = self.kernel.decode(q, k, v)
         y = y.transpose(1, 2).contiguous().view(b, t, c)  # (B, T, C)
         return self.drop(self.proj(y))
 
@@ -148,7 +185,7 @@ class Block(nn.Module):
 
 def _check_kernel(kernel: Any) -> Any:
     if kernel is None:
-        return sdpa_attention
+        return DefaultAttention()
     if not callable(kernel):
         raise ConfigError(f"attention kernel {kernel!r} is not callable")
     caps = getattr(kernel, "capabilities", None)  # lmbench.components.AttentionCapabilities
@@ -187,7 +224,8 @@ class TransformerLanguageModel(nn.Module):
         self.blocks = nn.ModuleList(Block(cfg, self.kernel, rotary) for _ in range(cfg.n_layers))
         self.ln_f = nn.LayerNorm(cfg.emb_dim, bias=cfg.bias)
         self.head = nn.Linear(cfg.emb_dim, vocab, bias=False)
-        self.head.weight = self.tok_emb.weight  # tied embeddings
+        if cfg.tie_embeddings:
+            self.head.weight = self.tok_emb.weight  # tied embeddings
         self.apply(self._init)
         for name, p in self.named_parameters():  # GPT-2's scaled init of residual projections
             if name.endswith("attn.proj.weight") or name.endswith("mlp.2.weight"):
@@ -204,7 +242,13 @@ class TransformerLanguageModel(nn.Module):
 
     @property
     def max_seq_len(self) -> int:
+        """The longest sequence the position encoding covers."""
         return self.cfg.max_seq_len
+
+    @property
+    def decode_path(self) -> str:
+        """How generation runs: ``"kv_cache"`` (``step`` with the kernel's decode call) or ``"recompute"``."""
+        return "kv_cache" if kernel_decodes(self.kernel) else "recompute"
 
     def _embed(self, idx: torch.Tensor, offset: int) -> torch.Tensor:
         b, t = idx.shape  # (B, T)
@@ -230,7 +274,14 @@ class TransformerLanguageModel(nn.Module):
         return {"layers": [{} for _ in self.blocks], "pos": 0}
 
     def step(self, idx: torch.Tensor, state: dict[str, Any] | None = None) -> tuple[torch.Tensor, dict[str, Any]]:
-        """Incremental decoding: logits (B, T, V) of ``idx`` (B, T) given the cache; returns the new cache."""
+        """Incremental decoding: logits (B, T, V) of ``idx`` (B, T) given the cache; returns the new cache.
+
+        Raises :class:`CapabilityError` when the kernel cannot decode (``decode_path == "recompute"``).
+        """
+        if self.decode_path != "kv_cache":
+            name = getattr(self.kernel, "name", type(self.kernel).__name__)
+            raise CapabilityError(f"attention kernel '{name}' cannot decode against a KV cache (capabilities.decode "
+                                  "is false); generate by recomputing the prefix (lmbench_lm.generate does so)")
         state = state or self.new_state()
         offset = state["pos"]
         x = self._embed(idx, offset)  # (B, T, C)
