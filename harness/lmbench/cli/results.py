@@ -36,7 +36,7 @@ def report_cmd(runs: tuple[str, ...], sweep: str | None, last: int | None, forma
     """
     from ..plugins import default_host
     from ..report import write_reports
-    from ..compare import run_name
+    from ..points import run_name
     from ..report.tables import status_text
     from ..store import Store
 
@@ -122,21 +122,22 @@ def compare_cmd(a: str, b: str, fail_on: str, threshold: float, tolerance: float
 
 
 def _print_comparison(result: Any, rows: list[dict[str, Any]]) -> None:
-    from rich.table import Table
+    """The comparison as a table that fits the terminal (stacked per result when it does not)."""
+    from ..report.terminal import print_table
 
     screen = console(stderr=False)
-    table = Table(title=f"A = {result.a_name}   B = {result.b_name}", header_style="bold", box=None)
     multi_point = len({r["point"] for r in rows}) > 1
-    columns = (["point"] if multi_point else []) + ["metric", "A", "B", "change", "95% CI", "n (A/B)", "verdict"]
-    for column in columns:
-        table.add_column(column, justify="left" if column in ("point", "metric", "verdict") else "right")
+    headers = (["point"] if multi_point else []) + ["metric", "kind", "A", "B", "change", "95% CI", "n (A/B)", "verdict"]
     colours = {"better": "green", "worse": "red", "changed": "yellow"}
+    cells = []
     for r in rows:
         verdict = r["verdict"]
-        cells = ([r["point"]] if multi_point else []) + [r["metric"], r["a"], r["b"], r["change"], r["ci95"], r["n"],
-                                                         f"[{colours[verdict]}]{verdict}[/]" if verdict in colours else verdict]
-        table.add_row(*cells)
-    screen.print(table)
+        metric = r["metric"] + ("*" if r.get("guessed") else "")
+        cells.append(([r["point"]] if multi_point else []) + [
+            metric, r["kind"], r["a"], r["b"], r["change"], r["ci95"], r["n"],
+            f"[{colours[verdict]}]{verdict}[/]" if verdict in colours else verdict])
+    print_table(screen, f"A = {result.a_name}   B = {result.b_name}", headers, cells,
+                left=("point", "metric", "kind", "verdict"))
     for note in result.notes + [f"unpaired {u}" for u in result.unpaired]:
         screen.print(f"[dim]{note}[/dim]")
 
