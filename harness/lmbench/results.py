@@ -143,7 +143,7 @@ CORE_RESULTS: tuple[ResultSpec, ...] = (
     ResultSpec("gen_tokens", "none", "info", "tokens", "gen tokens", description="tokens generated"),
     ResultSpec("steps", "none", "info", "", "steps", description="optimizer steps taken"),
     ResultSpec("stopped_by", kind="info", header="stopped by", aliases=("stopped",),
-               description="what ended training: max_steps, budget, epochs, stop"),
+               description="what ended training (the stop rule's reason, e.g. max_steps or budget)"),
     ResultSpec("peak_memory_kind", kind="info", header="memory kind", aliases=("peak_memory_source",),
                description="which memory peak_memory_bytes is (torch allocated, reserved, NVML, RSS)"),
     ResultSpec("tokens", "none", "info", "tokens", "tokens", description="per-step log: tokens trained so far"),
@@ -155,7 +155,7 @@ CORE_RESULTS: tuple[ResultSpec, ...] = (
 _GUESS_RULES: list[tuple[str, str, str]] = [  # (pattern, direction, kind), first match wins
     (r"(^|_)(params|steps|seed|n|count|tokens|epochs)$", "none", "info"),
     (r"(tokens_per_s|samples_per_s|_per_s$|throughput|speedup)", "higher", "cost"),
-    (r"(accuracy|(^|_)acc($|_)|f1|chrf|bleu|rouge|exact_match|recall|precision|auc|score)", "higher", "quality"),
+    (r"((^|_)acc|f1|bleu|rouge|exact_match|recall|precision|auc|score)", "higher", "quality"),
     (r"(loss|ppl|perplexity|bits_per_byte|bpb|error|mse|mae|rmse|nll)", "lower", "quality"),
     (r"(_ms$|_s$|_us$|_seconds$|time|latency|memory|_bytes$|(^|_)mem($|_))", "lower", "cost"),
 ]

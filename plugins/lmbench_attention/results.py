@@ -41,7 +41,6 @@ RESULTS = (
     ResultSpec("best_epoch", kind="info", header="best epoch", description="epoch of the best validation F1"),
     ResultSpec("test_examples", kind="info", header="test examples", description="examples in the test split"),
     ResultSpec("attention", kind="info", header="kernel", description="attention kernel of the encoder"),
-    ResultSpec("seq_len", kind="info", header="seq len", description="per-step log: sequence length of the batch"),
     ResultSpec("epoch", kind="info", header="epoch", description="per-step log: epoch number"),
 )
 

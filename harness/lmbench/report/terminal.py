@@ -36,7 +36,10 @@ def print_table(console: Any, title: str, headers: Sequence[str], rows: Sequence
         table.add_column(header, justify="left" if i == 0 or header in left else "right", overflow="fold")
     for row in rows:
         table.add_row(*row)
-    if console.measure(table).maximum <= console.width:
+    from rich.measure import Measurement
+
+    natural = Measurement.get(console, console.options.update_width(10**6), table).maximum
+    if natural <= console.width:
         console.print(table)
         return "table"
     if title:
@@ -65,7 +68,7 @@ def headline_rows(records: Sequence[RunRecord], vocab: Any = None) -> tuple[list
     ``mean ± 95% CI`` over seeds; ``guessed`` says a header carries the guessed mark."""
     table = results_table(records, vocab)
     columns = headline_columns(table.columns)
-    headers = ["point", "status", *(c.header for c in columns)]
+    headers = ["point", "status", *table.headline()[0][1 + table.show_status:]]
     rows = []
     for row in table.rows:
         cells = [row.label, row.status]
