@@ -29,10 +29,13 @@ from typing import Any
 
 from .errors import LmbenchError
 from .numbers import fmt_number, format_change, is_number
-from .points import group_points, point_label, recipe_plugin, resolve_side, run_name  # noqa: F401 (re-exported)
-from .results import HIGHER, LOWER, NEUTRAL, Renamed, ResultRegistry, canonical_results, vocabulary  # noqa: F401
-from .stats import bootstrap_ratio_ci, center, relative_change, summarize  # noqa: F401 (re-exported)
+from .points import group_points, recipe_plugin, resolve_side
+from .results import NEUTRAL, Renamed, ResultRegistry, canonical_results, vocabulary
+from .stats import bootstrap_ratio_ci, center, relative_change, summarize
 from .store import RunRecord, Store
+
+__all__ = ["Comparison", "MetricComparison", "compare", "compare_samples", "comparison_rows", "verdict_for",
+           "shared_meaning", "group_points", "summarize"]  # the last two: kept importable from here for callers
 
 KIND_ORDER = {"quality": 0, "cost": 1, "info": 2}
 

@@ -103,7 +103,10 @@ def compare_cmd(a: str, b: str, fail_on: str, threshold: float, tolerance: float
     store = Store(store_dir, readonly=True)
     result = compare(store, a, b, tolerance=tolerance)
     if metrics:
-        result.metrics = [m for m in result.metrics if m.metric in metrics]
+        from ..results import vocabulary
+
+        wanted = {vocabulary().canonical(m) for m in metrics}  # an old result name selects its new one
+        result.metrics = [m for m in result.metrics if m.metric in wanted]
         if not result.metrics:
             raise LmbenchError(f"none of the metrics {', '.join(metrics)} is shared by '{a}' and '{b}'")
     regressions = result.regressions(threshold) if fail_on == "regression" else []

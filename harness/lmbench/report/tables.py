@@ -14,7 +14,6 @@ for markdown/HTML (``"md"``) or LaTeX (``"tex"``); every number goes through
 
 from __future__ import annotations
 
-import math
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
@@ -123,30 +122,6 @@ def fmt_timing(stats: dict[str, Any], style: str = "md", unit: str = "ms", scale
 def _tex_num(text: str) -> str:
     """A formatted number for math mode: suffixes upright (``20.5\\mathrm{k}``)."""
     return re.sub(r"([kMGT]|nan|inf)$", r"\\mathrm{\1}", text.replace("–", "-"))
-
-
-# -- failed runs ----------------------------------------------------------------------------------
-def status_text(record: RunRecord, *, max_len: int = 60) -> str:
-    """What a run's table row shows for its status: ``ok``, ``OOM``, ``NaN at step 12``, ``failed: ...``."""
-    status, reason = record.status, (record.reason or "").strip().splitlines()
-    reason = reason[0] if reason else ""
-    if status == "done":
-        return "ok"
-    if status == "oom":
-        at = re.search(r"\bat ([\w=.,\- ]{1,30})$", reason)
-        return f"OOM at {at.group(1)}" if at else "OOM"
-    if status == "nan":
-        step = re.search(r"step (\d+)", reason)
-        return f"NaN at step {step.group(1)}" if step else "NaN"
-    if status in ("timeout", "interrupted", "running"):
-        return status
-    text = f"failed: {reason}" if reason else "failed"
-    return text if len(text) <= max_len else text[: max_len - 1] + "…"
-
-
-def short_status(record: RunRecord) -> str:
-    """The one-word form used inside metric cells: ``OOM``, ``NaN``, ``failed``, ``timeout``."""
-    return {"oom": "OOM", "nan": "NaN"}.get(record.status, record.status)
 
 
 # -- failed runs ----------------------------------------------------------------------------------
