@@ -166,3 +166,13 @@ def test_compare_in_the_terminal_at_any_width(store, capsys, monkeypatch, column
     assert "my_widget_score*" in out and "guessed" in out
     table = out.split("* undeclared")[0]  # notes are whole lines (copyable), the table fits the width
     assert max(len(line) for line in table.splitlines() if line.strip()) <= int(columns)
+
+
+def test_declared_results_are_listed(capsys):
+    from lmbench.cli.results import print_declared_results
+
+    print_declared_results(plugin="looped", as_json=True)
+    rows = json.loads(capsys.readouterr().out)
+    assert rows[0]["name"] == "error_at_2d" and rows[0]["headline"] and rows[0]["direction"] == "lower"
+    with pytest.raises(Exception, match="declares no results"):
+        print_declared_results(plugin="nosuchplugin")

@@ -145,4 +145,28 @@ def _print_comparison(result: Any, rows: list[dict[str, Any]]) -> None:
         screen.print(f"[dim]{note}[/dim]")
 
 
-__all__ = ["report_cmd", "compare_cmd"]
+# -- declared results -------------------------------------------------------------------------------
+def print_declared_results(plugin: str | None = None, as_json: bool = False, host: Any = None) -> None:
+    """``lmbench list results [--plugin P]``: every declared result (core vocabulary and each plugin's).
+
+    One row per declaration: name, plugin, kind, direction, unit, header, headline, description.
+    """
+    from ..results import vocabulary
+
+    specs = [s for s in vocabulary(host) if plugin is None or s.plugin == plugin]
+    if plugin is not None and not specs:
+        raise LmbenchError(f"plugin '{plugin}' declares no results; see `lmbench plugins`")
+    rows = [{"name": s.name, "plugin": s.plugin, "kind": s.kind, "direction": s.direction, "unit": s.unit,
+             "header": s.label(), "headline": s.headline, "aliases": list(s.aliases), "description": s.description}
+            for s in sorted(specs, key=lambda s: ({"quality": 0, "cost": 1, "info": 2}[s.kind], s.plugin, s.name))]
+    if as_json:
+        click.echo(json.dumps(rows, indent=2))
+        return
+    from ..report.terminal import print_table
+
+    print_table(console(stderr=False), "declared results", ["name", "plugin", "kind", "better", "unit", "headline"],
+                [[r["name"], r["plugin"], r["kind"], r["direction"], r["unit"] or "–", "yes" if r["headline"] else ""]
+                 for r in rows], left=("plugin", "kind", "better", "unit", "headline"))
+
+
+__all__ = ["report_cmd", "compare_cmd", "print_declared_results"]
