@@ -149,6 +149,8 @@ CORE_RESULTS: tuple[ResultSpec, ...] = (
     ResultSpec("tokens", "none", "info", "tokens", "tokens", description="per-step log: tokens trained so far"),
     ResultSpec("tokens_per_s", "higher", "cost", "tokens/s", "tok/s", description="per-step log: recent throughput"),
     ResultSpec("lr", kind="info", header="learning rate", description="per-step log: the learning rate"),
+    ResultSpec("final_loss", "lower", "quality", "", "final loss", headline=True,
+               description="core.noop's stand-in loss (1 / steps): the harness's own recipe"),
 )
 
 # -- the fallback for keys nobody declared (third-party plugins that predate declarations) ---------------

@@ -14,6 +14,7 @@ for markdown/HTML (``"md"``) or LaTeX (``"tex"``); every number goes through
 
 from __future__ import annotations
 
+import fnmatch
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
@@ -57,14 +58,8 @@ def column_for(key: str, vocab: ResultRegistry | None = None, plugin: str | None
     vocab = vocab or vocabulary()
     spec = vocab.spec(key, plugin)
     order = {name: i for i, name in enumerate(s.name for s in vocab)}
-    position = order.get(spec.name, next((i for n, i in order.items() if "*" in n and _match(n, key)), len(order)))
+    position = order.get(spec.name, next((i for n, i in order.items() if "*" in n and fnmatch.fnmatchcase(key, n)), len(order)))
     return Column(key, spec.label(), spec.kind, spec.sign, spec.scale, spec.headline, spec.guessed, position)
-
-
-def _match(pattern: str, key: str) -> bool:
-    import fnmatch
-
-    return fnmatch.fnmatchcase(key, pattern)
 
 
 def collect_columns(records: Sequence[RunRecord], vocab: ResultRegistry | None = None) -> list[Column]:
@@ -84,7 +79,8 @@ def collect_columns(records: Sequence[RunRecord], vocab: ResultRegistry | None =
 def headline_columns(columns: Sequence[Column]) -> list[Column]:
     """The first table's columns: declared headline quality (at most :data:`MAX_HEADLINE_QUALITY`)
     then headline cost, :data:`MAX_HEADLINE` in all. Without declared headlines (undeclared
-    results only), the quality and cost columns whose direction is guessed stand in."""
+    results only), the quality and cost columns whose direction is guessed stand in; when nothing
+    is quality or cost, the first columns do."""
     chosen = [c for c in columns if c.headline]
     if not any(c.kind == "quality" for c in chosen):
         chosen += [c for c in columns if c.guessed and c.kind == "quality" and c.direction]
@@ -92,7 +88,7 @@ def headline_columns(columns: Sequence[Column]) -> list[Column]:
         chosen += [c for c in columns if c.guessed and c.kind == "cost" and c.direction]
     quality = [c for c in chosen if c.kind == "quality"][:MAX_HEADLINE_QUALITY]
     cost = [c for c in chosen if c.kind == "cost"]
-    return (quality + cost)[:MAX_HEADLINE]
+    return (quality + cost)[:MAX_HEADLINE] or list(columns[:MAX_HEADLINE])  # nothing ranks: the first results
 
 
 # -- number formatting ------------------------------------------------------------------------
