@@ -186,8 +186,8 @@ def compare(store: Store, a: str, b: str, *, tolerance: float = 0.02, seed: int 
         for key in [k for k in a_t if k in b_t]:
             comparison.metrics.append(compare_samples(label, key, a_t[key], b_t[key], stat="median",
                                                       tolerance=tolerance, seed=seed, vocab=vocab, plugin=plugin))
-    order = {name: i for i, name in enumerate(s.name for s in vocab)}
-    comparison.metrics.sort(key=lambda m: (KIND_ORDER.get(m.kind, 3), m.guessed, order.get(m.metric, len(order))))
+    plugin = next(iter(_plugins(a_records)), None)
+    comparison.metrics.sort(key=lambda m: (KIND_ORDER.get(m.kind, 3), m.guessed, vocab.position(m.metric, plugin)))
     if left_out:
         comparison.notes.append("declared differently by the two sides' plugins, not compared: "
                                 + ", ".join(sorted(left_out)))

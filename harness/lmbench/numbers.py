@@ -28,12 +28,23 @@ def fmt_number(x: float | None, digits: int = 4) -> str:
         return "nan" if math.isnan(x) else ("inf" if x > 0 else "-inf")
     ax = abs(x)
     if ax >= 1e4:
-        for div, suffix in ((1e12, "T"), (1e9, "G"), (1e6, "M"), (1e3, "k")):
+        suffixes = ((1e12, "T"), (1e9, "G"), (1e6, "M"), (1e3, "k"))
+        for i, (div, suffix) in enumerate(suffixes):
             if ax >= div:
-                return f"{x / div:.{max(digits - 1, 1)}g}{suffix}"
+                text = _fixed(x / div, max(digits - 1, 1))
+                if abs(float(text)) >= 1000 and i > 0:  # 999.96k rounds to 1000k: say 1M
+                    return _fixed(x / suffixes[i - 1][0], max(digits - 1, 1)) + suffixes[i - 1][1]
+                return text + suffix
     if float(x).is_integer() and ax < 1e4:
         return str(int(x))
     return f"{x:.{digits}g}"
+
+
+def _fixed(value: float, significant: int) -> str:
+    """``value`` (1 <= |value| < 1000 expected) with ``significant`` digits, never in exponent form."""
+    whole = len(str(int(abs(value))))
+    text = f"{value:.{max(significant - whole, 0)}f}"
+    return text.rstrip("0").rstrip(".") if "." in text else text
 
 
 def format_change(rel: float) -> str:

@@ -185,6 +185,7 @@ class ResultRegistry:
         self._by_name: dict[str, list[ResultSpec]] = {}
         self._patterns: list[ResultSpec] = []
         self._aliases: dict[str, str] = {}
+        self._order: dict[tuple[str, str], int] = {}
 
     def add(self, spec: ResultSpec, *, plugin: str) -> ResultSpec:
         """Declare ``spec`` for ``plugin``; inside the hook, use the bound registry's ``add``."""
@@ -204,6 +205,7 @@ class ResultRegistry:
                                   f"'{spec.name}' (plugin '{plugin}')")
             self._aliases[alias] = spec.name
         (self._patterns if spec.is_pattern else self._by_name.setdefault(spec.name, [])).append(spec)
+        self._order[(plugin, spec.name)] = len(self._order)
         return spec
 
     def bound(self, plugin: str) -> "BoundResultRegistry":
@@ -212,12 +214,22 @@ class ResultRegistry:
 
     def declared(self, key: str, plugin: str | None = None) -> ResultSpec | None:
         """The declaration of ``key`` (``plugin``'s first, then any; patterns last), or None."""
+        chosen = self._choose(key, plugin)
+        return chosen.for_key(key) if chosen is not None else None
+
+    def _choose(self, key: str, plugin: str | None) -> ResultSpec | None:
         candidates = self._by_name.get(key) or self._matching(key)
         if not candidates:
             return None
         preferred = [s for s in candidates if s.plugin == plugin] or \
                     [s for s in candidates if s.plugin == "core"] or candidates
-        return preferred[0].for_key(key)
+        return preferred[0]
+
+    def position(self, key: str, plugin: str | None = None) -> int:
+        """Where ``key``'s declaration stands in declaration order (the core's first, then each
+        plugin's in its own order); undeclared keys come after every declared one."""
+        chosen = self._choose(self.canonical(key), plugin)
+        return self._order[(chosen.plugin, chosen.name)] if chosen is not None else len(self._order)
 
     def spec(self, key: str, plugin: str | None = None) -> ResultSpec:
         """The declaration of ``key``, or a guessed one (``guessed=True``) when nobody declared it."""
@@ -259,6 +271,7 @@ class ResultRegistry:
             if not self._by_name[name]:
                 del self._by_name[name]
         self._patterns = [p for p in self._patterns if p.plugin != plugin]
+        self._order = {k: i for k, i in self._order.items() if k[0] != plugin}
         kept = {a for s in self for a in s.aliases}
         self._aliases = {a: n for a, n in self._aliases.items() if a in kept}
 

@@ -100,23 +100,30 @@ def curve_keys(series: dict[str, dict[str, list[tuple[int, float]]]], vocab: Res
                plugins: dict[str, str | None] | None = None) -> list[str]:
     """Per-step keys that are quality results (declared first, then guessed), at most :data:`MAX_PANELS`."""
     found: dict[str, tuple[int, int, str]] = {}
-    order = {s.name: i for i, s in enumerate(vocab)}
     for run_id, per_run in series.items():
         plugin = (plugins or {}).get(run_id)
         for key, points in per_run.items():
             spec = vocab.spec(key, plugin)
             if len(points) >= 2 and spec.kind == "quality" and key not in found:
-                found[key] = (int(spec.guessed), order.get(spec.name, len(order)), key)
+                found[key] = (int(spec.guessed), vocab.position(key, plugin), key)
     return sorted(found, key=lambda k: found[k])[:MAX_PANELS]
 
 
 def _x_values(axis: str, steps: Sequence[int], tokens: dict[int, float], clock: dict[int, float]) -> list[float] | None:
+    """The x values of ``steps`` on ``axis``. Tokens are read at the steps that logged them and
+    interpolated (linearly, through 0 at step 0) at the others, e.g. evaluation steps."""
     if axis == "step":
         return [float(s) for s in steps]
-    source = tokens if axis == "tokens" else clock
-    if not source or any(s not in source for s in steps):
+    if axis == "seconds":
+        return [clock[s] for s in steps] if clock and all(s in clock for s in steps) else None
+    if len(tokens) < 1:
         return None
-    return [source[s] for s in steps]
+    import numpy as np
+
+    known = sorted(tokens.items())
+    xs, ys = [0.0] + [float(k) for k, _ in known], [0.0] + [float(v) for _, v in known]
+    per_step = ys[-1] / xs[-1] if xs[-1] > 0 else 0.0
+    return [float(np.interp(s, xs, ys)) if s <= xs[-1] else ys[-1] + (s - xs[-1]) * per_step for s in steps]
 
 
 def learning_curves(store: Store, records: Sequence[RunRecord], stem: Path, title: str = "", *,
@@ -166,9 +173,12 @@ def learning_curves(store: Store, records: Sequence[RunRecord], stem: Path, titl
             ax.grid(alpha=0.3)
             _number_ticks(ax, "y")
             _number_ticks(ax, "x")
-    handles, labels = grid[0][0].get_legend_handles_labels()
-    if 1 < len(labels) <= 12:
-        grid[0][-1].legend(fontsize=7)
+    legend: dict[str, Any] = {}
+    for ax in grid[0]:
+        for handle, label in zip(*ax.get_legend_handles_labels()):
+            legend.setdefault(label, handle)
+    if 1 < len(legend) <= 12:
+        grid[0][-1].legend(list(legend.values()), list(legend), fontsize=7)
     fig.suptitle(title or "learning curves", fontsize=10)
     caption = "Against " + ", ".join(x_labels[a] for a in rows) + "."
     if "seconds" in rows:
@@ -180,10 +190,10 @@ def _number_ticks(ax: Any, axis: str) -> None:
     """Compact tick labels (``20k``, ``1.5M``) on a linear axis."""
     from matplotlib.ticker import FuncFormatter
 
-
     target = ax.xaxis if axis == "x" else ax.yaxis
     if (ax.get_xscale() if axis == "x" else ax.get_yscale()) == "linear":
-        target.set_major_formatter(FuncFormatter(lambda v, _pos: fmt_number(float(v), 3)))
+        target.set_major_formatter(FuncFormatter(lambda v, _pos: fmt_number(float(v), 3) if abs(v) >= 1e4
+                                                 else f"{v:g}"))
 
 
 # -- quality against cost ------------------------------------------------------------------------

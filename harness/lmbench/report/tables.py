@@ -14,7 +14,6 @@ for markdown/HTML (``"md"``) or LaTeX (``"tex"``); every number goes through
 
 from __future__ import annotations
 
-import fnmatch
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
@@ -57,9 +56,8 @@ def column_for(key: str, vocab: ResultRegistry | None = None, plugin: str | None
     """The :class:`Column` of a result key, from its declaration (or a guess, marked ``*``)."""
     vocab = vocab or vocabulary()
     spec = vocab.spec(key, plugin)
-    order = {name: i for i, name in enumerate(s.name for s in vocab)}
-    position = order.get(spec.name, next((i for n, i in order.items() if "*" in n and fnmatch.fnmatchcase(key, n)), len(order)))
-    return Column(key, spec.label(), spec.kind, spec.sign, spec.scale, spec.headline, spec.guessed, position)
+    return Column(key, spec.label(), spec.kind, spec.sign, spec.scale, spec.headline, spec.guessed,
+                  vocab.position(key, plugin))
 
 
 def collect_columns(records: Sequence[RunRecord], vocab: ResultRegistry | None = None) -> list[Column]:
