@@ -176,3 +176,19 @@ def test_declared_results_are_listed(capsys):
     assert rows[0]["name"] == "error_at_2d" and rows[0]["headline"] and rows[0]["direction"] == "lower"
     with pytest.raises(Exception, match="declares no results"):
         print_declared_results(plugin="nosuchplugin")
+
+
+def test_column_widths_keep_every_word_whole():
+    from lmbench.report.terminal import fit_widths
+
+    assert fit_widths([10, 5], [4, 5], 40) == [10, 5]  # natural widths fit
+    assert fit_widths([19, 12, 12], [19, 5, 5], 35) == [19, 8, 8]  # the longest words kept, spare shared
+    assert fit_widths([19, 12], [19, 12], 30) is None  # stacked instead
+
+
+def test_a_mid_width_terminal_wraps_headers_not_names(default_like):
+    console = _console(80)
+    assert print_headline(console, default_like.runs()) == "table"
+    text = console.file.getvalue()
+    assert "transformer-learned" in text and "…" not in text
+    assert max(len(line) for line in text.splitlines()) <= 80

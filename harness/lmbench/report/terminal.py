@@ -18,7 +18,7 @@ from ..numbers import fmt_number
 from ..store import RunRecord
 from .tables import GUESSED_NOTE, Column, headline_columns, results_table
 
-__all__ = ["print_table", "print_headline", "headline_rows"]
+__all__ = ["print_table", "print_headline", "headline_rows", "fit_widths"]
 
 
 def print_table(console: Any, title: str, headers: Sequence[str], rows: Sequence[Sequence[str]], *,
@@ -26,20 +26,28 @@ def print_table(console: Any, title: str, headers: Sequence[str], rows: Sequence
     """Print ``rows`` under ``headers`` on ``console``; return ``"table"`` or ``"stacked"``.
 
     Columns named in ``left`` (and the first column) are left-aligned, the rest right-aligned.
-    Cells may hold rich markup. When the table is wider than the console, each row is printed as
-    its own block of ``header  value`` lines, titled by its first cell.
+    Cells may hold rich markup. The table is printed when each column can keep its longest word
+    whole (headers and names wrap at spaces); otherwise each row is printed as its own block of
+    ``header  value`` lines, titled by its first cell.
     """
     from rich.table import Table
+    from rich.text import Text
 
-    table = Table(title=title or None, header_style="bold", box=None, title_justify="left")
-    for i, header in enumerate(headers):
-        table.add_column(header, justify="left" if i == 0 or header in left else "right", overflow="fold")
-    for row in rows:
-        table.add_row(*row)
-    from rich.measure import Measurement
+    def plain(cell: Any) -> str:
+        return Text.from_markup(str(cell)).plain
 
-    natural = Measurement.get(console, console.options.update_width(10**6), table).maximum
-    if natural <= console.width:
+    columns = [[plain(h)] + [plain(row[i]) for row in rows if i < len(row)] for i, h in enumerate(headers)]
+    natural = [max(len(c) for c in col) for col in columns]
+    least = [max((len(w) for c in col for w in c.split()), default=1) for col in columns]
+    room = console.width - 2 * len(headers)  # one space of padding on each side of a column
+    widths = fit_widths(natural, least, room)
+    if widths is not None:
+        table = Table(title=title or None, header_style="bold", box=None, title_justify="left")
+        for i, header in enumerate(headers):
+            table.add_column(header, justify="left" if i == 0 or header in left else "right", overflow="fold",
+                             width=widths[i])
+        for row in rows:
+            table.add_row(*row)
         console.print(table)
         return "table"
     if title:
@@ -52,6 +60,25 @@ def print_table(console: Any, title: str, headers: Sequence[str], rows: Sequence
             block.add_row(header, cell)
         console.print(block)
     return "stacked"
+
+
+def fit_widths(natural: Sequence[int], least: Sequence[int], room: int) -> list[int] | None:
+    """Column widths within ``room``: natural widths when they fit; else each column's longest word
+    plus a share of what is left, given to the columns that need it most; None when even the longest
+    words do not fit."""
+    if sum(natural) <= room:
+        return list(natural)
+    if sum(least) > room:
+        return None
+    widths, spare = list(least), room - sum(least)
+    while spare > 0:
+        short = [i for i in range(len(widths)) if widths[i] < natural[i]]
+        if not short:
+            break
+        i = max(short, key=lambda j: natural[j] - widths[j])
+        widths[i] += 1
+        spare -= 1
+    return widths
 
 
 def _cell(summary: Any, column: Column) -> str:
