@@ -192,3 +192,20 @@ def test_a_mid_width_terminal_wraps_headers_not_names(default_like):
     text = console.file.getvalue()
     assert "transformer-learned" in text and "…" not in text
     assert max(len(line) for line in text.splitlines()) <= 80
+
+
+def test_a_plugin_whose_figures_fail_costs_only_its_figures(default_like, tmp_path):
+    import types
+
+    from lmbench import hookimpl
+    from lmbench.plugins import make_host
+
+    @hookimpl
+    def lmbench_report_figures(runs, store, out_dir):
+        raise RuntimeError("no ink")
+
+    host = make_host(plugins={"boom": types.SimpleNamespace(lmbench_report_figures=lmbench_report_figures)})
+    write_reports(default_like, default_like.runs(), tmp_path / "out", formats=("md",), host=host)
+    md = (tmp_path / "out" / "report.md").read_text()
+    assert "plugin 'boom' failed to draw its figures: RuntimeError: no ink" in md
+    assert "learning curves" in md and "### All results" in md
