@@ -45,6 +45,7 @@ before any work starts (:mod:`lmbench.preflight`).
 - metrics:   :class:`~lmbench.components.Metric`: ``input`` (the kind it consumes: next_token,
              class_label, regression, text), ``produces`` and ``compute(predictions, references)
              -> dict[str, float]``; options from ``[metrics."<plugin>.<name>"]``.
+- results:   :class:`lmbench.results.ResultSpec` declarations, see ``lmbench_register_results``.
 - reporters: an object with ``write(runs: list[lmbench.store.RunRecord], out_dir: Path,
              store) -> list[Path]``.
 - presets:   a spec as a dict (same shape as a TOML spec file), or a ``"module:attr"`` string
@@ -60,9 +61,14 @@ import pluggy
 from . import PROJECT
 
 if TYPE_CHECKING:  # pragma: no cover
+    from pathlib import Path
+
     from .assets import BoundAssets
     from .context import Run
     from .registry import BoundRegistry
+    from .report.plots import Figure
+    from .results import BoundResultRegistry
+    from .store import RunRecord, Store
 
 hookspec = pluggy.HookspecMarker(PROJECT)
 
@@ -120,6 +126,53 @@ def lmbench_register_metrics(registry: BoundRegistry) -> None:
 @hookspec
 def lmbench_register_reporters(registry: BoundRegistry) -> None:
     """Register reporters (markdown, latex, csv, ...): objects with ``write(runs, out_dir, store)``."""
+
+
+@hookspec
+def lmbench_register_results(registry: BoundResultRegistry) -> None:
+    """Declare every result your recipes and metrics return and every value they log per step.
+
+    Call ``registry.add(lmbench.results.ResultSpec(name, direction, kind, unit, header,
+    headline=..., description=..., aliases=...))`` once per key:
+
+    - ``direction``: ``"higher"``, ``"lower"`` or ``"none"`` is better. Reports bold the best
+      value only where it is declared; ``lmbench compare`` says better/worse only for it.
+    - ``kind``: ``"quality"`` (how good the answer is), ``"cost"`` (what it took: time,
+      memory, energy, parameters) or ``"info"`` (a fact about the run: ``stopped_by``).
+    - ``headline=True`` offers the key for a report's first table, which holds at most four
+      quality and eight columns in all, in declaration order; everything else goes to the
+      details table. Declare only what a reader wants to see first.
+    - ``unit`` is what the stored number counts (``"bytes"`` is shown in MiB); ``header`` is
+      the short column header; ``aliases`` are old names of the key, read as this one.
+    - A ``*`` in ``name`` declares a family of keys (``"*_time_slope"``); a ``*`` in its
+      ``header`` is replaced by the matched part.
+
+    The shared cost vocabulary (``train_seconds``, ``train_tokens_per_s``, ``step_time_ms``,
+    ``peak_memory_bytes`` + ``peak_memory_kind``, ``stopped_by``, ``params``,
+    ``trainable_params``, ``energy_j``, ``joules_per_token``, ``mfu``, ``gen_tokens_per_s``,
+    ``ttft_ms``, ``per_token_ms`` ...) is declared by the core (:data:`lmbench.results.CORE_RESULTS`):
+    return those keys, do not declare them again. A key two plugins declare must agree on
+    direction and kind, else loading fails naming both plugins. Undeclared keys are still
+    reported, their direction guessed from the name and marked as guessed.
+
+    Must be cheap and import nothing heavy (it runs for ``lmbench report`` and ``compare``). A
+    plugin usually keeps its declarations in a ``results.py`` module and imports this hook
+    implementation into its entry-point module.
+    """
+
+
+@hookspec
+def lmbench_report_figures(runs: list[RunRecord], store: Store, out_dir: Path) -> list[Figure] | None:
+    """Draw the plugin's own figures for a report of ``runs`` (the runs of one experiment).
+
+    Return a list of :class:`lmbench.report.plots.Figure` saved under ``out_dir`` (use
+    :func:`lmbench.report.plots.save_figure` and :func:`~lmbench.report.plots.figure_stem`), or
+    None/``[]`` when none of ``runs`` has what the plugin draws (it is called for every report,
+    also for runs of other plugins: look at the measurements, e.g. ``store.measurements(run.id)``,
+    and draw only what is there). A figure's ``rows`` (list of dicts) become a table under it,
+    with ``rows_caption``. The core draws only generic figures (learning curves, quality against
+    cost); a raising implementation loses its figures and the report says so, the rest is written.
+    """
 
 
 @hookspec

@@ -9,6 +9,9 @@ benchmark ``attention.scaling``.
 
 from lmbench import hookimpl
 
+from .results import lmbench_register_results  # noqa: F401  (the lab's declared results)
+from .figures import lmbench_report_figures  # noqa: F401  (the lab's report figures)
+
 _P = "lmbench_attention"
 
 

@@ -2,6 +2,8 @@
 
 from lmbench import hookimpl
 
+from .results import lmbench_register_results  # noqa: F401  (the lab's declared results)
+
 _PKG = "lmbench_lm"
 
 

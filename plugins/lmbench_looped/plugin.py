@@ -2,6 +2,9 @@
 
 from lmbench import hookimpl
 
+from .results import lmbench_register_results  # noqa: F401  (the lab's declared results)
+from .figures import lmbench_report_figures  # noqa: F401  (the lab's report figures)
+
 
 @hookimpl
 def lmbench_register_datasets(registry):

@@ -3,6 +3,7 @@
 from lmbench import hookimpl
 
 from .assets import lmbench_register_assets  # noqa: F401  (the SmolLM2 GGUF for `lmbench fetch`)
+from .results import lmbench_register_results  # noqa: F401  (the lab's declared results)
 
 
 @hookimpl

@@ -155,7 +155,7 @@ def test_a_metric_of_another_plugin_with_options_is_computed_by_lm_train(corpus,
     assert rec.status == "done", rec.reason
     assert rec.spec["metrics"] == {"name": ["probe.topk"], "probe.topk": {"k": 2}}
     assert 0.0 <= rec.results["val_top2"] <= 1.0 and 0.0 <= rec.results["test_top2"] <= 1.0
-    assert rec.results["decode_state"] == "recompute"  # no step(): generation recomputes the window
+    assert rec.results["decode_path"] == "recompute"  # no step(): generation recomputes the window
     assert "train_flops_per_token" not in rec.results  # no flops_per_token and not a lab model
 
 

@@ -5,21 +5,30 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from lmbench.compare import (HIGHER, LOWER, NEUTRAL, compare, compare_samples, direction, summarize,
-                             t_quantile95)
+from lmbench.compare import compare, compare_samples
 from lmbench.errors import LmbenchError
+from lmbench.results import HIGHER, LOWER, NEUTRAL, vocabulary
+from lmbench.stats import summarize, t_quantile95
 
 from report_helpers import add_run
 
 
 @pytest.mark.parametrize("key, expected", [
-    ("val_loss", LOWER), ("test_ppl", LOWER), ("bits_per_byte", LOWER), ("error_at_2d", LOWER),
+    ("val_loss", LOWER), ("test_ppl", LOWER), ("error_at_2d", LOWER),
     ("ttft_ms", LOWER), ("per_token_ms", LOWER), ("peak_memory_bytes", LOWER), ("step_time_ms", LOWER),
-    ("train_step_s", LOWER), ("accuracy", HIGHER), ("f1_macro", HIGHER), ("chrf_pp", HIGHER),
+    ("accuracy", HIGHER), ("f1_macro", HIGHER), ("chrf_pp", HIGHER),
     ("train_tokens_per_s", HIGHER), ("gen_tokens_per_s", HIGHER), ("mfu", HIGHER), ("params", NEUTRAL),
-    ("steps", NEUTRAL)])
-def test_direction_rules(key, expected):
-    assert direction(key) == expected
+    ("steps", NEUTRAL), ("train_time_s", LOWER)])
+def test_directions_are_declared(key, expected):
+    spec = vocabulary().spec(key)
+    assert spec.sign == expected and not spec.guessed
+
+
+@pytest.mark.parametrize("key, expected", [("train_step_s", LOWER), ("bits_per_byte", LOWER), ("my_bleu", HIGHER),
+                                           ("widgets", NEUTRAL)])
+def test_undeclared_keys_are_guessed_and_marked(key, expected):
+    spec = vocabulary().spec(key)
+    assert spec.sign == expected and spec.guessed and spec.label().endswith("*")
 
 
 def test_summary_t_interval_matches_textbook():

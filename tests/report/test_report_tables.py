@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from lmbench.report.tables import collect_columns, fmt_number, fmt_spread, results_table, status_text
-from lmbench.compare import summarize
+from lmbench.stats import summarize
 from lmbench.store import RunRecord
 
 
@@ -28,6 +28,7 @@ def test_numbers_are_compact_and_spread_is_shown():
     assert fmt_number(20500.0) == "20.5k"
     assert fmt_number(1_234_567) == "1.23M"
     assert fmt_number(12) == "12"
+    assert fmt_number(100_000.0, 3) == "100k" and fmt_number(999_960.0) == "1M"  # never "1e+02k" nor "1000k"
     assert fmt_number(float("nan")) == "nan"
     assert fmt_spread(summarize([1.0, 1.1, 1.2])) == "1.1 ± 0.1"
     assert fmt_spread(summarize([1.0, 1.1, 1.2]), style="tex") == "$1.1 \\pm 0.1$"
@@ -52,9 +53,41 @@ def test_results_table_pools_seeds_keeps_failed_rows_and_bolds_best():
     assert table.rows[1].cells["val_loss"].bold and not table.rows[0].cells["val_loss"].bold
     assert table.rows[0].cells["train_tokens_per_s"].bold
     body = table.body()
-    assert [c.render() for c in body[2]][1:4] == ["OOM", "1", "OOM"]
+    assert [c.render() for c in body[2]][1:3] == ["OOM", "OOM"]
     assert body[3][1].render() == "NaN at step 3"
-    assert "n" in table.headers()
+    assert body[0][1].render() == "ok (n=3)"  # the seed count lives in the status cell, not a column
+    assert table.headers()[:2] == ["run", "status"]
+
+
+def test_headline_holds_declared_headline_results_and_bolds_only_declared_directions():
+    results = {"val_loss": 1.0, "val_ppl": 2.7, "test_ppl": 2.8, "val_bits_per_byte": 1.2, "train_tokens_per_s": 9e3,
+               "peak_memory_bytes": 2**20, "params": 10, "train_seconds": 30.0, "step_time_ms": 4.0, "steps": 5,
+               "my_score": 0.5}
+    records = [_record(results={k: v * (1 + i / 10) for k, v in results.items()}, label=f"m{i}") for i in range(2)]
+    for r in records:
+        r.spec["recipe"] = {"name": "lm.train"}
+    table = results_table(records)
+    headers, body = table.headline()
+    assert headers == ["run", "val loss ↓", "val ppl ↓", "test ppl ↓", "train tok/s ↑", "peak mem (MiB) ↓", "params"]
+    assert body[0][1].bold and body[1][4].bold and not any(c.bold for c in body[0][6:] + body[1][6:])
+    details, rows = table.details()
+    assert details == ["run", "val bits/byte", "my_score*", "train (s)", "step (ms)", "steps"]
+    assert not any(c.bold for row in rows for c in row)  # train_seconds is never "best" in the details
+
+
+def test_old_result_names_are_read_under_the_new_ones():
+    records = [_record(results={"train_time_s": 3.0, "stopped": "budget"}, label="old"),
+               _record(results={"train_seconds": 4.0}, label="new")]
+    table = results_table(records)
+    assert [c.key for c in table.columns] == ["train_seconds"]
+    assert table.renamed.seen == {"train_time_s": "train_seconds", "stopped": "stopped_by"}
+
+
+def test_undeclared_results_stand_in_for_a_headline_marked_as_guessed():
+    records = [_record(results={"my_accuracy": 0.9 - i / 10, "my_latency_ms": 3.0 + i}, label=f"p{i}") for i in range(2)]
+    headers, body = results_table(records).headline()
+    assert headers == ["run", "my_accuracy*", "my_latency_ms*"]
+    assert not any(c.bold for row in body for c in row)  # a guessed direction never makes a value "best"
 
 
 def test_partly_failed_seeds_are_counted():

@@ -14,7 +14,8 @@ import pytest
 from lmbench.errors import LmbenchError, UnknownNameError
 from lmbench.report import write_reports
 from lmbench.report.latex import tex_escape
-from lmbench.report.plots import fit_slope, pareto_front
+from lmbench.report.plots import pareto_front
+from lmbench_attention.figures import fit_slope
 from lmbench.store import Store
 
 
@@ -49,9 +50,11 @@ def test_markdown_has_quality_beside_cost_env_spec_and_commands(report):
     md = (out / "report.md").read_text()
     assert "## Experiment: lm.compare" in md
     header = next(line for line in md.splitlines() if line.startswith("| run | status"))
-    assert header.index("val loss") < header.index("train tok/s") < header.index("peak mem (MiB)")
-    assert re.search(r"\| transformer \| ok \| 3 \| \*\*1\.41 ± 0\.01\*\*", md)
-    assert "| big transformer | OOM | 1 | OOM |" in md
+    assert header == "| run | status | val loss ↓ | test ppl ↓ | train tok/s ↑ | peak mem (MiB) ↓ | params |"
+    assert md.index(header) < md.index("## Experiment") + 400  # the answer comes first
+    assert re.search(r"\| transformer \| ok \(n=3\) \| \*\*1\.41 ± 0\.01\*\*", md)
+    assert "| big transformer | OOM | OOM |" in md
+    assert "### All results" in md and "| run | steps |" in md  # the rest goes below, without bold
     assert "| high lr | NaN at step 12 |" in md
     assert "naive | fwd_ms | 2 |" in md and "favor | fwd_ms | 1 |" in md  # fitted slopes
     assert "Not plotted: naive: OOM at 4096" in md

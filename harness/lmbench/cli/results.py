@@ -36,7 +36,7 @@ def report_cmd(runs: tuple[str, ...], sweep: str | None, last: int | None, forma
     """
     from ..plugins import default_host
     from ..report import write_reports
-    from ..compare import run_name
+    from ..points import run_name
     from ..report.tables import status_text
     from ..store import Store
 
@@ -103,7 +103,10 @@ def compare_cmd(a: str, b: str, fail_on: str, threshold: float, tolerance: float
     store = Store(store_dir, readonly=True)
     result = compare(store, a, b, tolerance=tolerance)
     if metrics:
-        result.metrics = [m for m in result.metrics if m.metric in metrics]
+        from ..results import vocabulary
+
+        wanted = {vocabulary().canonical(m) for m in metrics}  # an old result name selects its new one
+        result.metrics = [m for m in result.metrics if m.metric in wanted]
         if not result.metrics:
             raise LmbenchError(f"none of the metrics {', '.join(metrics)} is shared by '{a}' and '{b}'")
     regressions = result.regressions(threshold) if fail_on == "regression" else []
@@ -122,23 +125,48 @@ def compare_cmd(a: str, b: str, fail_on: str, threshold: float, tolerance: float
 
 
 def _print_comparison(result: Any, rows: list[dict[str, Any]]) -> None:
-    from rich.table import Table
+    """The comparison as a table that fits the terminal (stacked per result when it does not)."""
+    from ..report.terminal import print_table
 
     screen = console(stderr=False)
-    table = Table(title=f"A = {result.a_name}   B = {result.b_name}", header_style="bold", box=None)
     multi_point = len({r["point"] for r in rows}) > 1
-    columns = (["point"] if multi_point else []) + ["metric", "A", "B", "change", "95% CI", "n (A/B)", "verdict"]
-    for column in columns:
-        table.add_column(column, justify="left" if column in ("point", "metric", "verdict") else "right")
+    headers = (["point"] if multi_point else []) + ["metric", "kind", "A", "B", "change", "95% CI", "n (A/B)", "verdict"]
     colours = {"better": "green", "worse": "red", "changed": "yellow"}
+    cells = []
     for r in rows:
         verdict = r["verdict"]
-        cells = ([r["point"]] if multi_point else []) + [r["metric"], r["a"], r["b"], r["change"], r["ci95"], r["n"],
-                                                         f"[{colours[verdict]}]{verdict}[/]" if verdict in colours else verdict]
-        table.add_row(*cells)
-    screen.print(table)
+        metric = r["metric"] + ("*" if r.get("guessed") else "")
+        cells.append(([r["point"]] if multi_point else []) + [
+            metric, r["kind"], r["a"], r["b"], r["change"], r["ci95"], r["n"],
+            f"[{colours[verdict]}]{verdict}[/]" if verdict in colours else verdict])
+    print_table(screen, f"A = {result.a_name}   B = {result.b_name}", headers, cells,
+                left=("point", "metric", "kind", "verdict"))
     for note in result.notes + [f"unpaired {u}" for u in result.unpaired]:
         screen.print(f"[dim]{note}[/dim]")
 
 
-__all__ = ["report_cmd", "compare_cmd"]
+# -- declared results -------------------------------------------------------------------------------
+def print_declared_results(plugin: str | None = None, as_json: bool = False, host: Any = None) -> None:
+    """``lmbench list results [--plugin P]``: every declared result (core vocabulary and each plugin's).
+
+    One row per declaration: name, plugin, kind, direction, unit, header, headline, description.
+    """
+    from ..results import vocabulary
+
+    specs = [s for s in vocabulary(host) if plugin is None or s.plugin == plugin]
+    if plugin is not None and not specs:
+        raise LmbenchError(f"plugin '{plugin}' declares no results; see `lmbench plugins`")
+    rows = [{"name": s.name, "plugin": s.plugin, "kind": s.kind, "direction": s.direction, "unit": s.unit,
+             "header": s.label(), "headline": s.headline, "aliases": list(s.aliases), "description": s.description}
+            for s in sorted(specs, key=lambda s: ({"quality": 0, "cost": 1, "info": 2}[s.kind], s.plugin, s.name))]
+    if as_json:
+        click.echo(json.dumps(rows, indent=2))
+        return
+    from ..report.terminal import print_table
+
+    print_table(console(stderr=False), "declared results", ["name", "plugin", "kind", "better", "unit", "headline"],
+                [[r["name"], r["plugin"], r["kind"], r["direction"], r["unit"] or "–", "yes" if r["headline"] else ""]
+                 for r in rows], left=("plugin", "kind", "better", "unit", "headline"))
+
+
+__all__ = ["report_cmd", "compare_cmd", "print_declared_results"]

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import math
 import shlex
 import sys
 from typing import Any
@@ -179,30 +178,10 @@ def sweep_cmd(preset: str | None, files: tuple[str, ...], grids: tuple[str, ...]
 
 
 def _print_aggregate(out: Any, records: list) -> None:
-    """Points across seeds: mean ± 95% CI (t) of each shared metric."""
-    from rich.table import Table
+    """Points across seeds: the headline table (mean ± 95% CI), fitted to the terminal's width."""
+    from ..report.terminal import print_headline
 
-    from ..report.tables import collect_columns, fmt_number
-    from ..sweep import aggregate
-
-    rows = aggregate(records)
-    columns = [c for c in collect_columns(records)][:8]
-    table = Table(title="sweep points (mean ± 95% CI over seeds)", header_style="bold", box=None)
-    for header in ["point", "seeds ok", *(c.header for c in columns)]:
-        table.add_column(header)
-    for row in rows:
-        cells = [row["point"], f"{row['ok']}/{row['runs']}" + ("" if row["status"] == "ok" else f" ({row['status']})")]
-        for column in columns:
-            stat = row.get(column.key)
-            if stat is None:
-                cells.append("–")
-                continue
-            text = fmt_number(stat["mean"] * column.scale)
-            if stat["n"] > 1 and math.isfinite(stat["ci95"]):
-                text += f" ± {fmt_number(stat['ci95'] * column.scale, 2)}"
-            cells.append(text)
-        table.add_row(*cells)
-    out.print(table)
+    print_headline(out, records, title="sweep points (mean ± 95% CI over seeds)")
 
 
 __all__ = ["run_cmd", "sweep_cmd"]

@@ -51,7 +51,7 @@ def write_reports(store: Store, records: Sequence[RunRecord], out_dir: str | Pat
     from .document import shared_documents
 
     paths: list[Path] = []
-    with shared_documents():
+    with shared_documents(host):
         for reporter in reporters:
             paths.extend(Path(p) for p in reporter.write(records, out_dir, store))
     return list(dict.fromkeys(paths))

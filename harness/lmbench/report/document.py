@@ -1,9 +1,12 @@
 """The report as a list of blocks, built once from the store and rendered by each format.
 
 :func:`build_document` groups the runs into experiments (the ``run``/``sweep`` invocations of
-the store), and for each gives: quality beside cost, failed runs with what happened, timings,
-plots, every ``rows`` measurement as a table, the environment, the resolved spec, and the
-exact command of every run. The markdown, HTML and LaTeX reporters render the same blocks.
+the store), and for each leads with the answer: the headline table (declared headline quality
+and cost results, best in bold where a direction is declared), failed runs with what happened,
+the figures (generic learning curves and quality against cost, then each plugin's own through
+``lmbench_report_figures``), then the details: every other result, timings, every ``rows``
+measurement as a table, the environment, the resolved spec, and the exact command of every run.
+The markdown, HTML and LaTeX reporters render the same blocks.
 """
 
 from __future__ import annotations
@@ -17,10 +20,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..compare import run_name
+from ..numbers import fmt_number
+from ..points import run_name
+from ..results import vocabulary
 from ..store import RunRecord, Store
 from . import plots as P
-from .tables import Cell, fmt_number, fmt_timing, results_table, rows_table, status_text, timing_rows
+from .tables import GUESSED_NOTE, Cell, ResultTable, fmt_timing, results_table, rows_table, status_text, timing_rows
 
 #: Environment keys shown first, by prefix.
 ENV_FIRST = ("device", "gpus", "torch", "python", "platform", "cpu", "git", "lmbench_git", "hostname", "seed",
@@ -118,16 +123,28 @@ def experiments(store: Store, records: Sequence[RunRecord]) -> list[Experiment]:
 
 
 _CACHE: ContextVar[dict[Any, Document] | None] = ContextVar("lmbench_report_documents", default=None)
+_HOST: ContextVar[Any] = ContextVar("lmbench_report_host", default=None)
 
 
 @contextmanager
-def shared_documents() -> Iterator[None]:
-    """Within this block, reporters asking for the same document share one build (and one set of figures)."""
-    token = _CACHE.set({})
+def shared_documents(host: Any = None) -> Iterator[None]:
+    """Within this block, reporters asking for the same document share one build (and one set of
+    figures), and declarations and plugin figures come from ``host`` (the default host when None)."""
+    token, host_token = _CACHE.set({}), _HOST.set(host)
     try:
         yield
     finally:
         _CACHE.reset(token)
+        _HOST.reset(host_token)
+
+
+def _host() -> Any:
+    host = _HOST.get()
+    if host is None:
+        from ..plugins import default_host
+
+        host = default_host()
+    return host
 
 
 def build_document(store: Store, records: Sequence[RunRecord], out_dir: Path, *, title: str = "",
@@ -163,23 +180,20 @@ def _experiment(doc: Document, store: Store, exp: Experiment, out_dir: Path, plo
         desc = _loads(exp.group["spec"]).get("description")
         if desc:
             doc.add(Text(str(desc)))
-    table = results_table(exp.records)
-    doc.add(Heading(level + 1, "Quality and cost"))
-    caption = "Best value per column in bold."
-    if table.has_seeds:
-        caption += " Runs that differ only in their seed are one row: mean ± std over n seeds."
-    doc.add(Table(table.headers(), table.body(), caption))
+    host = _host()
+    table = results_table(exp.records, vocabulary(host))
+    _headline(doc, table, level)
     failed = [r for r in exp.records if not r.ok]
     if failed:
         doc.add(Text("Runs that did not finish: " + "; ".join(
             f"{run_name(r)} ({r.id}): {status_text(r, max_len=200)}" for r in failed)))
-    _timings(doc, store, exp.records, level)
     stem = out_dir / f"fig-{P.slug(exp.name)}"
-    measurements = {r.id: store.measurements(r.id) for r in exp.records}
     if plots:
-        _plots(doc, store, exp, table, measurements, stem, level)
+        _plots(doc, store, exp, table, stem, level, host)
+    _details(doc, table, level)
+    _timings(doc, store, exp.records, level)
     for record in exp.records:
-        for name, data in sorted(measurements[record.id].items()):
+        for name, data in sorted(store.measurements(record.id).items()):
             if isinstance(data, dict) and isinstance(data.get("rows"), list) and data["rows"]:
                 headers, body = rows_table([r for r in data["rows"] if isinstance(r, dict)])
                 doc.add(Heading(level + 1, f"{run_name(record)}: {name}"),
@@ -190,6 +204,33 @@ def _experiment(doc: Document, store: Store, exp: Experiment, out_dir: Path, plo
     doc.add(Text("Each command reproduces its run (same spec, same id)."))
     doc.add(Code("\n".join(f"# {run_name(r)} ({r.id}, {status_text(r)})\n{r.command or '(no command recorded)'}"
                            for r in exp.records), "bash"))
+
+
+def _headline(doc: Document, table: ResultTable, level: int) -> None:
+    """The first table: headline quality and cost, best in bold where a direction is declared."""
+    headers, body = table.headline()
+    doc.add(Heading(level + 1, "Results"))
+    caption = "Headline quality and cost; the best value is bold where the result declares which way is better."
+    if table.has_seeds:
+        caption += " Runs that differ only in their seed are one row: mean ± std over n seeds."
+    if table.detail_columns():
+        caption += " Every other result is under 'All results'."
+    if any(h.endswith("*") for h in headers):
+        caption += " " + GUESSED_NOTE
+    if table.renamed.note():
+        caption += " Note: " + table.renamed.note() + "."
+    doc.add(Table(headers, body, caption))
+
+
+def _details(doc: Document, table: ResultTable, level: int) -> None:
+    """Every result the headline table leaves out."""
+    if not table.detail_columns():
+        return
+    headers, body = table.details()
+    caption = "Every other numeric result of the runs (quality, then cost, then information)."
+    if any(h.endswith("*") for h in headers):
+        caption += " " + GUESSED_NOTE
+    doc.add(Heading(level + 1, "All results"), Table(headers, body, caption))
 
 
 def _timings(doc: Document, store: Store, records: Sequence[RunRecord], level: int) -> None:
@@ -206,36 +247,34 @@ def _timings(doc: Document, store: Store, records: Sequence[RunRecord], level: i
                       "Warm-up excluded; device synchronised before each clock read."))
 
 
-def _plots(doc: Document, store: Store, exp: Experiment, table: Any, measurements: dict[str, dict[str, Any]],
-           stem: Path, level: int) -> None:
+def _plots(doc: Document, store: Store, exp: Experiment, table: ResultTable, stem: Path, level: int,
+           host: Any) -> None:
+    """Generic figures (learning curves, quality against cost), then each plugin's own."""
     figures: list[P.Figure] = []
-    slopes: list[dict[str, Any]] = []
-    fig = P.learning_curves(store, exp.records, stem.with_name(stem.name + "-curves"), f"learning curves: {exp.name}")
+    fig = P.learning_curves(store, exp.records, stem.with_name(stem.name + "-curves"), f"learning curves: {exp.name}",
+                            vocab=vocabulary(host))
     figures += [fig] if fig else []
     fig = P.quality_vs_cost(table, stem.with_name(stem.name + "-pareto"))
     figures += [fig] if fig else []
-    for record in exp.records:
-        for name, data in measurements[record.id].items():
-            rows = data.get("rows") if isinstance(data, dict) else None
-            if not isinstance(rows, list) or not rows:
-                continue
-            run_stem = stem.with_name(f"{stem.name}-{P.slug(run_name(record))}-{P.slug(name)}")
-            if name == "scaling" or (name.startswith("scaling") and any("seq_len" in r for r in rows)):
-                fig, run_slopes = P.scaling(rows, run_stem, f"{run_name(record)}: time and memory vs sequence length")
-                slopes += [{"run": run_name(record), **s} for s in run_slopes]
-                figures += [fig] if fig else []
-            elif name == "error_vs_prompt_length":
-                fig = P.error_vs_prompt_length(rows, run_stem, f"{run_name(record)}: error vs prompt length")
-                figures += [fig] if fig else []
+    problems = []
+    for impl in reversed(host.pm.hook.lmbench_report_figures.get_hookimpls()):
+        try:
+            drawn = impl.function(**{a: {"runs": list(exp.records), "store": store, "out_dir": stem.parent}[a]
+                                     for a in impl.argnames})
+        except Exception as exc:  # noqa: BLE001 - one plugin's figure must not cost the report
+            problems.append(f"plugin '{impl.plugin_name}' failed to draw its figures: {type(exc).__name__}: {exc}")
+            continue
+        figures += [f for f in drawn or [] if isinstance(f, P.Figure)]
     if figures:
         doc.add(Heading(level + 1, "Plots"))
         for fig in figures:
             doc.add(Image(fig))
+            if fig.rows:
+                headers, body = rows_table(fig.rows)
+                doc.add(Table(headers, body, fig.rows_caption or fig.title))
         doc.figures.extend(figures)
-    if slopes:
-        headers, body = rows_table(slopes)
-        doc.add(Heading(level + 1, "Fitted scaling exponents"),
-                Table(headers, body, "slope of log(time or memory) on log(sequence length): 1 linear, 2 quadratic"))
+    for problem in problems:
+        doc.add(Text(problem))
 
 
 def flatten(data: dict[str, Any], prefix: str = "", depth: int = 3) -> dict[str, Any]:

@@ -19,7 +19,7 @@ from .document import Code, Document, Heading, Image, Table, Text, build_documen
 _SPECIAL = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_",
             "{": r"\{", "}": r"\}", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}",
             "<": r"\textless{}", ">": r"\textgreater{}", "|": r"\textbar{}"}
-_UNICODE = {"–": "--", "—": "---", "±": r"$\pm$", "…": r"\ldots{}", "×": r"$\times$", "→": r"$\to$",
+_UNICODE = {"↑": r"$\uparrow$", "↓": r"$\downarrow$", "–": "--", "—": "---", "±": r"$\pm$", "…": r"\ldots{}", "×": r"$\times$", "→": r"$\to$",
             "≤": r"$\le$", "≥": r"$\ge$", "µ": r"$\mu$", "’": "'", "“": "``", "”": "''"}
 _SECTIONS = {2: "section", 3: "subsection", 4: "subsubsection"}
 

@@ -1,38 +1,45 @@
-"""Report figures with matplotlib (Agg backend), each saved as PNG and SVG.
+"""Generic report figures with matplotlib (Agg backend), each saved as PNG and SVG.
 
-* :func:`learning_curves`: per-step metrics of each run (``steps`` table), one panel per key;
-* :func:`quality_vs_cost`: a quality column against a throughput column, Pareto front marked;
-* :func:`scaling`: time and memory against sequence length on log-log axes with fitted slopes
-  (from a ``scaling`` measurement: rows of kernel, seq_len, fwd_ms, fwd_bwd_ms, peak_memory_bytes);
-* :func:`error_vs_prompt_length`: rows of model, n_examples, error.
+* :func:`learning_curves`: per-step quality values of each run (the ``steps`` table), one
+  column of panels per declared quality key, one row per x axis: optimizer steps, tokens trained
+  (when the recipe logs the shared ``tokens`` count) and wall-clock seconds since the run's first
+  logged step (a budgeted comparison is read against time);
+* :func:`quality_vs_cost`: the first headline quality result against the first headline cost
+  result, Pareto front marked.
 
-matplotlib is imported inside the functions, so importing this module is cheap.
+Lab-specific figures come from the labs (``lmbench_report_figures``); :func:`save_figure`,
+:func:`slug` and :class:`Figure` are what they use. matplotlib is imported inside the
+functions, so importing this module is cheap.
 """
 
 from __future__ import annotations
 
-import math
-import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..compare import HIGHER, LOWER
+from ..numbers import fmt_number
+from ..points import point_label
+from ..results import HIGHER, ResultRegistry, vocabulary
 from ..store import RunRecord, Store
-from .tables import Column, ResultTable
+from .tables import Column, ResultTable, headline_columns
 
 MAX_PANELS = 4
+#: The x axes learning curves can be drawn against.
+CURVE_AXES = ("step", "tokens", "seconds")
 
 
 @dataclass
 class Figure:
-    """A saved figure: title, PNG and SVG paths, and a caption (fitted slopes, front members)."""
+    """A saved figure: title, PNG and SVG paths, a caption, and optional rows shown as a table under it."""
 
     title: str
     png: Path
     svg: Path
     caption: str = ""
+    rows: list[dict[str, Any]] = field(default_factory=list)
+    rows_caption: str = ""
 
 
 def _pyplot() -> Any:
@@ -44,85 +51,150 @@ def _pyplot() -> Any:
     return plt
 
 
+def pyplot() -> Any:
+    """matplotlib.pyplot with the Agg backend (no display needed): for plugins drawing figures."""
+    return _pyplot()
+
+
 def slug(text: str) -> str:
     """A file-name-safe form of ``text``."""
+    import re
+
     return re.sub(r"[^A-Za-z0-9_-]+", "-", text).strip("-")[:60] or "x"
 
 
-def _save(fig: Any, stem: Path, title: str, caption: str = "") -> Figure:
+def figure_stem(out_dir: Path, *parts: str) -> Path:
+    """``out_dir/fig-<part>-<part>``: where a figure's PNG and SVG go (suffixes added on save)."""
+    return Path(out_dir) / ("fig-" + "-".join(slug(p) for p in parts))
+
+
+def save_figure(fig: Any, stem: Path, title: str, caption: str = "", *, rows: list[dict[str, Any]] | None = None,
+                rows_caption: str = "") -> Figure:
+    """Save a matplotlib figure as ``stem.png`` and ``stem.svg``, close it, and describe it."""
     stem.parent.mkdir(parents=True, exist_ok=True)
     png, svg = stem.parent / (stem.name + ".png"), stem.parent / (stem.name + ".svg")
     fig.tight_layout()
     fig.savefig(png, dpi=110)
     fig.savefig(svg)
     _pyplot().close(fig)
-    return Figure(title, png, svg, caption)
+    return Figure(title, png, svg, caption, list(rows or []), rows_caption)
+
+
+_save = save_figure
 
 
 # -- learning curves --------------------------------------------------------------------------
-def _curve_keys(series: dict[str, dict[str, list[tuple[int, float]]]]) -> list[str]:
-    keys: list[str] = []
-    for per_run in series.values():
+def step_clock(store: Store, run_id: str) -> dict[int, float]:
+    """Seconds since the run's first logged step, per step (the last write of a step wins)."""
+    rows = store.conn.execute("SELECT step, time FROM steps WHERE run_id=? ORDER BY rowid", (run_id,)).fetchall()
+    clock: dict[int, float] = {}
+    for step, time in rows:
+        clock[int(step)] = float(time)
+    if not clock:
+        return {}
+    start = min(clock.values())
+    return {step: t - start for step, t in clock.items()}
+
+
+def curve_keys(series: dict[str, dict[str, list[tuple[int, float]]]], vocab: ResultRegistry,
+               plugins: dict[str, str | None] | None = None) -> list[str]:
+    """Per-step keys that are quality results (declared first, then guessed), at most :data:`MAX_PANELS`."""
+    found: dict[str, tuple[int, int, str]] = {}
+    for run_id, per_run in series.items():
+        plugin = (plugins or {}).get(run_id)
         for key, points in per_run.items():
-            if len(points) >= 2 and key not in keys:
-                keys.append(key)
-    keys.sort(key=lambda k: (0 if "loss" in k else 1 if ("ppl" in k or "acc" in k or "f1" in k) else 2, k))
-    quality = [k for k in keys if any(word in k for word in _QUALITY_WORDS)]
-    return (quality or keys)[:MAX_PANELS]  # timings (eval_s, step_time_ms) are not learning curves
+            spec = vocab.spec(key, plugin)
+            if len(points) >= 2 and spec.kind == "quality" and key not in found:
+                found[key] = (int(spec.guessed), vocab.position(key, plugin), key)
+    return sorted(found, key=lambda k: found[k])[:MAX_PANELS]
 
 
-_QUALITY_WORDS = ("loss", "ppl", "perplexity", "acc", "f1", "error", "mse", "mae", "chrf", "bits_per_byte")
+def _x_values(axis: str, steps: Sequence[int], tokens: dict[int, float], clock: dict[int, float]) -> list[float] | None:
+    """The x values of ``steps`` on ``axis``. Tokens are read at the steps that logged them and
+    interpolated (linearly, through 0 at step 0) at the others, e.g. evaluation steps."""
+    if axis == "step":
+        return [float(s) for s in steps]
+    if axis == "seconds":
+        return [clock[s] for s in steps] if clock and all(s in clock for s in steps) else None
+    if len(tokens) < 1:
+        return None
+    import numpy as np
+
+    known = sorted(tokens.items())
+    xs, ys = [0.0] + [float(k) for k, _ in known], [0.0] + [float(v) for _, v in known]
+    per_step = ys[-1] / xs[-1] if xs[-1] > 0 else 0.0
+    return [float(np.interp(s, xs, ys)) if s <= xs[-1] else ys[-1] + (s - xs[-1]) * per_step for s in steps]
 
 
-def learning_curves(store: Store, records: Sequence[RunRecord], stem: Path, title: str = "") -> Figure | None:
-    """One panel per per-step metric (losses first), one line per run; None without curves."""
+def learning_curves(store: Store, records: Sequence[RunRecord], stem: Path, title: str = "", *,
+                    axes: Sequence[str] = CURVE_AXES, vocab: ResultRegistry | None = None) -> Figure | None:
+    """Quality curves of every run: one panel per key, one row of panels per x axis in ``axes``
+    that the runs' logs support (steps always; tokens when ``tokens`` is logged; seconds from the
+    store's clock). One line per run, coloured by point. None without curves."""
+    from ..points import recipe_plugin
+
+    vocab = vocab or vocabulary()
+    unknown = [a for a in axes if a not in CURVE_AXES]
+    if unknown:
+        from ..errors import LmbenchError
+
+        raise LmbenchError(f"learning curves cannot be drawn against {', '.join(unknown)}; use "
+                           f"{', '.join(CURVE_AXES)}")
     series = {r.id: store.steps(r.id) for r in records}
-    keys = _curve_keys(series)
+    keys = curve_keys(series, vocab, {r.id: recipe_plugin(r) for r in records})
     if not keys:
         return None
-    from ..compare import point_label
-
+    tokens = {r.id: {s: v for s, v in series[r.id].get("tokens", [])} for r in records}
+    clocks = {r.id: step_clock(store, r.id) for r in records} if "seconds" in axes else {}
+    rows = [a for a in axes if a == "step" or (a == "tokens" and any(len(t) >= 2 for t in tokens.values()))
+            or (a == "seconds" and any(len(c) >= 2 for c in clocks.values()))]
     plt = _pyplot()
     points = list(dict.fromkeys(point_label(r) for r in records))
     colours = {p: plt.get_cmap("tab10")(i % 10) for i, p in enumerate(points)}
-    # at most two panels a row, so each is half the page's width (four in a row were unreadable)
-    ncols = min(2, len(keys))
-    nrows = -(-len(keys) // ncols)
-    fig, grid = plt.subplots(nrows, ncols, figsize=(4.2 * ncols, 3.4 * nrows), squeeze=False)
-    axes = [list(grid.flat)[: len(keys)]]
-    for ax in list(grid.flat)[len(keys):]:
-        ax.set_visible(False)
-    for ax, key in zip(axes[0], keys):
-        labelled: set[str] = set()
-        for record in records:
-            values = series[record.id].get(key, [])
-            if len(values) < 2:
-                continue
-            steps, ys = zip(*values)
-            point = point_label(record)
-            ax.plot(steps, ys, color=colours[point], linewidth=1.1, alpha=0.85,
-                    label=None if point in labelled else point)
-            labelled.add(point)
-        ax.set_xlabel("step")
-        ax.set_ylabel(key)
-        ax.grid(alpha=0.3)
-        _number_ticks(ax, "y")
-    handles, labels = axes[0][0].get_legend_handles_labels()
-    if 1 < len(labels) <= 12:
-        axes[0][-1].legend(fontsize=7)
+    # one row per metric, one column per x axis (at most three): panels stay a third of the page wide
+    fig, grid = plt.subplots(len(keys), len(rows), figsize=(4.2 * len(rows), 3.0 * len(keys)), squeeze=False)
+    x_labels = {"step": "step", "tokens": "tokens trained", "seconds": "wall-clock seconds"}
+    for r, axis in enumerate(rows):
+        for ax, key in zip(grid[:, r], keys):
+            labelled: set[str] = set()
+            for record in records:
+                values = series[record.id].get(key, [])
+                if len(values) < 2:
+                    continue
+                steps, ys = zip(*values)
+                xs = _x_values(axis, steps, tokens[record.id], clocks.get(record.id, {}))
+                if xs is None:
+                    continue
+                point = point_label(record)
+                ax.plot(xs, ys, color=colours[point], linewidth=1.1, alpha=0.85,
+                        label=None if point in labelled else point)
+                labelled.add(point)
+            ax.set_xlabel(x_labels[axis])
+            ax.set_ylabel(vocab.spec(key).label())
+            ax.grid(alpha=0.3)
+            _number_ticks(ax, "y")
+            _number_ticks(ax, "x")
+    legend: dict[str, Any] = {}
+    for ax in grid[:, 0]:
+        for handle, label in zip(*ax.get_legend_handles_labels()):
+            legend.setdefault(label, handle)
+    if 1 < len(legend) <= 12:
+        grid[0][-1].legend(list(legend.values()), list(legend), fontsize=7)
     fig.suptitle(title or "learning curves", fontsize=10)
-    return _save(fig, stem, title or "learning curves")
+    caption = "Against " + ", ".join(x_labels[a] for a in rows) + "."
+    if "seconds" in rows:
+        caption += " Seconds count from each run's first logged step (a resumed run includes its pause)."
+    return save_figure(fig, stem, title or "learning curves", caption)
 
 
 def _number_ticks(ax: Any, axis: str) -> None:
     """Compact tick labels (``20k``, ``1.5M``) on a linear axis."""
     from matplotlib.ticker import FuncFormatter
 
-    from .tables import fmt_number
-
     target = ax.xaxis if axis == "x" else ax.yaxis
     if (ax.get_xscale() if axis == "x" else ax.get_yscale()) == "linear":
-        target.set_major_formatter(FuncFormatter(lambda v, _pos: fmt_number(float(v), 3)))
+        target.set_major_formatter(FuncFormatter(lambda v, _pos: fmt_number(float(v), 3) if abs(v) >= 1e4
+                                                 else f"{v:g}"))
 
 
 # -- quality against cost ------------------------------------------------------------------------
@@ -138,14 +210,15 @@ def pareto_front(points: Sequence[tuple[float, float]], x_dir: int = HIGHER, y_d
 
 
 def pick_axes(table: ResultTable) -> tuple[Column, Column] | None:
-    """(quality column, cost column) with values in at least two rows, or None."""
+    """(quality, cost) columns for the Pareto plot: the first of the headline table's quality and
+    cost columns that have a direction and values in at least two rows; None when either is missing."""
 
     def filled(col: Column) -> int:
         return sum(1 for r in table.rows if r.cells.get(col.key) and r.cells[col.key].summary is not None)
 
-    quality = [c for c in table.columns if c.kind == "quality" and c.direction in (HIGHER, LOWER) and filled(c) >= 2]
-    cost = [c for c in table.columns if c.kind == "cost" and c.direction in (HIGHER, LOWER) and filled(c) >= 2]
-    cost.sort(key=lambda c: (0 if "per_s" in c.key else 1 if ("ms" in c.key or "time" in c.key) else 2))
+    shown = headline_columns(table.columns)
+    quality = [c for c in shown if c.kind == "quality" and c.direction and filled(c) >= 2]
+    cost = [c for c in shown if c.kind == "cost" and c.direction and filled(c) >= 2]
     if not quality or not cost:
         return None
     return quality[0], cost[0]
@@ -184,107 +257,4 @@ def quality_vs_cost(table: ResultTable, stem: Path, title: str = "") -> Figure |
     name = title or f"{q.header} vs {c.header}"
     ax.set_title(name, fontsize=10)
     caption = "Pareto front: " + ", ".join(labels[i] for i in front)
-    return _save(fig, stem, name, caption)
-
-
-# -- scaling with sequence length ------------------------------------------------------------------
-def fit_slope(xs: Sequence[float], ys: Sequence[float]) -> float | None:
-    """The slope of log(y) against log(x) by least squares (the empirical exponent); None if < 2 points."""
-    import numpy as np
-
-    pairs = [(x, y) for x, y in zip(xs, ys) if _pos(x) and _pos(y)]
-    if len(pairs) < 2 or len({p[0] for p in pairs}) < 2:
-        return None
-    lx, ly = np.log([p[0] for p in pairs]), np.log([p[1] for p in pairs])
-    return float(np.polyfit(lx, ly, 1)[0])
-
-
-def _pos(v: Any) -> bool:
-    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) and v > 0
-
-
-def _ok_row(row: dict[str, Any]) -> bool:
-    """A measured row: status ok/done, or no status and no error message (a numeric ``error`` is data)."""
-    if row.get("status") is not None:
-        return str(row["status"]).lower() in ("ok", "done")
-    return not (isinstance(row.get("error"), str) and row["error"])
-
-
-def scaling(rows: Sequence[dict[str, Any]], stem: Path, title: str = "") -> tuple[Figure | None, list[dict[str, Any]]]:
-    """Time and memory against sequence length (log-log) per kernel; returns the figure and slope rows.
-
-    Failed rows (``status`` other than ok, e.g. ``oom``) are left out of the fit and listed in the
-    caption as ``kernel: OOM at 16384``.
-    """
-    kernels: dict[str, list[dict[str, Any]]] = {}
-    for row in rows:
-        kernels.setdefault(str(row.get("kernel", row.get("model", "?"))), []).append(row)
-    time_keys = [k for k in ("fwd_ms", "fwd_bwd_ms", "time_ms") if any(_pos(r.get(k)) for r in rows)]
-    mem_keys = [k for k in ("peak_memory_bytes",) if any(_pos(r.get(k)) for r in rows)]
-    if not time_keys and not mem_keys:
-        return None, []
-    plt = _pyplot()
-    panels = [("time (ms)", time_keys, 1.0)] if time_keys else []
-    if mem_keys:
-        panels.append(("peak memory (MiB)", mem_keys, 1.0 / 2**20))
-    fig, axes = plt.subplots(1, len(panels), figsize=(5.0 * len(panels), 3.8), squeeze=False)
-    slopes, failures = [], []
-    for ax, (ylabel, keys, scale) in zip(axes[0], panels):
-        for kernel, krows in kernels.items():
-            ok = sorted((r for r in krows if _ok_row(r) and _pos(r.get("seq_len"))), key=lambda r: r["seq_len"])
-            for key in keys:
-                xs = [r["seq_len"] for r in ok if _pos(r.get(key))]
-                ys = [r[key] * scale for r in ok if _pos(r.get(key))]
-                if not xs:
-                    continue
-                slope = fit_slope(xs, ys)
-                if slope is not None:
-                    slopes.append({"kernel": kernel, "metric": key, "slope": round(slope, 3),
-                                   "from": min(xs), "to": max(xs), "points": len(xs)})
-                label = f"{kernel} {key.replace('_ms', '').replace('_bytes', '')}" + \
-                        (f" (slope {slope:.2f})" if slope is not None else "")
-                ax.plot(xs, ys, "o-" if "bwd" not in key else "s--", label=label, markersize=4, linewidth=1.2)
-        ax.set_xscale("log", base=2)
-        ax.set_yscale("log")
-        ax.set_xlabel("sequence length")
-        ax.set_ylabel(ylabel)
-        ax.grid(alpha=0.3, which="both")
-        ax.legend(fontsize=6)
-    for kernel, krows in kernels.items():
-        for r in krows:
-            if not _ok_row(r):
-                failures.append(f"{kernel}: {str(r.get('status') or 'error').upper()} at {r.get('seq_len')}")
-    name = title or "time and memory against sequence length"
-    fig.suptitle(name, fontsize=10)
-    caption = "Slopes are least-squares fits of log(y) on log(seq_len)."
-    if failures:
-        caption += " Not plotted: " + "; ".join(failures) + "."
-    return _save(fig, stem, name, caption), slopes
-
-
-def error_vs_prompt_length(rows: Sequence[dict[str, Any]], stem: Path, title: str = "") -> Figure | None:
-    """Error against number of in-context examples, one line per model."""
-    models: dict[str, list[tuple[float, float, Any, Any]]] = {}
-    for row in rows:
-        x, y = row.get("n_examples"), row.get("error")
-        if isinstance(x, (int, float)) and isinstance(y, (int, float)) and math.isfinite(y):
-            models.setdefault(str(row.get("model", "model")), []).append((x, y, row.get("error_p10"), row.get("error_p90")))
-    if not models:
-        return None
-    plt = _pyplot()
-    fig, ax = plt.subplots(figsize=(5.2, 3.8))
-    for model, pts in models.items():
-        pts.sort(key=lambda p: p[0])
-        line, = ax.plot([p[0] for p in pts], [p[1] for p in pts], "o-", label=model, markersize=3, linewidth=1.2)
-        if all(_pos(p[2]) and _pos(p[3]) for p in pts):  # p10-p90 band when the rows carry one
-            ax.fill_between([p[0] for p in pts], [p[2] for p in pts], [p[3] for p in pts], color=line.get_color(),
-                            alpha=0.15, linewidth=0)
-    if all(p[1] > 0 for pts in models.values() for p in pts):
-        ax.set_yscale("log")
-    ax.set_xlabel("in-context examples (prompt length)")
-    ax.set_ylabel("error")
-    ax.grid(alpha=0.3, which="both")
-    ax.legend(fontsize=7)
-    name = title or "error against prompt length"
-    ax.set_title(name, fontsize=10)
-    return _save(fig, stem, name)
+    return save_figure(fig, stem, name, caption)

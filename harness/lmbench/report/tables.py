@@ -2,109 +2,94 @@
 
 :func:`results_table` turns a list of :class:`~lmbench.store.RunRecord` into a
 :class:`ResultTable`: one row per point (runs that differ only in their seed are one row, shown
-with their spread), quality columns first and cost columns after, the best value per column
-marked. A run that did not finish is a row that says what happened ("OOM", "NaN at step 12",
-"failed: reason"), never a missing row. Cells render for markdown/HTML (``"md"``) or LaTeX
-(``"tex"``).
+with their spread) and one column per numeric result, described by its declaration
+(:mod:`lmbench.results`). :meth:`ResultTable.headline` is the report's first table: the declared
+headline quality and cost results (at most :data:`MAX_HEADLINE_QUALITY` quality columns and
+:data:`MAX_HEADLINE` in all), the best value bold only where a direction is declared;
+:meth:`ResultTable.details` holds every other result. A run that did not finish is a row that
+says what happened ("OOM", "NaN at step 12", "failed: reason"), never a missing row. Cells render
+for markdown/HTML (``"md"``) or LaTeX (``"tex"``); every number goes through
+:func:`lmbench.numbers.fmt_number`.
 """
 
 from __future__ import annotations
 
-import math
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
-from ..compare import HIGHER, LOWER, NEUTRAL, Summary, direction, group_points, summarize
+from ..numbers import fmt_number, is_number
+from ..points import group_points, recipe_plugin
+from ..results import HIGHER, LOWER, Renamed, ResultRegistry, canonical_results, vocabulary
+from ..stats import Summary, summarize
 from ..store import RunRecord
+
+#: The first table's size: result columns in all, and quality columns among them.
+MAX_HEADLINE = 8
+MAX_HEADLINE_QUALITY = 4
+_ARROW = {1: " ↑", -1: " ↓"}
+GUESSED_NOTE = "* undeclared result: its meaning and direction are guessed from its name."
 
 
 # -- columns ------------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class Column:
-    """One numeric result shown as a column: key, header, kind and display scale."""
+    """One numeric result shown as a column: key, header, kind, direction and display scale."""
 
     key: str
     header: str
-    kind: str  # "quality", "cost" or "other"
+    kind: str  # "quality", "cost" or "info"
     direction: int
     scale: float = 1.0  # displayed value = stored value * scale
+    headline: bool = False
+    guessed: bool = False
+    order: int = 0  # declaration order: the core's cost vocabulary first, then each plugin's
+
+    @property
+    def bold_best(self) -> bool:
+        """Whether the best value may be bold: a declared direction on a quality or cost result."""
+        return not self.guessed and self.direction in (HIGHER, LOWER) and self.kind in ("quality", "cost")
 
 
-#: Known keys: header and display scale. Unknown keys keep their name.
-KNOWN_COLUMNS: dict[str, tuple[str, str, float]] = {
-    "val_loss": ("val loss", "quality", 1.0),
-    "test_loss": ("test loss", "quality", 1.0),
-    "val_ppl": ("val ppl", "quality", 1.0),
-    "test_ppl": ("test ppl", "quality", 1.0),
-    "bits_per_byte": ("bits/byte", "quality", 1.0),
-    "accuracy": ("accuracy", "quality", 1.0),
-    "f1_macro": ("F1 macro", "quality", 1.0),
-    "chrf_pp": ("chrF++", "quality", 1.0),
-    "error_at_2d": ("error at 2d", "quality", 1.0),
-    "train_loss": ("train loss", "quality", 1.0),
-    "train_tokens_per_s": ("train tok/s", "cost", 1.0),
-    "gen_tokens_per_s": ("gen tok/s", "cost", 1.0),
-    "ttft_ms": ("TTFT (ms)", "cost", 1.0),
-    "per_token_ms": ("per token (ms)", "cost", 1.0),
-    "step_time_ms": ("step (ms)", "cost", 1.0),
-    "peak_memory_bytes": ("peak mem (MiB)", "cost", 1.0 / 2**20),
-    "params": ("params", "cost", 1.0),
-    "trainable_params": ("trainable params", "cost", 1.0),
-    "mfu": ("MFU", "cost", 1.0),
-}
-_COST_PATTERN = re.compile(r"(per_s|_ms$|_s$|_us$|time|latency|ttft|memory|_bytes$|params|mfu|flops)")
-_ORDER = list(KNOWN_COLUMNS)
+def column_for(key: str, vocab: ResultRegistry | None = None, plugin: str | None = None) -> Column:
+    """The :class:`Column` of a result key, from its declaration (or a guess, marked ``*``)."""
+    vocab = vocab or vocabulary()
+    spec = vocab.spec(key, plugin)
+    return Column(key, spec.label(), spec.kind, spec.sign, spec.scale, spec.headline, spec.guessed,
+                  vocab.position(key, plugin))
 
 
-def column_for(key: str) -> Column:
-    """The :class:`Column` of a result key (known header, or the key itself)."""
-    if key in KNOWN_COLUMNS:
-        header, kind, scale = KNOWN_COLUMNS[key]
-    else:
-        kind = "cost" if _COST_PATTERN.search(key) else ("quality" if direction(key) != NEUTRAL else "other")
-        header, scale = key, 1.0
-        if key.endswith("_bytes"):
-            header, scale = f"{key[:-6]} (MiB)", 1.0 / 2**20
-    return Column(key, header, kind, direction(key), scale)
-
-
-def collect_columns(records: Sequence[RunRecord]) -> list[Column]:
-    """Every numeric result key present in ``records``: quality, then cost, then other columns."""
-    keys: list[str] = []
+def collect_columns(records: Sequence[RunRecord], vocab: ResultRegistry | None = None) -> list[Column]:
+    """Every numeric result key present in ``records`` (old names read as new): quality, then
+    cost, then info columns, each in declaration order; undeclared keys after declared ones."""
+    vocab = vocab or vocabulary()
+    keys: dict[str, str | None] = {}
     for record in records:
-        for key, value in record.results.items():
-            if _is_num(value) and key not in keys:
-                keys.append(key)
-    columns = [column_for(k) for k in keys]
-    kind_rank = {"quality": 0, "cost": 1, "other": 2}
+        for key, value in canonical_results(record.results, vocab).items():
+            if is_number(value) and key not in keys:
+                keys[key] = recipe_plugin(record)
+    columns = [column_for(k, vocab, plugin) for k, plugin in keys.items()]
+    kind_rank = {"quality": 0, "cost": 1, "info": 2}
+    return sorted(columns, key=lambda c: (kind_rank[c.kind], c.guessed, c.order, c.key))
 
-    def rank(c: Column) -> tuple[int, int, str]:
-        return kind_rank[c.kind], _ORDER.index(c.key) if c.key in _ORDER else len(_ORDER), c.key
 
-    return sorted(columns, key=rank)
+def headline_columns(columns: Sequence[Column]) -> list[Column]:
+    """The first table's columns: declared headline quality (at most :data:`MAX_HEADLINE_QUALITY`)
+    then headline cost, :data:`MAX_HEADLINE` in all. Without declared headlines (undeclared
+    results only), the quality and cost columns whose direction is guessed stand in; when nothing
+    is quality or cost, the first columns do."""
+    chosen = [c for c in columns if c.headline]
+    if not any(c.kind == "quality" for c in chosen):
+        chosen += [c for c in columns if c.guessed and c.kind == "quality" and c.direction]
+    if not any(c.kind == "cost" for c in chosen):
+        chosen += [c for c in columns if c.guessed and c.kind == "cost" and c.direction]
+    quality = [c for c in chosen if c.kind == "quality"][:MAX_HEADLINE_QUALITY]
+    cost = [c for c in chosen if c.kind == "cost"]
+    return (quality + cost)[:MAX_HEADLINE] or list(columns[:MAX_HEADLINE])  # nothing ranks: the first results
 
 
 # -- number formatting ------------------------------------------------------------------------
-def fmt_number(x: float | None, digits: int = 4) -> str:
-    """Compact human formatting: ``3.142``, ``0.0123``, ``12.3k``, ``1.24M``; NaN as ``nan``."""
-    if x is None:
-        return "–"
-    if isinstance(x, bool) or not isinstance(x, (int, float)):
-        return str(x)
-    if not math.isfinite(x):
-        return "nan" if math.isnan(x) else ("inf" if x > 0 else "-inf")
-    ax = abs(x)
-    if ax >= 1e4:
-        for div, suffix in ((1e12, "T"), (1e9, "G"), (1e6, "M"), (1e3, "k")):
-            if ax >= div:
-                return f"{x / div:.{max(digits - 1, 1)}g}{suffix}"
-    if float(x).is_integer() and ax < 1e4:
-        return str(int(x))
-    return f"{x:.{digits}g}"
-
-
 def fmt_spread(summary: Summary | None, scale: float = 1.0, style: str = "md") -> str:
     """A value with its spread: ``3.21`` (one run) or ``3.21 ± 0.04`` (mean ± std over seeds)."""
     if summary is None:
@@ -190,35 +175,69 @@ class Row:
 
 @dataclass
 class ResultTable:
-    """Quality beside cost: columns, rows, and the best row per column (bold)."""
+    """Quality beside cost: columns, rows, the best row per column marked, and what was renamed."""
 
     columns: list[Column]
     rows: list[Row]
+    renamed: Renamed = field(default_factory=Renamed)
 
     @property
     def has_seeds(self) -> bool:
         return any(len(r.runs) > 1 for r in self.rows)
 
+    @property
+    def show_status(self) -> bool:
+        """The status column is shown when a row has seeds or did not finish."""
+        return self.has_seeds or any(r.status != "ok" for r in self.rows)
+
+    def headline(self) -> tuple[list[str], list[list[Cell]]]:
+        """The first table: run, status (when needed) and the headline columns, best in bold."""
+        return self.view(headline_columns(self.columns), bold=True, arrows=True)
+
+    def detail_columns(self) -> list[Column]:
+        """Every column the headline table does not show."""
+        shown = {c.key for c in headline_columns(self.columns)}
+        return [c for c in self.columns if c.key not in shown]
+
+    def details(self) -> tuple[list[str], list[list[Cell]]]:
+        """The details table: run and every other result, no bold (the answer is in the headline)."""
+        return self.view(self.detail_columns(), bold=False, status=False)
+
+    def view(self, columns: Sequence[Column], *, bold: bool, status: bool | None = None, arrows: bool = False
+             ) -> tuple[list[str], list[list[Cell]]]:
+        """Headers and rows of cells for ``columns``: run label, status when ``status``, then values;
+        with ``arrows``, a declared direction is shown in the header (``val loss ↓``)."""
+        status = self.show_status if status is None else status
+        headers = ["run", *(["status"] if status else []), *(c.header + (_ARROW[c.direction] if arrows and
+                                                                         c.bold_best else "") for c in columns)]
+        body = []
+        for row in self.rows:
+            cells = [Cell(text=row.label), *([Cell(text=row.status)] if status else [])]
+            for column in columns:
+                cell = row.cells.get(column.key, Cell(text="–"))
+                cells.append(cell if bold and column.bold_best else replace(cell, bold=False))
+            body.append(cells)
+        return headers, body
+
     def headers(self) -> list[str]:
-        return ["run", "status", *(["n"] if self.has_seeds else []), *(c.header for c in self.columns)]
+        """Headers of every column (the CSV-like full view)."""
+        return self.view(self.columns, bold=True)[0]
 
     def body(self, style: str = "md") -> list[list[Cell]]:
-        """Rows of cells, label and status first."""
-        out = []
-        for row in self.rows:
-            cells = [Cell(text=row.label), Cell(text=row.status)]
-            if self.has_seeds:
-                cells.append(Cell(text=str(len(row.runs))))
-            cells.extend(row.cells.get(c.key, Cell(text="–")) for c in self.columns)
-            out.append(cells)
-        return out
+        """Rows of cells of every column (the full view)."""
+        return self.view(self.columns, bold=True)[1]
+
+    @property
+    def guessed(self) -> bool:
+        """Whether any column's meaning is guessed."""
+        return any(c.guessed for c in self.columns)
 
 
 def row_status(runs: Sequence[RunRecord]) -> str:
-    """``ok`` when every seed finished, the failure when the only run failed, else ``2/3 ok; 1 OOM``."""
+    """``ok`` (``ok (n=3)`` over seeds), the failure when the only run failed, else ``2/3 ok; 1 OOM``."""
     failed = [r for r in runs if not r.ok]
     if not failed:
-        return "ok"
+        return "ok" if len(runs) == 1 else f"ok (n={len(runs)})"
     if len(runs) == 1:
         return status_text(runs[0])
     kinds: dict[str, int] = {}
@@ -227,9 +246,12 @@ def row_status(runs: Sequence[RunRecord]) -> str:
     return f"{len(runs) - len(failed)}/{len(runs)} ok; " + ", ".join(f"{n} {k}" for k, n in kinds.items())
 
 
-def results_table(records: Sequence[RunRecord]) -> ResultTable:
+def results_table(records: Sequence[RunRecord], vocab: ResultRegistry | None = None) -> ResultTable:
     """One row per point (seeds pooled), quality then cost columns, best per column marked bold."""
-    columns = collect_columns(records)
+    vocab = vocab or vocabulary()
+    columns = collect_columns(records, vocab)
+    renamed = Renamed()
+    results = {r.id: canonical_results(r.results, vocab, renamed) for r in records}
     rows = []
     for label, runs in group_points(records).items():
         row = Row(label, list(runs), row_status(runs))
@@ -238,18 +260,18 @@ def results_table(records: Sequence[RunRecord]) -> ResultTable:
             if not ok_runs:
                 row.cells[column.key] = Cell(text=short_status(runs[0]))
                 continue
-            values = [float(r.results[column.key]) for r in ok_runs if _is_num(r.results.get(column.key))]
+            values = [float(results[r.id][column.key]) for r in ok_runs if is_number(results[r.id].get(column.key))]
             summary = summarize(values)
             row.cells[column.key] = Cell(summary=summary, scale=column.scale) if summary else Cell(text="–")
         rows.append(row)
     mark_best(columns, rows)
-    return ResultTable(columns, rows)
+    return ResultTable(columns, rows, renamed)
 
 
 def mark_best(columns: Sequence[Column], rows: Sequence[Row]) -> None:
-    """Bold the best cell of each column with a direction, when at least two rows have a value."""
+    """Bold the best cell of each column with a declared direction, when at least two rows have a value."""
     for column in columns:
-        if column.direction not in (HIGHER, LOWER):
+        if not column.bold_best:
             continue
         scored = [(row.cells[column.key].summary.mean, row) for row in rows
                   if row.cells.get(column.key) and row.cells[column.key].summary is not None]
@@ -292,5 +314,4 @@ def timing_rows(measurements: dict[str, dict[str, Any]]) -> list[tuple[str, dict
             if isinstance(data, dict) and all(_is_num(data.get(k)) for k in ("median", "p10", "p90"))]
 
 
-def _is_num(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+_is_num = is_number

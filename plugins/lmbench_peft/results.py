@@ -1,0 +1,43 @@
+"""The results the PEFT lab's recipes and metrics return and log, declared for reports.
+
+Cost results (``train_tokens_per_s``, ``trainable_params``, ``gen_tokens_per_s``, ``ttft_ms``
+...) are the core's shared vocabulary; ``train_tokens_per_s`` counts the tokens of the batches
+trained on, padding excluded.
+"""
+
+from __future__ import annotations
+
+from lmbench import hookimpl
+from lmbench.results import ResultSpec
+
+RESULTS = (
+    ResultSpec("chrf_pp", "higher", "quality", "", "chrF++", headline=True,
+               description="corpus chrF++ of generated poems against the references (sacrebleu)"),
+    ResultSpec("val_loss", "lower", "quality", "nats/token", "val loss", headline=True,
+               description="loss on poem tokens of the validation split"),
+    ResultSpec("val_ppl", "lower", "quality", "", "val ppl", description="validation perplexity"),
+    ResultSpec("val_loss_delta", "lower", "quality", "nats/token", "val loss Δ", headline=True,
+               description="validation loss after training minus before"),
+    ResultSpec("chrf", "higher", "quality", "", "chrF", description="corpus chrF (no word n-grams)"),
+    ResultSpec("chrf_pp_mean", "higher", "quality", "", "chrF++ mean", description="mean per-poem chrF++"),
+    ResultSpec("chrf_mean", "higher", "quality", "", "chrF mean", description="mean per-poem chrF"),
+    ResultSpec("greedy_chrf_pp", "higher", "quality", "", "greedy chrF++",
+               description="chrF++ of greedy decoding, beside the searched sampling"),
+    ResultSpec("best_val_loss", "lower", "quality", "nats/token", "best val loss",
+               description="lowest validation loss seen during training"),
+    ResultSpec("train_loss", "lower", "quality", "nats/token", "train loss", description="per-step log: training loss"),
+    ResultSpec("val_loss_base", kind="info", unit="nats/token", header="val loss before",
+               description="validation loss of the base model, before training"),
+    ResultSpec("val_ppl_base", kind="info", header="val ppl before", description="base model's validation perplexity"),
+    ResultSpec("trainable_percent", "none", "cost", "%", "trainable %", description="trainable share of parameters"),
+    ResultSpec("method", kind="info", header="method", description="adaptation method (ia3, lora, full)"),
+    ResultSpec("train_steps", kind="info", header="train steps", description="optimizer steps taken"),
+    ResultSpec("train_examples", kind="info", header="train examples", description="examples trained on"),
+    ResultSpec("epoch_end", kind="info", header="epoch", description="per-step log: epoch that just ended"),
+)
+
+
+@hookimpl
+def lmbench_register_results(registry):
+    """Declare the PEFT lab's quality and info results."""
+    registry.add_all(RESULTS)
