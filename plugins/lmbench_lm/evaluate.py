@@ -25,8 +25,10 @@ def evaluate(model: Any, split: TokenSplit, *, context: int, batch_size: int, de
              on_batch: Callable[[torch.Tensor, torch.Tensor], None] | None = None) -> dict[str, float]:
     """``loss`` (nats per token), ``ppl``, ``bits_per_byte`` and ``tokens`` over the split's targets.
 
-    Bits per byte use the split's bytes per token (its UTF-8 size / its token count), so they are
-    comparable across tokenizers; on a subset (``max_tokens``) the whole split's ratio is used.
+    Bits per byte divide the bits spent on the targets by the UTF-8 bytes of those targets, so
+    they are comparable across tokenizers: targets x the split's bytes per predicted token
+    (:meth:`TokenSplit.bytes_per_target`; in ``padded`` mode the documents' first tokens, never
+    predicted, are left out of the bytes). On a subset (``max_tokens``) the whole split's ratio is used.
     ``on_batch(logits, targets)`` sees each batch's next-token predictions without the ignored
     targets: logits (N, V) float, targets (N,) int64 (the spec's ``next_token`` metrics).
     """
@@ -48,5 +50,5 @@ def evaluate(model: Any, split: TokenSplit, *, context: int, batch_size: int, de
     finally:
         model.train(was_training)
     loss = total / max(count, 1)
-    bpb = loss / math.log(2) / split.bytes_per_token
+    bpb = loss / math.log(2) / split.bytes_per_target(mode)
     return {"loss": loss, "ppl": math.exp(min(loss, 700.0)), "bits_per_byte": bpb, "tokens": count}

@@ -26,13 +26,16 @@ class TokenSplit:
     """One tokenized split: ``tokens`` (memmap, uint16/uint32), ``doc_starts`` (n_docs + 1 offsets).
 
     ``n_bytes`` is the UTF-8 size of the split's text (documents plus one byte per EOS separator),
-    which turns a per-token loss into bits per byte.
+    which turns a per-token loss into bits per byte; ``first_token_bytes`` is the part of it held
+    by each document's first token (never a target when documents are batched one by one; None
+    when unknown).
     """
 
     tokens: np.ndarray
     doc_starts: np.ndarray
     n_bytes: int
     path: Path | None = None
+    first_token_bytes: int | None = None
 
     @property
     def n_tokens(self) -> int:
@@ -45,6 +48,17 @@ class TokenSplit:
     @property
     def bytes_per_token(self) -> float:
         return self.n_bytes / max(1, self.n_tokens)
+
+    def bytes_per_target(self, mode: str = "packed") -> float:
+        """UTF-8 bytes per predicted token, the denominator of bits per byte.
+
+        ``packed``: the stream's targets are every token but the first, so the split's average.
+        ``padded``: each document's first token is never predicted, so its bytes are left out:
+        ``(n_bytes - first_token_bytes) / (n_tokens - n_docs)``; the split's average if unknown.
+        """
+        if mode != "padded" or self.first_token_bytes is None:
+            return self.bytes_per_token
+        return (self.n_bytes - self.first_token_bytes) / max(1, self.n_tokens - self.n_docs)
 
 
 def _batched(items: Iterable[str], size: int) -> Iterator[list[str]]:
@@ -68,7 +82,7 @@ def encode_documents(documents: Iterable[str], tokenizer, out_dir: Path, *, batc
     dtype = np.uint16 if tokenizer.vocab_size <= 65535 else np.uint32
     out_dir.mkdir(parents=True, exist_ok=True)
     starts = [0]
-    n_tokens = n_bytes = 0
+    n_tokens = n_bytes = first_bytes = 0
     with open(out_dir / "tokens.bin", "wb") as handle:
         for batch in _batched(documents, batch_docs):
             pieces, owner = [], []
@@ -81,7 +95,8 @@ def encode_documents(documents: Iterable[str], tokenizer, out_dir: Path, *, batc
             per_doc: list[list[int]] = [[] for _ in batch]
             for d, ids in zip(owner, encoded):
                 per_doc[d].extend(ids)
-            for ids in per_doc:
+            for doc, ids in zip(batch, per_doc):
+                first_bytes += _first_token_bytes(doc, ids, tokenizer)
                 ids.append(tokenizer.eos_id)
                 arr = np.asarray(ids, dtype=np.int64)
                 if arr.size and (arr.min() < 0 or arr.max() >= tokenizer.vocab_size):
@@ -92,8 +107,16 @@ def encode_documents(documents: Iterable[str], tokenizer, out_dir: Path, *, batc
                 starts.append(n_tokens)
     np.save(out_dir / "doc_starts.npy", np.asarray(starts, dtype=np.int64))
     (out_dir / "meta.json").write_text(json.dumps({"n_tokens": n_tokens, "n_bytes": n_bytes,
+                                                   "first_token_bytes": first_bytes,
                                                    "dtype": np.dtype(dtype).name, "n_docs": len(starts) - 1}))
     return open_split(out_dir)
+
+
+def _first_token_bytes(doc: str, ids: list[int], tokenizer) -> int:
+    """UTF-8 bytes of the document's first token (its EOS, 1 byte, for an empty document)."""
+    if not ids or ids[0] == tokenizer.eos_id:
+        return 1
+    return min(len(tokenizer.decode([ids[0]]).encode("utf-8")), len(doc.encode("utf-8")))
 
 
 def _split_long(doc: str, limit: int) -> Iterator[str]:
@@ -118,7 +141,12 @@ def open_split(folder: Path) -> TokenSplit:
             tokens = np.memmap(folder / "tokens.bin", dtype=meta["dtype"], mode="r", shape=(meta["n_tokens"],))
     except (OSError, ValueError, KeyError) as exc:
         raise LmbenchError(f"token cache {folder} is damaged ({exc}); delete that folder to rebuild it") from exc
-    return TokenSplit(tokens, starts, int(meta["n_bytes"]), folder)
+    first = meta.get("first_token_bytes")
+    return TokenSplit(tokens, starts, int(meta["n_bytes"]), folder, None if first is None else int(first))
+
+
+#: Part of the cache key: entries written before ``first_token_bytes`` was recorded are rebuilt.
+_CACHE_FORMAT = "first_token_bytes"
 
 
 def cached_split(dataset, split: str, tokenizer, *, dataset_key: str | None = None,
@@ -129,7 +157,7 @@ def cached_split(dataset, split: str, tokenizer, *, dataset_key: str | None = No
     tokenizer fingerprint, so a changed corpus or tokenizer never reads a stale entry.
     """
     dataset_key = dataset_key or dataset.key()
-    key = digest(dataset_key, split, tokenizer.fingerprint)
+    key = digest(dataset_key, split, tokenizer.fingerprint, _CACHE_FORMAT)
     folder = (root or cache_dir() / "tokens") / f"{split}-{key}"
     if (folder / "meta.json").exists():
         return open_split(folder)

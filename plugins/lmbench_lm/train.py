@@ -392,8 +392,12 @@ def _cost(run: Run, model: Any, split: dict[str, int], tokens_per_s: float, cont
 
 
 def _mfu(run: Any, model: Any, split: dict[str, int], tokens_per_s: float, context: int, bf16: bool) -> dict[str, Any]:
-    """Training FLOPs per token (6N + attention term; N counts the output matmul) and MFU if a peak is known."""
-    from lmbench.measure import peak_flops, transformer_flops_per_token
+    """Training FLOPs per token (6N + attention term; N counts the output matmul) and MFU if a peak is known.
+
+    ``tokens_per_s`` is the whole run's (summed over ranks); MFU is per device
+    (:func:`lmbench.measure.per_device_mfu`).
+    """
+    from lmbench.measure import peak_flops, per_device_mfu, transformer_flops_per_token
 
     out_dim = model.head.weight.shape[1]
     n = split["body"] + model.vocab_size * out_dim
@@ -401,7 +405,8 @@ def _mfu(run: Any, model: Any, split: dict[str, int], tokens_per_s: float, conte
     layers, width = (cfg.n_layers, cfg.emb_dim) if hasattr(cfg, "n_heads") else (0, 0)
     flops = transformer_flops_per_token(n, layers, context, width, training=True)
     out: dict[str, Any] = {"train_flops_per_token": flops}
-    peak = peak_flops(run.device, "bf16" if bf16 else torch.float32)
-    if peak:
-        out["mfu"] = tokens_per_s * flops / peak
+    value = per_device_mfu(tokens_per_s * flops, peak_flops(run.device, "bf16" if bf16 else torch.float32),
+                           run.dist.world_size)
+    if value is not None:
+        out["mfu"] = value
     return out

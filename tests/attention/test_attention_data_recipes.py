@@ -43,23 +43,25 @@ def offline(monkeypatch, tmp_path):
     monkeypatch.setenv("LMBENCH_CACHE", str(tmp_path / "cache"))
 
 
-def test_arxiv_offline_fails_with_one_line_naming_hub_and_local_path():
-    from lmbench_attention.data import ArxivDataset, DataConfig
+def test_arxiv_without_hub_or_local_copy_fails_with_one_line(monkeypatch):
+    from lmbench_attention.data import ArxivDataset
 
+    monkeypatch.delenv("LMBENCH_DATA", raising=False)
     with pytest.raises(LmbenchError) as info:
-        ArxivDataset(DataConfig()).splits()
+        ArxivDataset(ArxivDataset.Config()).splits()
     message = str(info.value)
     assert "\n" not in message
-    assert "ccdv/arxiv-classification" in message and "--set dataset.path=" in message
+    assert "ccdv/arxiv-classification" in message and "--set dataset.path=" in message and "LMBENCH_DATA" in message
 
 
-def test_cli_lsh_arxiv_offline_prints_the_reason(tmp_path):
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", "LMBENCH_CACHE": str(tmp_path / "cache")}
+def test_cli_lsh_arxiv_without_any_source_prints_the_reason(tmp_path):
+    env = {k: v for k, v in os.environ.items() if k != "LMBENCH_DATA"}
+    env.update({"HF_HUB_OFFLINE": "1", "LMBENCH_CACHE": str(tmp_path / "cache")})
     proc = subprocess.run([sys.executable, "-m", "lmbench.cli", "run", "--plugin", "attention.lsh", "--dataset", "arxiv",
                            "--store", str(tmp_path / "runs"), "--no-report"],
                           capture_output=True, text=True, env=env, timeout=300)
     out = " ".join((proc.stdout + proc.stderr).split())  # rich wraps long lines
-    assert "needs the Hugging Face hub (ccdv/arxiv-classification)" in out, out[-2000:]
+    assert "the Hugging Face hub (ccdv/arxiv-classification) is unreachable" in out, out[-2000:]
     assert proc.returncode != 0 or "failed" in out
 
 

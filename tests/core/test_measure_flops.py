@@ -86,3 +86,38 @@ def test_measured_matmul_peak_on_cpu_is_plausible():
 def test_mfu():
     assert mfu(5e12, 1e13) == pytest.approx(0.5)
     assert mfu(5e12, None) is None and mfu(None, 1e13) is None and mfu(1.0, 0.0) is None
+
+
+def test_per_device_mfu_divides_the_run_throughput_by_world_size():
+    from lmbench.measure import per_device_mfu
+
+    assert per_device_mfu(8e12, 1e13, 1) == pytest.approx(0.8)
+    assert per_device_mfu(8e12, 1e13, 4) == pytest.approx(0.2)  # four devices, each at 2e12 of 1e13
+    assert per_device_mfu(None, 1e13, 2) is None and per_device_mfu(1e12, None, 2) is None
+    with pytest.raises(LmbenchError):
+        per_device_mfu(1e12, 1e13, 0)
+
+
+def _sdpa_case(device="cpu", dtype=torch.float32, b=2, h=4, n=64, d=16):
+    q, k, v = (torch.randn(b, h, n, d, device=device, dtype=dtype, requires_grad=True) for _ in range(3))
+    forward = 2 * (2 * b * h * n * n * d)  # QK^T and AV
+    return q, k, v, forward
+
+
+@pytest.mark.parametrize("causal", [False, True])
+def test_count_flops_counts_sdpa_on_cpu(causal):
+    import torch.nn.functional as F
+
+    q, k, v, forward = _sdpa_case()
+    with torch.no_grad():
+        assert count_flops(F.scaled_dot_product_attention, q, k, v, is_causal=causal) == forward
+    step = lambda: F.scaled_dot_product_attention(q, k, v, is_causal=causal).sum().backward()  # noqa: E731
+    assert count_flops(step) == 3 * forward  # model FLOPs: backward = 2 x forward
+    assert count_flops(step, recompute=True) == 3 * forward + forward // 2  # torch's: plus the recomputed QK^T
+
+
+def test_register_attention_flops_is_idempotent():
+    from lmbench.measure import register_attention_flops
+
+    register_attention_flops()
+    assert register_attention_flops() == []

@@ -87,3 +87,52 @@ def test_cuda_events_time_gpu_work():
     a = torch.randn(2048, 2048, device="cuda")
     stats = time_fn(lambda: a @ a, warmup=2, min_iters=5, min_seconds=0.05, device="cuda")
     assert stats.n >= 5 and stats.median > 0 and stats.p10 <= stats.median <= stats.p90
+
+
+class _FakeCuda:
+    """Stands in for torch.cuda: records which device's stream the events are recorded on."""
+
+    def __init__(self):
+        self.asked, self.recorded = [], []
+        fake = self
+
+        class Event:
+            def __init__(self, enable_timing=False):
+                assert enable_timing
+
+            def record(self, stream=None):
+                fake.recorded.append(stream)
+
+            def synchronize(self):
+                pass
+
+            def elapsed_time(self, other):
+                return 2.5  # ms
+
+        self.Event = Event
+
+    def current_stream(self, device=None):
+        self.asked.append(device)
+        return f"stream of {device}"
+
+
+def test_cuda_events_are_recorded_on_the_stream_of_the_device_asked_for():
+    from lmbench.measure.timer import cuda_event_clock
+
+    cuda = _FakeCuda()
+    seconds = cuda_event_clock(cuda, "cuda:1")(lambda: None)
+    assert seconds == pytest.approx(2.5e-3)
+    assert cuda.asked == ["cuda:1"]
+    assert cuda.recorded == ["stream of cuda:1", "stream of cuda:1"]  # not None: the current device's stream
+
+
+@pytest.mark.gpu
+def test_cuda_events_time_the_device_asked_for_not_the_current_one():
+    torch = pytest.importorskip("torch")
+    if not torch.cuda.is_available():
+        pytest.skip("no CUDA device")
+    last = torch.cuda.device_count() - 1
+    a = torch.randn(2048, 2048, device=f"cuda:{last}")
+    with torch.cuda.device(0):
+        stats = time_fn(lambda: a @ a, warmup=1, min_iters=3, min_seconds=0.0, device=f"cuda:{last}")
+    assert stats.n >= 3 and stats.median > 0

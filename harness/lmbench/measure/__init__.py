@@ -6,16 +6,18 @@
   each under its own key.
 * :class:`Throughput`: tokens/s that state which tokens (trained, input, generated).
 * FLOPs by formula (:func:`transformer_flops_per_token`) and by ``torch.utils.flop_counter``
-  (:func:`count_flops`); MFU (:func:`mfu`) against a peak table (:func:`peak_flops`) or a
+  (:func:`count_flops`); MFU (:func:`mfu`, :func:`per_device_mfu` under data parallelism) against a peak table (:func:`peak_flops`) or a
   measured matmul peak (:func:`measured_matmul_peak`).
 
 Importing this package does not import torch; the functions import it when they need it.
 """
 
-from .flops import PEAK_TFLOPS, count_flops, measured_matmul_peak, mfu, peak_flops, transformer_flops_per_token
+from .flops import (PEAK_TFLOPS, count_flops, measured_matmul_peak, mfu, peak_flops, per_device_mfu,
+                    register_attention_flops, transformer_flops_per_token)
 from .memory import MemoryTracker
 from .throughput import Throughput
 from .timer import TimingStats, time_fn
 
 __all__ = ["time_fn", "TimingStats", "MemoryTracker", "Throughput", "transformer_flops_per_token",
-           "count_flops", "peak_flops", "measured_matmul_peak", "mfu", "PEAK_TFLOPS"]
+           "count_flops", "register_attention_flops", "peak_flops", "measured_matmul_peak", "mfu", "per_device_mfu",
+           "PEAK_TFLOPS"]

@@ -1,10 +1,13 @@
 """FLOPs by formula and by counting, device peaks, and model FLOPs utilisation (MFU).
 
 * :func:`transformer_flops_per_token`: the analytic count per token (6N + attention term).
-* :func:`count_flops`: what ``torch.utils.flop_counter.FlopCounterMode`` counts for one call.
+* :func:`count_flops`: what ``torch.utils.flop_counter.FlopCounterMode`` counts for one call,
+  with :func:`register_attention_flops` adding the attention kernels torch's table lacks (the CPU
+  flash kernel that ``F.scaled_dot_product_attention`` dispatches to on CPU).
 * :data:`PEAK_TFLOPS` / :func:`peak_flops`: the vendor's dense peak for the device and dtype.
 * :func:`measured_matmul_peak`: the FLOP/s a large square matmul actually reaches here.
-* :func:`mfu`: achieved FLOP/s over a peak (either of the two above).
+* :func:`mfu`: achieved FLOP/s over a peak (either of the two above); :func:`per_device_mfu`
+  for a data-parallel run, whose throughput is summed over all its devices.
 
 A FLOP here is one multiply or one add (a multiply-add is 2 FLOPs), as in torch's counter.
 torch is imported inside the functions only.
@@ -19,8 +22,8 @@ from typing import Any
 
 from ..errors import LmbenchError
 
-__all__ = ["PEAK_TFLOPS", "transformer_flops_per_token", "count_flops", "peak_flops",
-           "measured_matmul_peak", "mfu"]
+__all__ = ["PEAK_TFLOPS", "transformer_flops_per_token", "count_flops", "register_attention_flops", "peak_flops",
+           "measured_matmul_peak", "mfu", "per_device_mfu"]
 
 
 def transformer_flops_per_token(n_params: int, n_layers: int, seq_len: int, d_model: int,
@@ -42,15 +45,70 @@ def transformer_flops_per_token(n_params: int, n_layers: int, seq_len: int, d_mo
     return 2.0 * n_params + 4.0 * n_layers * seq_len * d_model
 
 
-def count_flops(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> int:
+#: Attention ops that ``F.scaled_dot_product_attention`` can dispatch to but torch's flop table may
+#: lack, by aten name: (forward op, backward op). Their arguments start like the CUDA kernels'
+#: (query, key, value, ... for the forward; grad_out, query, key, value, ... for the backward).
+_EXTRA_SDPA_OPS = (("_scaled_dot_product_flash_attention_for_cpu", "_scaled_dot_product_flash_attention_for_cpu_backward"),
+                   ("_scaled_dot_product_fused_attention_overrideable",
+                    "_scaled_dot_product_fused_attention_overrideable_backward"))
+
+
+def register_attention_flops() -> list[str]:
+    """Register torch's own SDPA formulas for the attention ops its flop table lacks; idempotent.
+
+    Uses ``torch.utils.flop_counter.register_flop_formula`` with torch's ``sdpa_flop`` /
+    ``sdpa_backward_flop`` (QKᵀ and AV, forward; the score recompute plus four matmuls, backward;
+    causality not discounted, as for the CUDA kernels). Ops this torch build lacks, or already
+    counts, are skipped. Returns the names registered by this call.
+    """
+    import torch
+    from torch.utils import flop_counter
+
+    added = []
+    for fwd_name, bwd_name in _EXTRA_SDPA_OPS:
+        for name, formula in ((fwd_name, flop_counter.sdpa_flop), (bwd_name, flop_counter.sdpa_backward_flop)):
+            op = getattr(torch.ops.aten, name, None)
+            if op is None or op in flop_counter.flop_registry:
+                continue
+            flop_counter.register_flop_formula(op, get_raw=True)(formula)  # formula is already shape-wrapped
+            added.append(name)
+    return added
+
+
+#: Backward ops of fused attention whose arguments start (grad_out, query, key, value, ...).
+_SDPA_BACKWARD_OPS = ("_scaled_dot_product_flash_attention_backward", "_scaled_dot_product_efficient_attention_backward",
+                      "_scaled_dot_product_cudnn_attention_backward", *(bwd for _, bwd in _EXTRA_SDPA_OPS))
+
+
+def _sdpa_backward_model_flops(grad_out_shape: Any, query_shape: Any, key_shape: Any, value_shape: Any, *args: Any,
+                               out_shape: Any = None, **kwargs: Any) -> int:
+    """Fused attention backward without the recomputed scores: 4 matmuls, twice the forward."""
+    from torch.utils.flop_counter import sdpa_backward_flop_count
+
+    b, h_q, s_q, d_q = query_shape
+    s_k = key_shape[2]
+    return sdpa_backward_flop_count(grad_out_shape, query_shape, key_shape, value_shape) - 2 * b * h_q * s_q * s_k * d_q
+
+
+def count_flops(fn: Callable[..., Any], *args: Any, recompute: bool = False, **kwargs: Any) -> int:
     """Run ``fn(*args, **kwargs)`` once under ``FlopCounterMode`` and return the FLOPs it counted.
 
-    Counts matmuls, convolutions and attention kernels (a multiply-add is 2 FLOPs); elementwise
-    ops are not counted. Include a ``.backward()`` in ``fn`` to count the backward pass too.
+    Counts matmuls, convolutions and attention kernels (a multiply-add is 2 FLOPs), the CPU
+    attention kernels included (:func:`register_attention_flops`); elementwise ops are not
+    counted. Include a ``.backward()`` in ``fn`` to count the backward pass too.
+
+    By default these are *model* FLOPs, the numerator of MFU: a fused attention backward counts
+    its four gradient matmuls, not the attention scores it recomputes, so a transformer's count
+    matches :func:`transformer_flops_per_token` (PaLM's 6N + 12·L·T·d). ``recompute=True``
+    keeps torch's own formulas (hardware FLOPs: one more QKᵀ per fused attention backward).
     """
+    import torch
     from torch.utils.flop_counter import FlopCounterMode
 
-    with FlopCounterMode(display=False) as counter:
+    register_attention_flops()
+    mapping = {} if recompute else {op: _sdpa_backward_model_flops for op in
+                                    (getattr(torch.ops.aten, name, None) for name in _SDPA_BACKWARD_OPS) if op is not None}
+    with FlopCounterMode(display=False, custom_mapping=mapping) as counter:
         fn(*args, **kwargs)
     return int(counter.get_total_flops())
 
@@ -180,3 +238,17 @@ def mfu(achieved_flops_per_s: float | None, peak: float | None) -> float | None:
     if achieved_flops_per_s is None or peak is None or peak <= 0:
         return None
     return float(achieved_flops_per_s) / float(peak)
+
+
+def per_device_mfu(total_flops_per_s: float | None, peak_per_device: float | None, world_size: int) -> float | None:
+    """MFU of a data-parallel run: ``(total / world_size) / peak_per_device``.
+
+    ``total_flops_per_s`` is the whole run's achieved FLOP/s (tokens/s summed over all ranks times
+    FLOPs per token); ``peak_per_device`` is one device's peak. MFU is per-device achieved over
+    per-device peak, so N devices at the same utilisation report the same MFU as one.
+    """
+    if world_size < 1:
+        raise LmbenchError(f"per_device_mfu: world_size={world_size} must be >= 1")
+    if total_flops_per_s is None:
+        return None
+    return mfu(float(total_flops_per_s) / world_size, peak_per_device)

@@ -5,8 +5,9 @@ warm-up happen there), then repeats it until it has at least ``min_iters`` sampl
 samples add up to at least ``min_seconds`` (or ``max_iters`` is reached). Each sample is one call:
 
 * ``cpu``: :func:`time.perf_counter` around the call;
-* ``cuda`` / ``cuda:N``: a pair of CUDA events around the call on the current stream, read after
-  ``end.synchronize()`` (GPU time of the queued work, not the CPU's launch time);
+* ``cuda`` / ``cuda:N``: a pair of CUDA events around the call, recorded on the current stream *of
+  that device* (not of whichever device is current), read after ``end.synchronize()`` (GPU time
+  of the queued work, not the CPU's launch time);
 * ``mps``: ``torch.mps.synchronize()`` before and after the call, timed with perf_counter.
 
 Statistics are never a single sample: :class:`TimingStats` gives median, p10, p90, mean, std,
@@ -24,7 +25,7 @@ from typing import Any
 
 from ..errors import LmbenchError
 
-__all__ = ["TimingStats", "time_fn"]
+__all__ = ["TimingStats", "time_fn", "cuda_event_clock"]
 
 _MS_KEYS = ("median", "p10", "p90", "mean", "std", "min", "max")
 
@@ -81,6 +82,26 @@ class TimingStats:
         return out
 
 
+def cuda_event_clock(cuda: Any, device: Any) -> Callable[[Callable[[], Any]], float]:
+    """``clock(fn) -> seconds`` from two events recorded on ``device``'s current stream.
+
+    ``cuda`` is ``torch.cuda`` (a parameter so the choice of stream can be checked without a GPU).
+    ``Event.record()`` without a stream would use the *current device's* stream, which for
+    ``cuda:1`` while device 0 is current times the wrong queue; the events are created on the
+    device of the stream they are first recorded on.
+    """
+    def clock(fn: Callable[[], Any]) -> float:
+        stream = cuda.current_stream(device)
+        start = cuda.Event(enable_timing=True)
+        end = cuda.Event(enable_timing=True)
+        start.record(stream)
+        fn()
+        end.record(stream)
+        end.synchronize()
+        return start.elapsed_time(end) / 1e3  # ms -> s
+    return clock
+
+
 def _make_clock(device: str) -> Callable[[Callable[[], Any]], float]:
     """Return ``clock(fn) -> seconds`` that runs ``fn`` once and times it on ``device``."""
     kind = device.split(":", 1)[0]
@@ -97,18 +118,8 @@ def _make_clock(device: str) -> Callable[[Callable[[], Any]], float]:
         if not torch.cuda.is_available():
             raise LmbenchError(f"cannot time on {device!r}: CUDA is not available; use device='cpu'")
         dev = torch.device(device)
-
-        def clock(fn: Callable[[], Any]) -> float:
-            start = torch.cuda.Event(enable_timing=True)
-            end = torch.cuda.Event(enable_timing=True)
-            start.record()
-            fn()
-            end.record()
-            end.synchronize()
-            return start.elapsed_time(end) / 1e3  # ms -> s
-
         torch.cuda.synchronize(dev)
-        return clock
+        return cuda_event_clock(torch.cuda, dev)
     if kind == "mps":
         if not torch.backends.mps.is_available():
             raise LmbenchError(f"cannot time on {device!r}: MPS is not available; use device='cpu'")

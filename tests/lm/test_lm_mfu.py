@@ -1,0 +1,61 @@
+"""MFU of lm.train: per device under data parallelism, and counted FLOPs that match the formula."""
+
+from types import SimpleNamespace
+
+import pytest
+
+torch = pytest.importorskip("torch")
+
+from lmbench.measure import count_flops, peak_flops, transformer_flops_per_token  # noqa: E402
+from lmbench_lm.models.transformer import TransformerConfig, TransformerLanguageModel  # noqa: E402
+from lmbench_lm.train import _mfu  # noqa: E402
+
+H100 = "NVIDIA H100 80GB HBM3"  # peak_flops reads a GPU name as well as a device
+
+
+def _tiny(n_layers=2, emb_dim=64, context=128, vocab=256, device="cpu"):
+    cfg = TransformerConfig(n_layers=n_layers, n_heads=4, emb_dim=emb_dim, max_seq_len=context)
+    return TransformerLanguageModel(cfg, vocab_size=vocab).to(device)
+
+
+@pytest.mark.parametrize("world_size", [1, 2, 8])
+def test_mfu_is_per_device_under_data_parallelism(world_size):
+    model = _tiny()
+    split = model.parameter_split()
+    tokens_per_s = 4e6  # summed over all ranks, as lm.train reports it
+    run = SimpleNamespace(device=H100, dist=SimpleNamespace(world_size=world_size))
+    out = _mfu(run, model, split, tokens_per_s, 128, bf16=True)
+    flops = out["train_flops_per_token"]
+    per_device = tokens_per_s / world_size * flops
+    assert out["mfu"] == pytest.approx(per_device / peak_flops(H100, "bf16"))
+    one = _mfu(SimpleNamespace(device=H100, dist=SimpleNamespace(world_size=1)), model, split, tokens_per_s / world_size,
+               128, bf16=True)
+    assert out["mfu"] == pytest.approx(one["mfu"])  # N devices at one device's speed each: the same MFU
+
+
+DEVICES = [pytest.param("cpu"), pytest.param("cuda", marks=pytest.mark.gpu)]
+
+
+@pytest.mark.parametrize("device", DEVICES)
+@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])
+def test_counted_flops_match_the_formula_within_2_percent(device, dtype):
+    if device == "cuda" and not torch.cuda.is_available():
+        pytest.skip("no CUDA device")
+    if device == "cpu" and dtype is torch.bfloat16:
+        pytest.skip("bf16 autocast is the CUDA path of lm.train")
+    torch.manual_seed(0)
+    n_layers, emb_dim, context, vocab, batch = 2, 128, 256, 512, 2
+    model = _tiny(n_layers, emb_dim, context, vocab, device)
+    idx = torch.randint(0, vocab, (batch, context), device=device)
+
+    def train_step():
+        with torch.autocast(device, dtype=dtype, enabled=dtype is not torch.float32):
+            logits = model(idx)  # (B, T, V)
+            loss = torch.nn.functional.cross_entropy(logits.flatten(0, 1).float(), idx.flatten())
+        loss.backward()
+
+    counted = count_flops(train_step)
+    split = model.parameter_split()
+    n = split["body"] + vocab * emb_dim  # what lm.train's MFU uses: N counts the output matmul
+    formula = transformer_flops_per_token(n, n_layers, context, emb_dim, training=True) * batch * context
+    assert counted / formula == pytest.approx(1.0, abs=0.02)
