@@ -81,7 +81,7 @@ class LoopedTrain:
         if not all(hasattr(task, a) for a in ("batch", "eval_set", "normaliser", "n_dims")):
             raise ConfigError(f"looped.train needs a regression task (looped.linreg, ...), got {run.name('dataset')}")
         model = run.build("model", n_dims=task.n_dims, n_points=task.n_points)
-        if not hasattr(model, "train_outputs"):
+        if not all(hasattr(model, a) for a in ("train_outputs", "loops_at")):
             raise ConfigError(f"looped.train needs a looped.* model, got {run.name('model')}")
         bad = [b for b in self.config.eval_loops if not getattr(model, "supports_loops", False)]
         if bad:
