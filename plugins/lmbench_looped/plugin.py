@@ -26,6 +26,8 @@ def lmbench_register_models(registry):
                  summary="one shared block applied L times (Universal Transformer)")
     registry.add("looped", "lmbench_looped.models.looped:LoopedTransformer",
                  summary="looped transformer: shared block x b loops, input injection, backprop through last T")
+    registry.add("chained", "lmbench_looped.models.chained:ChainedLooped",
+                 summary="A->B: block A looped loops_a times, then a second block B looped the other b - loops_a")
 
 
 @hookimpl
@@ -40,5 +42,8 @@ def lmbench_register_presets(registry):
     """Ready experiments: the CPU comparison and the paper setting."""
     registry.add("compare", "lmbench_looped.presets:COMPARE",
                  summary="d=4 on CPU: gpt2 vs universal vs looped, with least squares / ridge / kNN / averaging")
+    registry.add("loops", "lmbench_looped.presets:LOOPS",
+                 summary="d=4 on CPU: looped b=8 T=5 at fixed b vs the loop curriculum 5->8 vs the A->B chain")
     registry.add("paper", "lmbench_looped.presets:PAPER",
-                 summary="Yang et al. 2023 setting (GPU): d=20, n=41, b=20, T=15, batch 64, vs 12-layer gpt2")
+                 summary="Yang et al. 2023 linear regression (GPU): d=20, n=41, b=30, T=15 (their script), loops "
+                         "15->30 (+2/500 steps), LayerNorm in each loop, batch 64, vs 12-layer gpt2")

@@ -22,19 +22,47 @@ COMPARE = {
     ],
 }
 
-#: The setting of Yang et al. 2023 (GPU sized): d = 20, n = 41, b = 20, T = 15, batch 64.
+#: d = 4 on CPU: the loop curriculum and the A->B chain against one looped block at fixed b.
+LOOPS = {
+    "description": "in-context linear regression at d=4 on CPU: one looped block (1 layer, b=8, T=5) trained "
+                   "at b=8 throughout, with the loop curriculum 5 -> 8 (+2 every 150 steps), and the A->B chain "
+                   "(A 4 loops then B 4 loops), width 64, 1500 steps each",
+    "dataset": {"name": "looped.linreg", "n_dims": 4, "n_points": 12, "dims_start": 2, "points_start": 5,
+                "dims_step": 1, "points_step": 2, "curriculum_every": 150},
+    "model": {"name": "looped.looped", "n_block_layers": 1, "loops": 8, "grad_loops": 5, "d_model": 64,
+              "n_heads": 4},
+    "recipe": {"name": "looped.train", "steps": 1500, "batch_size": 64, "lr": 1e-3, "warmup_steps": 100,
+               "schedule": "cosine", "eval_prompts": 1280, "log_every": 50, "eval_every": 500},
+    "run": {"seed": 0},
+    "variants": [
+        {"label": "fixed", "set": {"model.name": "looped.looped", "model.loops": 8, "model.grad_loops": 5,
+                                   "model.loops_start": 0}},
+        {"label": "loop_curriculum", "set": {"model.name": "looped.looped", "model.loops": 8, "model.grad_loops": 5,
+                                             "model.loops_start": 5, "model.loops_step": 2,
+                                             "model.loops_every": 150}},
+        {"label": "a_to_b", "set": {"model.name": "looped.chained", "model.n_block_layers": 1, "model.loops": 8,
+                                    "model.grad_loops": 5, "model.loops_a": 4, "model.d_model": 64,
+                                    "model.n_heads": 4}},
+    ],
+}
+
+#: The setting of Yang et al. 2023 for linear regression (GPU sized), from their released training script:
+#: d = 20, n = 41, b = 30, T = 15, loop curriculum T -> b (+2 loops every 500 steps), LayerNorm in each loop.
 PAPER = {
-    "description": "Yang et al. 2023 setting on GPU: d=20, n=41 with curriculum, looped (1 layer, b=20, T=15) "
-                   "vs gpt2 (12 layers), width 256, 8 heads, batch 64",
+    "description": "Yang et al. 2023 linear regression on GPU: d=20, n=41 with curriculum; looped (1 layer, b=30, "
+                   "T=15, loops 15 -> 30 by +2 every 500 steps, final LayerNorm inside each loop: the b, T and "
+                   "loop schedule of the authors' released linear-regression script) vs gpt2 (12 layers); width "
+                   "256, 8 heads, batch 64, lr 1e-4, 50k steps (their 500k, so the d/n curriculum steps every "
+                   "2000 steps instead of 5000)",
     "dataset": {"name": "looped.linreg", "n_dims": 20, "n_points": 41, "dims_start": 5, "points_start": 11,
                 "dims_step": 1, "points_step": 2, "curriculum_every": 2000},
-    "model": {"name": "looped.looped", "n_block_layers": 1, "loops": 20, "grad_loops": 15, "d_model": 256,
-              "n_heads": 8},
+    "model": {"name": "looped.looped", "n_block_layers": 1, "loops": 30, "grad_loops": 15, "d_model": 256,
+              "n_heads": 8, "loops_start": 15, "loops_step": 2, "loops_every": 500, "loop_norm": True},
     "recipe": {"name": "looped.train", "steps": 50000, "batch_size": 64, "lr": 1e-4, "warmup_steps": 500,
                "schedule": "constant", "eval_prompts": 1280, "log_every": 100, "eval_every": 2000},
     "run": {"seed": 0},
     "variants": [
-        {"label": "looped", "set": {"model.name": "looped.looped", "model.n_block_layers": 1, "model.loops": 20,
+        {"label": "looped", "set": {"model.name": "looped.looped", "model.n_block_layers": 1, "model.loops": 30,
                                     "model.grad_loops": 15, "model.d_model": 256, "model.n_heads": 8}},
         {"label": "gpt2", "set": {"model.name": "looped.gpt2", "model.n_layers": 12, "model.d_model": 256,
                                   "model.n_heads": 8}},

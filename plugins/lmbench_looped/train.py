@@ -2,7 +2,8 @@
 
 Steps: build the task (``[dataset]``) and the model (``[model]``, wired with the task's
 dimension and prompt length, which rejects a task larger than the model before training),
-train with AdamW on the loss of the y-predictions under the task's curriculum, stop on NaN/inf
+train with AdamW on the loss of the y-predictions under the task's curriculum (and the model's
+loop curriculum), the same loss path alone and under torchrun (:mod:`.steps`), stop on NaN/inf
 (``run.check_finite`` -> status ``nan`` with the step), then evaluate on a fixed evaluation set:
 normalised error vs in-context examples for the model and every baseline
 (``error_vs_prompt_length``), error vs loops at inference for looped models
@@ -28,7 +29,7 @@ from . import baselines
 from .contracts import TRAIN_REQUIRES
 from .encoding import encode, predictions
 from .evaluate import ErrorCurve, default_loop_grid, error_curve, model_predictions, plot_error_curves
-from .losses import regression_loss
+from .steps import rank_batch, training_loss
 
 
 @dataclass
@@ -84,7 +85,7 @@ class LoopedTrain:
         if not all(hasattr(task, a) for a in ("batch", "eval_set", "normaliser", "n_dims")):
             raise ConfigError(f"looped.train needs a regression task (looped.linreg, ...), got {run.name('dataset')}")
         model = run.build("model", n_dims=task.n_dims, n_points=task.n_points)
-        if not hasattr(model, "train_outputs"):
+        if not all(hasattr(model, a) for a in ("train_outputs", "loops_at")):
             raise ConfigError(f"looped.train needs a looped.* model, got {run.name('model')}")
         bad = [b for b in self.config.eval_loops if not getattr(model, "supports_loops", False)]
         if bad:
@@ -123,20 +124,25 @@ class LoopedTrain:
         model.train()
         with run.progress(c.steps, "train") as advance:
             for step in range(c.steps):
-                if run.should_stop() or (c.budget is not None and time.perf_counter() - start >= c.budget):
+                stop = run.should_stop() or (c.budget is not None and time.perf_counter() - start >= c.budget)
+                if run.dist.enabled:  # every rank stops at the same step, or DDP would hang
+                    stop = run.all_reduce_mean(1.0 if stop else 0.0) > 0
+                if stop:
                     break
-                batch = task.batch(c.batch_size, step=step, seed=run.seed)
+                batch = rank_batch(task, c.batch_size, step=step, seed=run.seed, rank=run.dist.rank,
+                                   world_size=run.dist.world_size)
+                loops = model.loops_at(step)  # loop curriculum (None for looped.gpt2)
                 t0 = time.perf_counter()
                 zs = encode(batch.xs, batch.ys, model.n_dims).to(device, non_blocking=True)  # (B, 2n, D)
                 ys = batch.ys.to(device, non_blocking=True)  # (B, n)
                 for group in opt.param_groups:
                     group["lr"] = self.lr_at(step)
                 with amp:
-                    outputs = model.train_outputs(zs) if train_model is model else [train_model(zs)]
-                loss = sum(regression_loss(predictions(o), ys, c.loss, c.huber_delta) for o in outputs) / len(outputs)
+                    loss = training_loss(train_model, zs, ys, loops=loops, kind=c.loss, delta=c.huber_delta)
                 if step == c.nan_at:
                     loss = loss * float("nan")
-                loss_value = run.check_finite("train_loss", loss.detach(), step)
+                # the global batch's loss (mean over ranks), as one process with the global batch logs it
+                loss_value = run.check_finite("train_loss", run.all_reduce_mean(float(loss.detach())), step)
                 opt.zero_grad(set_to_none=True)
                 loss.backward()
                 if c.grad_clip > 0:
@@ -146,13 +152,14 @@ class LoopedTrain:
                 if cuda:
                     torch.cuda.synchronize()
                 step_times.append(time.perf_counter() - t0)
-                step_tokens.append(zs.shape[0] * zs.shape[1])
+                step_tokens.append(zs.shape[0] * zs.shape[1] * run.dist.world_size)  # all ranks' tokens
                 window_loss, window_n = window_loss + loss_value, window_n + 1
                 if (step + 1) % c.log_every == 0 or step == c.steps - 1:
                     recent = step_times[-window_n:]
                     run.log(step, train_loss=window_loss / window_n, lr=self.lr_at(step), dims=batch.dims,
                             points=batch.points, step_time_ms=1e3 * sorted(recent)[len(recent) // 2],
-                            tokens_per_s=sum(step_tokens[-window_n:]) / sum(recent))
+                            tokens_per_s=sum(step_tokens[-window_n:]) / sum(recent),
+                            **({"loops": loops} if loops is not None else {}))
                     window_loss, window_n = 0.0, 0
                 if c.eval_every and (step + 1) % c.eval_every == 0:
                     preds = model_predictions(model, evalset.xs[:val_n], evalset.ys[:val_n], input_dim=model.n_dims,

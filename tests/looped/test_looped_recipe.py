@@ -104,6 +104,7 @@ def test_eval_loops_on_gpt2_is_rejected(run_experiment):
 
 
 @pytest.mark.parametrize("preset,labels", [("looped.compare", ["gpt2", "universal", "looped"]),
+                                           ("looped.loops", ["fixed", "loop_curriculum", "a_to_b"]),
                                            ("looped.paper", ["looped", "gpt2"])])
 def test_presets_resolve(lmbench_entry_point_host, tmp_path, preset, labels):
     from lmbench.config import build_spec
@@ -119,5 +120,13 @@ def test_presets_resolve(lmbench_entry_point_host, tmp_path, preset, labels):
     if preset == "looped.paper":
         model = planned[0].resolved.spec["model"]
         data = planned[0].resolved.spec["dataset"]
-        assert (data["n_dims"], data["n_points"], model["loops"], model["grad_loops"]) == (20, 41, 20, 15)
+        # Yang et al.'s released linear-regression script: b = 30, T = 15, loops T -> b (+2 every 500 steps)
+        assert (data["n_dims"], data["n_points"], model["loops"], model["grad_loops"]) == (20, 41, 30, 15)
+        assert (model["loops_start"], model["loops_step"], model["loops_every"], model["loop_norm"]) == \
+            (15, 2, 500, True)
         assert planned[1].resolved.spec["model"]["n_layers"] == 12
+    if preset == "looped.loops":
+        models = [p.resolved.spec["model"] for p in planned]
+        assert [m["name"] for m in models] == ["looped.looped", "looped.looped", "looped.chained"]
+        assert all((m["loops"], m["grad_loops"], m["d_model"], m["n_heads"]) == (8, 5, 64, 4) for m in models)
+        assert [m["loops_start"] for m in models] == [0, 5, 0] and models[2]["loops_a"] == 4

@@ -98,9 +98,13 @@ class VectorIO(nn.Module):
         pos = torch.arange(t, device=zs.device)
         return self.read_in(zs) + self.wpe(pos)  # (B, T, C)
 
-    def head(self, h: torch.Tensor) -> torch.Tensor:
-        """Hidden states (B, T, C) -> one scalar per token (B, T)."""
-        return self.read_out(self.ln_f(h)).squeeze(-1)
+    def head(self, h: torch.Tensor, *, normalised: bool = False) -> torch.Tensor:
+        """Hidden states (B, T, C) -> one scalar per token (B, T).
+
+        ``normalised``: ``h`` has already been through ``ln_f`` (a looped model with the final
+        LayerNorm inside each loop), so only the linear read-out is applied.
+        """
+        return self.read_out(h if normalised else self.ln_f(h)).squeeze(-1)
 
 
 def init_weights(module: nn.Module) -> None:

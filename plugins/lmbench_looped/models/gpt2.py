@@ -93,15 +93,23 @@ class GPT2Regressor(nn.Module):
         """Block applications per forward pass."""
         return self.config.n_layers
 
-    def forward(self, zs: torch.Tensor, loops: int | None = None) -> torch.Tensor:
-        """Tokens (B, T, d) -> outputs (B, T); ``loops`` is not supported (no weight sharing)."""
+    def forward(self, zs: torch.Tensor, loops: int | None = None, *, window: bool = False) -> torch.Tensor:
+        """Tokens (B, T, d) -> outputs (B, T); ``loops`` is not supported (no weight sharing).
+
+        ``window=True`` returns the read-outs the training loss averages over, (1, B, T): the final one.
+        """
         if loops is not None and loops != self.config.n_layers:
             raise ConfigError("looped.gpt2 has distinct layers and cannot run a different number of loops")
         h = self.io.embed(zs)  # (B, T, C)
         for block in self.blocks:
             h = block(h)
-        return self.io.head(h)  # (B, T)
+        out = self.io.head(h)  # (B, T)
+        return out.unsqueeze(0) if window else out
+
+    def loops_at(self, step: int) -> None:
+        """No loops to schedule: the training forward pass takes no ``loops``."""
+        return None
 
     def train_outputs(self, zs: torch.Tensor) -> list[torch.Tensor]:
         """The outputs the training loss averages over: here just the final one."""
-        return [self(zs)]
+        return list(self(zs, window=True))

@@ -7,6 +7,13 @@ the prompt embedding ``e`` is added to the running state (input injection):
 loss averages the read-outs of the ``T`` loops in the window (``loss_window = "window"``, as in the
 paper) or uses the last one only (``"last"``). Inference may run any number of loops.
 
+Loop curriculum (``loops_start > 0``): the number of training loops grows from ``loops_start``
+by ``loops_step`` every ``loops_every`` steps up to ``b`` (Yang et al.'s released code starts it
+at ``T`` and adds 2 loops every 500 steps); the window stays the last ``T`` loops (all of them
+while fewer than ``T`` are run). ``loop_norm`` applies the final LayerNorm at the end of every
+loop, so the state carried to the next loop is normalised, as in their code (the GPT-2
+backbone, final LayerNorm included, is the looped function); the read-out is then linear.
+
 Variants: ``ema_alpha`` mixes the state, ``h_t = alpha * h_{t-1} + (1 - alpha) * f(h_{t-1} + e)``;
 ``last_n > 0`` carries the state of only the last N tokens into the next loop (the other tokens
 restart from the injection alone); ``mixer = "ssm"`` swaps attention for a diagonal SSM.
@@ -23,6 +30,7 @@ from torch import nn
 
 from lmbench.errors import ConfigError
 
+from ..tasks import Curriculum
 from .backbone import Block, VectorIO, init_weights
 from .gpt2 import ModelShape, resolve_io
 
@@ -39,6 +47,10 @@ class LoopedConfig(ModelShape):
     inject: bool = True  # add the prompt embedding before every loop
     ema_alpha: float = 0.0  # state mixing h_t = alpha h_{t-1} + (1 - alpha) f(.)
     last_n: int = 0  # > 0: only the last N tokens' state is fed to the next loop
+    loop_norm: bool = False  # final LayerNorm at the end of every loop (Yang et al.'s code), linear read-out
+    loops_start: int = 0  # loop curriculum: training loops at step 0 (0: no curriculum, b throughout)
+    loops_step: int = 2  # loops added every loops_every steps (Yang et al.: 2)
+    loops_every: int = 500  # steps between loop increments (Yang et al.: 500)
 
     def __post_init__(self) -> None:
         self.check_shape()
@@ -51,6 +63,12 @@ class LoopedConfig(ModelShape):
             raise ConfigError("eval_loops and last_n must be >= 0")
         if not 0.0 <= self.ema_alpha < 1.0:
             raise ConfigError(f"ema_alpha must be in [0, 1), got {self.ema_alpha}")
+        if not 0 <= self.loops_start <= self.loops:
+            raise ConfigError(f"loops_start must be in [0, loops={self.loops}] (0 = no loop curriculum): the loop "
+                              f"curriculum grows the training loops up to b, got {self.loops_start}")
+        if self.loops_start and (self.loops_step < 1 or self.loops_every < 1):
+            raise ConfigError(f"the loop curriculum needs loops_step >= 1 and loops_every >= 1, got "
+                              f"{self.loops_step} and {self.loops_every}")
 
 
 class LoopedTransformer(nn.Module):
@@ -73,6 +91,10 @@ class LoopedTransformer(nn.Module):
         self.train_loops = config.loops
         self.window = config.grad_loops or config.loops
         self.default_eval_loops = config.eval_loops or config.loops
+        self.loop_norm = config.loop_norm
+        start = config.loops_start or config.loops
+        self.loop_schedule = Curriculum(start, config.loops, config.loops_step if config.loops_start else 0,
+                                        config.loops_every)
 
     @property
     def n_dims(self) -> int:
@@ -83,14 +105,22 @@ class LoopedTransformer(nn.Module):
         """Block applications per training forward pass (loops x layers per block)."""
         return self.train_loops * len(self.blocks)
 
-    def _apply_block(self, x: torch.Tensor) -> torch.Tensor:
-        for block in self.blocks:
-            x = block(x)
-        return x
+    def loops_at(self, step: int) -> int:
+        """Training loops at optimizer step ``step`` under the loop curriculum (b without one)."""
+        return self.loop_schedule.at(step)
 
-    def _loop(self, h: torch.Tensor, e: torch.Tensor, keep: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor]:
-        """One loop: returns (state read out at this loop, state carried to the next loop)."""
-        out = self._apply_block(h + e if self.inject else h)  # (B, T, C)
+    def blocks_for_loop(self, t: int) -> nn.ModuleList:
+        """The layers applied at loop ``t`` (0-based): the one shared block here."""
+        return self.blocks
+
+    def _loop(self, h: torch.Tensor, e: torch.Tensor, keep: torch.Tensor | None,
+              t: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """Loop ``t``: returns (state read out at this loop, state carried to the next loop)."""
+        out = h + e if self.inject else h  # (B, T, C)
+        for block in self.blocks_for_loop(t):
+            out = block(out)
+        if self.loop_norm:
+            out = self.io.ln_f(out)
         alpha = getattr(self.config, "ema_alpha", 0.0)
         if alpha:
             out = alpha * h + (1.0 - alpha) * out
@@ -117,17 +147,25 @@ class LoopedTransformer(nn.Module):
         outputs = []
         for t in range(loops):
             with torch.no_grad() if t < no_grad_loops else nullcontext():
-                out, h = self._loop(h, e, keep)
+                out, h = self._loop(h, e, keep, t)
             if t >= loops - collect_last:
-                outputs.append(self.io.head(out))  # (B, T)
+                outputs.append(self.io.head(out, normalised=self.loop_norm))  # (B, T)
         return outputs
 
-    def forward(self, zs: torch.Tensor, loops: int | None = None) -> torch.Tensor:
-        """Tokens (B, T, d) -> outputs (B, T) after ``loops`` loops (default: eval_loops, else b)."""
-        loops = loops or (self.default_eval_loops if not self.training else self.train_loops)
-        return self.run_loops(zs, loops, self.window, collect_last=1)[-1]
+    def forward(self, zs: torch.Tensor, loops: int | None = None, *, window: bool = False) -> torch.Tensor:
+        """Tokens (B, T, d) -> outputs (B, T) after ``loops`` loops (default: eval_loops, else b).
 
-    def train_outputs(self, zs: torch.Tensor) -> list[torch.Tensor]:
-        """Read-outs the training loss averages over: the last T loops (or the last one)."""
-        window = self.window if getattr(self.config, "loss_window", "last") == "window" else 1
-        return self.run_loops(zs, self.train_loops, self.window, collect_last=window)
+        ``window=True`` returns the read-outs the training loss averages over, stacked (W, B, T):
+        the last ``min(T, loops)`` loops (``loss_window = "window"``) or the last one. The training
+        loss goes through here, not through another method, so that a DDP/FSDP wrapper (which
+        only hooks ``forward``) sees the same computation as the bare model.
+        """
+        loops = loops or (self.default_eval_loops if not self.training else self.train_loops)
+        if not window:
+            return self.run_loops(zs, loops, self.window, collect_last=1)[-1]
+        last = self.window if getattr(self.config, "loss_window", "last") == "window" else 1
+        return torch.stack(self.run_loops(zs, loops, self.window, collect_last=min(last, loops)))  # (W, B, T)
+
+    def train_outputs(self, zs: torch.Tensor, loops: int | None = None) -> list[torch.Tensor]:
+        """Read-outs the training loss averages over (a list of (B, T)): see ``forward(window=True)``."""
+        return list(self(zs, loops or self.train_loops, window=True))
