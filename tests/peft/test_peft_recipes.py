@@ -32,7 +32,7 @@ def test_train_lowers_val_loss_and_saves_best_adapter(run_experiment, poems_file
     r = record.results
     assert r["val_loss"] < r["val_loss_base"] and r["val_loss_delta"] < 0
     assert r["best_val_loss"] <= r["val_loss"]
-    assert r["train_steps"] == 20 and r["train_examples"] == 40  # 2 epochs x 20 poems / accumulation 2
+    assert r["train_steps"] == 16 and r["train_examples"] == 32  # 2 epochs x 16 poems / accumulation 2
     assert r["trainable_params"] == 2 * (2 * 2 * 16 + 128)
     assert r["train_tokens_per_s"] > 0 and r["step_time_ms"] > 0 and r["peak_memory_bytes"] > 0
     assert 0 <= r["chrf_pp"] <= 100 and r["ttft_ms"] > 0
@@ -40,7 +40,7 @@ def test_train_lowers_val_loss_and_saves_best_adapter(run_experiment, poems_file
     assert (adapter / "adapter_model.safetensors").exists() and not (adapter / "model.safetensors").exists()
     samples = measurement(adapter.parent, "samples")["rows"]
     assert set(samples[0]) >= {"author", "title", "generated", "reference", "chrf_pp"}
-    assert measurement(adapter.parent, "dataset")["poems_train"] == 20
+    assert measurement(adapter.parent, "dataset")["poems_train"] == 16
 
 
 def test_train_stops_at_max_steps_and_budget(run_experiment, poems_file, smol_tokenizer):
