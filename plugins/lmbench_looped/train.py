@@ -27,7 +27,7 @@ from lmbench.errors import ConfigError
 
 from . import baselines
 from .contracts import TRAIN_REQUIRES
-from .encoding import encode, predictions
+from .encoding import encode
 from .evaluate import ErrorCurve, default_loop_grid, error_curve, model_predictions, plot_error_curves
 from .steps import rank_batch, training_loss
 

@@ -1,11 +1,15 @@
 """``peft.poetry``: poems (author, title, text) as prompt -> poem examples with loss on the poem only.
 
 Reads a JSON Lines file (``.jsonl`` or ``.jsonl.gz``) with ``author``, ``title`` and ``text`` fields
-(the shared ``poetry/pushkin.jsonl.gz`` and ``poetry/sonnets.jsonl.gz``, or any file of that
-shape), or a hub dataset ``hf:<name>`` with the same fields (through ``datasets``, needs network).
-Poems with a missing or empty author, title or text, and poems longer than ``max_tokens`` tokens,
-are dropped; the counts and reasons are logged and kept in ``dropped``. The rest is shuffled with
-``split_seed`` and split ``1 - val_fraction`` / ``val_fraction`` (85/15 by default).
+(``path``, or the shared set named by ``corpus`` under ``$LMBENCH_DATA/poetry/``: ``english``, 15,776
+English public-domain poems by 216 authors, the default; ``pushkin``, the lab's original Russian set;
+``sonnets``), or a hub dataset ``hf:<name>`` with the same fields (through ``datasets``, needs network).
+Poems with a missing or empty author, title or text are dropped; then the authors are chosen
+(``authors``: a list of names; ``min_author_poems``: authors with at least that many usable poems
+in the set, counted before the length filter); then poems longer than ``max_tokens`` tokens are
+dropped. Counts and reasons are logged and kept in ``dropped``. The rest is shuffled with
+``split_seed``, cut to ``max_poems`` and split by poem into test (``test_fraction``), validation
+(``val_fraction``) and train (the rest): 70/15/15 by default.
 
 Each example is ``prompt + poem + EOS`` where the prompt is ``template`` filled with ``system``,
 ``author``, ``title`` and ``marker``; ``labels`` are -100 on the prompt so that the loss is on the
@@ -23,13 +27,16 @@ import random
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from lmbench.errors import LmbenchError
 
 log = logging.getLogger("lmbench.peft")
 
-DEFAULT_FILE = "poetry/pushkin.jsonl.gz"
+#: Shared poem sets under ``$LMBENCH_DATA`` by ``corpus`` name.
+CORPORA = {"english": "poetry/english_pd.jsonl.gz", "pushkin": "poetry/pushkin.jsonl.gz",
+           "sonnets": "poetry/sonnets.jsonl.gz"}
+DEFAULT_CORPUS = "english"
 FIELDS = ("author", "title", "text")
 
 
@@ -63,13 +70,15 @@ class PoemExample:
         return len(self.target_ids)
 
 
-def default_path() -> Path:
-    """``$LMBENCH_DATA/poetry/pushkin.jsonl.gz``, or a one-line error saying how to point at a file."""
+def default_path(corpus: str = DEFAULT_CORPUS) -> Path:
+    """``$LMBENCH_DATA/<CORPORA[corpus]>``, or a one-line error saying how to point at a file."""
+    if corpus not in CORPORA:
+        raise DataError(f"unknown dataset.corpus {corpus!r}; choose one of {', '.join(CORPORA)} or pass dataset.path")
     root = os.environ.get("LMBENCH_DATA")
     if not root:
-        raise DataError("no poem file: pass --set dataset.path=<file.jsonl[.gz]> or set LMBENCH_DATA to the "
-                        "shared data folder (it holds poetry/pushkin.jsonl.gz)")
-    path = Path(root) / DEFAULT_FILE
+        raise DataError(f"no poem file: pass --set dataset.path=<file.jsonl[.gz]> or set LMBENCH_DATA to the "
+                        f"shared data folder (it holds {CORPORA[corpus]})")
+    path = Path(root) / CORPORA[corpus]
     if not path.exists():
         raise DataError(f"{path} not found; set LMBENCH_DATA to the shared data folder or pass dataset.path")
     return path
@@ -126,16 +135,20 @@ def describe_drops(dropped: dict[str, int], total: int) -> str:
 
 
 class PoetryDataset:
-    """``peft.poetry``: a poem set split into train/validation prompt -> poem examples."""
+    """``peft.poetry``: a poem set split by poem into train/validation/test prompt -> poem examples."""
 
     @dataclass
     class Config:
-        """Options of the poem set and its prompt template."""
+        """Options of the poem set, its authors, its split and its prompt template."""
 
-        path: str = ""  # .jsonl[.gz] file or hf:<name>; default $LMBENCH_DATA/poetry/pushkin.jsonl.gz
+        path: str = ""  # .jsonl[.gz] file or hf:<name>; default $LMBENCH_DATA/<the corpus's file>
+        corpus: Literal["english", "pushkin", "sonnets"] = "english"  # shared set used when path is empty
+        authors: list[str] = field(default_factory=list)  # keep only these authors (exact names); [] = all
+        min_author_poems: int = 0  # keep only authors with at least this many usable poems (0 = all)
         max_tokens: int = 600  # poems with more tokens than this are dropped
         max_poems: int = 0  # keep this many poems after filtering and shuffling (0 = all)
-        val_fraction: float = 0.15
+        val_fraction: float = 0.15  # validation: loss, early stopping, sampling search
+        test_fraction: float = 0.15  # held-out test: final chrF++ only
         split_seed: int = 0
         system: str = "Write a poem in the style of the given author."
         template: str = "{system}\nAuthor: {author}\nTitle: {title}\n{marker}\n"
@@ -143,10 +156,14 @@ class PoetryDataset:
         max_prompt_tokens: int = 96
 
         def __post_init__(self) -> None:
-            if not 0 < self.val_fraction < 1:
-                raise ValueError("val_fraction must be between 0 and 1")
+            if not 0 < self.val_fraction < 1 or not 0 <= self.test_fraction < 1:
+                raise ValueError("val_fraction must be in (0, 1) and test_fraction in [0, 1)")
+            if self.val_fraction + self.test_fraction >= 1:
+                raise ValueError("val_fraction + test_fraction must be below 1 (the rest is the training split)")
             if self.max_tokens < 1 or self.max_prompt_tokens < 1:
                 raise ValueError("max_tokens and max_prompt_tokens must be positive")
+            if self.min_author_poems < 0 or self.max_poems < 0:
+                raise ValueError("min_author_poems and max_poems must be >= 0")
             for key in ("{author}", "{title}"):
                 if key not in self.template:
                     raise ValueError(f"template must contain {key}")
@@ -154,7 +171,7 @@ class PoetryDataset:
     @classmethod
     def fingerprint(cls, config: Config) -> str:
         """File size and mtime (cheap), or the hub name."""
-        path = config.path or str(os.environ.get("LMBENCH_DATA", "")) + "/" + DEFAULT_FILE
+        path = config.path or str(os.environ.get("LMBENCH_DATA", "")) + "/" + CORPORA.get(config.corpus, "")
         try:
             stat = Path(path).stat()
             return f"{path}:{stat.st_size}:{int(stat.st_mtime)}"
@@ -166,40 +183,46 @@ class PoetryDataset:
             raise LmbenchError("peft.poetry needs the model's tokenizer: build it with run.build('dataset', tokenizer=tok)")
         self.config = config
         self.tokenizer = tokenizer
-        self.path = config.path or str(default_path())
+        self.path = config.path or str(default_path(config.corpus))
         rows = read_records(self.path)
         self.n_total = len(rows)
         drops: Counter[str] = Counter()
-        kept: list[PoemExample] = []
-        self.n_prompt_truncated = 0
+        usable: list[tuple[str, str, str]] = []
         for row in rows:
             why = _why_dropped(row)
             if why:
                 drops[why] += 1
                 continue
-            example = self.make_example(str(row["author"]).strip(), str(row["title"]).strip(), str(row["text"]).strip())
+            usable.append((str(row["author"]).strip(), str(row["title"]).strip(), str(row["text"]).strip()))
+        chosen = choose_authors(Counter(a for a, _, _ in usable), config.authors, config.min_author_poems,
+                                source=self.path)
+        self.authors = sorted(chosen)
+        kept: list[PoemExample] = []
+        self.n_prompt_truncated = 0
+        drops["by another author"] = sum(1 for a, _, _ in usable if a not in chosen)
+        usable = [row for row in usable if row[0] in chosen]
+        for example in self.make_examples(usable):
             if example.n_target_tokens - 1 > config.max_tokens:  # EOS not counted
                 drops[f"longer than {config.max_tokens} tokens"] += 1
                 continue
             kept.append(example)
-        self.dropped = dict(drops)
-        if drops:
+        self.dropped = {why: n for why, n in drops.items() if n}
+        if self.dropped:
             log.warning(describe_drops(self.dropped, self.n_total))
         if self.n_prompt_truncated:
             log.warning("%d prompts longer than max_prompt_tokens=%d were truncated (kept their last tokens)",
                         self.n_prompt_truncated, config.max_prompt_tokens)
         if len(kept) < 2:
             raise DataError(f"{self.path}: only {len(kept)} usable poems of {self.n_total} "
-                            f"({describe_drops(self.dropped, self.n_total) if drops else 'none dropped'}); "
-                            f"raise dataset.max_tokens or check the fields author, title, text")
+                            f"({describe_drops(self.dropped, self.n_total) if self.dropped else 'none dropped'}); "
+                            f"raise dataset.max_tokens, widen the authors or check the fields author, title, text")
         random.Random(config.split_seed).shuffle(kept)
         if config.max_poems:
             kept = kept[: config.max_poems]
-        n_val = max(1, round(len(kept) * config.val_fraction))
-        self.val = kept[:n_val]
-        self.train = kept[n_val:]
+        self.train, self.val, self.test = split_by_poem(kept, config.val_fraction, config.test_fraction)
         if not self.train:
-            raise DataError(f"no training poems left after the split ({len(kept)} poems); raise dataset.max_poems")
+            raise DataError(f"no training poems left after the split ({len(kept)} poems); raise dataset.max_poems "
+                            f"or lower dataset.val_fraction/test_fraction")
 
     def prompt(self, author: str, title: str) -> str:
         """The prompt text for one poem (the model continues it with the poem)."""
@@ -208,18 +231,68 @@ class PoetryDataset:
 
     def make_example(self, author: str, title: str, text: str) -> PoemExample:
         """Tokenise one poem: prompt (truncated from the left if too long), poem + EOS."""
-        prompt_ids = self.tokenizer.encode(self.prompt(author, title), add_special_tokens=False)
-        if len(prompt_ids) > self.config.max_prompt_tokens:
-            self.n_prompt_truncated = getattr(self, "n_prompt_truncated", 0) + 1
-            prompt_ids = prompt_ids[-self.config.max_prompt_tokens:]
-        target_ids = self.tokenizer.encode(text, add_special_tokens=False) + [self.tokenizer.eos_token_id]
-        return PoemExample(author, title, text, prompt_ids, target_ids)
+        return self.make_examples([(author, title, text)])[0]
+
+    def make_examples(self, poems: list[tuple[str, str, str]]) -> list[PoemExample]:
+        """Tokenise (author, title, text) poems in one batch call per field (fast on 15k poems)."""
+        if not poems:
+            return []
+        prompts = self._encode([self.prompt(author, title) for author, title, _ in poems])
+        texts = self._encode([text for _, _, text in poems])
+        examples = []
+        for (author, title, text), prompt_ids, text_ids in zip(poems, prompts, texts):
+            if len(prompt_ids) > self.config.max_prompt_tokens:
+                self.n_prompt_truncated = getattr(self, "n_prompt_truncated", 0) + 1
+                prompt_ids = prompt_ids[-self.config.max_prompt_tokens:]
+            examples.append(PoemExample(author, title, text, prompt_ids, text_ids + [self.tokenizer.eos_token_id]))
+        return examples
+
+    def _encode(self, texts: list[str]) -> list[list[int]]:
+        """Token ids of each text without special tokens (the tokenizer's batch call when it has one)."""
+        if callable(self.tokenizer) and hasattr(self.tokenizer, "batch_decode"):
+            return [list(ids) for ids in self.tokenizer(texts, add_special_tokens=False)["input_ids"]]
+        return [self.tokenizer.encode(t, add_special_tokens=False) for t in texts]
 
     def summary(self) -> dict[str, Any]:
-        """Counts for the run record: total, kept, train/val sizes, dropped by reason."""
-        return {"poems_total": self.n_total, "poems_train": len(self.train), "poems_val": len(self.val),
+        """Counts for the run record: total, kept, train/val/test sizes, authors, dropped by reason."""
+        return {"path": self.path, "poems_total": self.n_total, "poems_train": len(self.train),
+                "poems_val": len(self.val), "poems_test": len(self.test), "authors": len(self.authors),
                 "poems_dropped": sum(self.dropped.values()), "prompts_truncated": self.n_prompt_truncated,
                 "dropped": dict(self.dropped)}
+
+
+def choose_authors(counts: Counter[str], names: list[str], min_poems: int, *, source: str = "") -> set[str]:
+    """Authors kept: ``names`` (all when empty) with at least ``min_poems`` poems in ``counts``.
+
+    An unknown name, or a choice that leaves no author, is a one-line :class:`DataError`.
+    """
+    chosen = set(counts)
+    if names:
+        unknown = [n for n in names if n not in counts]
+        if unknown:
+            import difflib
+
+            hints = {n: difflib.get_close_matches(n, list(counts), n=1) for n in unknown}
+            said = ", ".join(f"{n!r}" + (f" (did you mean {h[0]!r}?)" if h else "") for n, h in hints.items())
+            raise DataError(f"dataset.authors: {said} not in {source or 'the poem set'} ({len(counts)} authors)")
+        chosen = set(names)
+    if min_poems:
+        chosen = {a for a in chosen if counts[a] >= min_poems}
+        if not chosen:
+            most = max(counts.values(), default=0)
+            raise DataError(f"no author has {min_poems} poems (the most is {most}); lower dataset.min_author_poems")
+    return chosen
+
+
+def split_by_poem(poems: list[Any], val_fraction: float, test_fraction: float) -> tuple[list, list, list]:
+    """(train, val, test) of an already shuffled list: test first, then validation, the rest trains.
+
+    Each held-out split gets ``round(n * fraction)`` poems, at least one when its fraction is positive.
+    """
+    n = len(poems)
+    n_test = max(1, round(n * test_fraction)) if test_fraction else 0
+    n_val = max(1, round(n * val_fraction))
+    return poems[n_test + n_val:], poems[n_test: n_test + n_val], poems[:n_test]
 
 
 def collate(examples: list[PoemExample], pad_id: int) -> dict[str, Any]:

@@ -1,6 +1,7 @@
 """Adaptation methods as model components: a pretrained base wrapped by IA3, LoRA, or left whole.
 
-Each registered model (``peft.smollm2``, ``peft.ia3``, ``peft.lora``, ``peft.full``) is a factory
+Each registered model (``peft.base``, also named ``peft.smollm2``; ``peft.ia3``, ``peft.lora``,
+``peft.full``) is a factory
 ``factory(config, device="cpu", seed=0)`` returning a ``torch.nn.Module`` (a peft ``PeftModel``
 for IA3/LoRA) with two extra attributes the recipes use: ``lmbench_tokenizer`` and
 ``lmbench_method``. ``base`` picks the pretrained model (see :mod:`lmbench_peft.base_models`);
@@ -63,7 +64,11 @@ def _load_adapter(model: Any, folder: str, method: str) -> Any:
 
 
 class BaseModel:
-    """``peft.smollm2``: the pretrained base model as it is (no adapter; evaluation and search)."""
+    """``peft.base`` (or ``peft.smollm2``): the pretrained model as it is, frozen; evaluation and search only.
+
+    With ``adapter`` it is a saved IA3/LoRA adapter on top, frozen; with ``base=<folder>`` a saved
+    fully fine-tuned model. Its method is ``base``.
+    """
 
     @dataclass
     class Config(BaseConfig):
@@ -75,7 +80,7 @@ class BaseModel:
             model = _load_adapter(model, config.adapter, "base")
         for p in model.parameters():
             p.requires_grad_(False)
-        return _finish(model, tok, "none")
+        return _finish(model, tok, "base")
 
 
 class IA3Model:

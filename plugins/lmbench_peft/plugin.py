@@ -10,12 +10,15 @@ from .results import lmbench_register_results  # noqa: F401  (the lab's declared
 def lmbench_register_datasets(registry):
     """Poem sets (author, title, text) as prompt -> poem examples."""
     registry.add("poetry", "lmbench_peft.data:PoetryDataset",
-                 summary="jsonl poems (author/title/text), filtered by length, seeded 85/15 split, loss on poem tokens")
+                 summary="jsonl poems (author/title/text; English PD set by default), author choice, length "
+                         "filter, seeded 70/15/15 train/val/test split by poem, loss on poem tokens")
 
 
 @hookimpl
 def lmbench_register_models(registry):
     """A pretrained causal LM, bare or wrapped by an adaptation method."""
+    registry.add("base", "lmbench_peft.methods:BaseModel",
+                 summary="the pretrained model, frozen, no new adapter (evaluation and sampling search only)")
     registry.add("smollm2", "lmbench_peft.methods:BaseModel",
                  summary="pretrained base (SmolLM2-135M-Instruct GGUF by default; hf:<name>, folder, .gguf), no adapter")
     registry.add("ia3", "lmbench_peft.methods:IA3Model",
@@ -30,7 +33,8 @@ def lmbench_register_recipes(registry):
     registry.add("train", "lmbench_peft.train:Train",
                  summary="AdamW + warm-up, grad accumulation, val loss before/after, best adapter, chrF++ samples")
     registry.add("search", "lmbench_peft.search:Search",
-                 summary="Optuna TPE over top_k/top_p/temperature/penalties maximising chrF++ (resumable study)")
+                 summary="Optuna TPE over top_k/top_p/temperature/penalties: chosen by validation chrF++, "
+                         "scored on the test split (resumable study)")
 
 
 @hookimpl
@@ -42,8 +46,8 @@ def lmbench_register_metrics(registry):
 @hookimpl
 def lmbench_register_presets(registry):
     """CPU-sized experiments."""
-    registry.add("ia3", "lmbench_peft.presets:IA3", summary="SmolLM2 + IA3 on Pushkin, 8 steps on CPU")
-    registry.add("lora", "lmbench_peft.presets:LORA", summary="SmolLM2 + LoRA on Pushkin, 8 steps on CPU")
-    registry.add("full", "lmbench_peft.presets:FULL", summary="SmolLM2 full fine-tuning on Pushkin, 8 steps on CPU")
+    registry.add("ia3", "lmbench_peft.presets:IA3", summary="SmolLM2 + IA3 on English poems, 8 steps on CPU")
+    registry.add("lora", "lmbench_peft.presets:LORA", summary="SmolLM2 + LoRA on English poems, 8 steps on CPU")
+    registry.add("full", "lmbench_peft.presets:FULL", summary="SmolLM2 full fine-tuning on English poems, 8 steps on CPU")
     registry.add("compare", "lmbench_peft.presets:COMPARE", summary="IA3 vs LoRA vs full, same budget")
-    registry.add("search", "lmbench_peft.presets:SEARCH", summary="Optuna search of sampling parameters (chrF++)")
+    registry.add("search", "lmbench_peft.presets:SEARCH", summary="sampling search on validation, chrF++ on test poems")

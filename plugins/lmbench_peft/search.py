@@ -2,11 +2,15 @@
 
 Each trial samples ``temperature``, ``top_k``, ``top_p``, ``repetition_penalty`` and
 ``no_repeat_ngram_size`` from the configured ranges, generates a poem for each of ``n_prompts``
-validation prompts (the same seeded subset in every trial) and scores corpus chrF++ against the
-real poems. The study lives in ``sqlite:///<store folder>/optuna.sqlite`` under a name derived from
-the run id, so rerunning the same spec resumes it (finished trials count toward ``n_trials``). The
-best configuration goes to the results and every trial to the ``trials`` table. The model is the
-spec's ``[model]``: the base alone, or an adapter saved by ``peft.train`` (``model.adapter=...``).
+prompts of the dataset's validation split (the same seeded subset in every trial) and scores
+corpus chrF++ against the real poems. The best trial's score (``val_chrf_pp``) is optimistic: it
+is the maximum over trials on the prompts that chose it. The chosen configuration is therefore
+scored once more on the held-out test split (``test_chrf_pp``, also ``chrf_pp``), with greedy
+decoding on the same test poems as the reference point (``greedy_test_chrf_pp``). The study lives
+in ``sqlite:///<store folder>/optuna.sqlite`` under a name derived from the run id, so rerunning the
+same spec resumes it (finished trials count toward ``n_trials``). Every trial goes to the
+``trials`` table. The model is the spec's ``[model]``: the base alone (``peft.base``), an adapter
+saved by ``peft.train`` (``model.adapter=...``), or a fully fine-tuned model (``model.base=...``).
 """
 
 from __future__ import annotations
@@ -33,7 +37,8 @@ class SearchConfig:
     """Options of ``peft.search``: trial count, prompts per trial and the search space."""
 
     n_trials: int = 20
-    n_prompts: int = 8
+    n_prompts: int = 8  # validation prompts per trial (selection)
+    n_test_prompts: int = 0  # test poems scored with the chosen configuration (0 = the whole test split)
     study_name: str = ""  # default: peft-search-<run id>
     temperature: list[float] = field(default_factory=lambda: [0.3, 1.3])
     top_k: list[int] = field(default_factory=lambda: [0, 100])
@@ -46,6 +51,8 @@ class SearchConfig:
     def __post_init__(self) -> None:
         if self.n_trials < 1 or self.n_prompts < 1:
             raise ValueError("n_trials and n_prompts must be >= 1")
+        if self.n_test_prompts < 0:
+            raise ValueError("n_test_prompts must be >= 0 (0 = the whole test split)")
         for name in ("temperature", "top_k", "top_p", "repetition_penalty", "no_repeat_ngram_size"):
             low_high = getattr(self, name)
             if len(low_high) != 2 or low_high[0] > low_high[1]:
@@ -58,8 +65,22 @@ def storage_url(root: Path) -> str:
     return f"sqlite:///{(root / 'optuna.sqlite').resolve()}"
 
 
+def selection_prompts(data: Any, n_prompts: int, n_test_prompts: int, seed: int) -> tuple[list, list]:
+    """(validation prompts that choose the configuration, test poems that score it); never overlapping.
+
+    A poem set without a test split is a one-line error: the score of the chosen configuration
+    must come from poems that took no part in choosing it.
+    """
+    test = list(getattr(data, "test", []))
+    if not test:
+        raise LmbenchError("peft.search scores the chosen sampling on the held-out test split, which is empty: "
+                           "set dataset.test_fraction above 0")
+    val = random.Random(seed).sample(data.val, min(n_prompts, len(data.val)))
+    return val, test[:n_test_prompts] if n_test_prompts else test
+
+
 class Search:
-    """``peft.search``: Optuna TPE over sampling parameters, maximising chrF++ on validation prompts."""
+    """``peft.search``: Optuna TPE over sampling parameters; chosen on validation, scored on test."""
 
     Config = SearchConfig
     requires = SEARCH_REQUIRES
@@ -77,7 +98,7 @@ class Search:
                 "no_repeat_ngram_size": trial.suggest_int("no_repeat_ngram_size", *c.no_repeat_ngram_size)}
 
     def run(self, run: Run) -> dict[str, Any]:
-        """Run (or resume) the study; return the best chrF++ and its sampling parameters."""
+        """Run (or resume) the study on validation prompts; return the chosen sampling and its test chrF++."""
         try:
             import optuna
         except ImportError as exc:
@@ -86,7 +107,7 @@ class Search:
         model = run.build("model", device=run.device, seed=run.seed)
         tok = model.lmbench_tokenizer
         data = run.build("dataset", tokenizer=tok)
-        prompts = random.Random(run.seed).sample(data.val, min(cfg.n_prompts, len(data.val)))
+        prompts, test_prompts = selection_prompts(data, cfg.n_prompts, cfg.n_test_prompts, run.seed)
         marker = data.config.marker
         root = run.shared_dir
         name = cfg.study_name or f"peft-search-{run.id}"
@@ -119,19 +140,19 @@ class Search:
                 for t in trials]
         run.record("trials", {"rows": rows})
         best = study.best_trial
-        results: dict[str, Any] = {"best_chrf_pp": best.value, "best_trial": best.number, "n_trials": len(trials),
-                                   "n_prompts": len(prompts), "study_name": name,
-                                   **{f"best_{k}": v for k, v in best.params.items()},
-                                   **{k: best.user_attrs.get(k, math.nan)
-                                      for k in ("chrf", "chrf_pp_mean", "ttft_ms", "per_token_ms", "gen_tokens_per_s")}}
-        results["chrf_pp"] = best.value
-        best_sampling = sampling_from(best.params, strategy="sample", max_new_tokens=cfg.max_new_tokens)
-        _, samples = sample_poems(model, tok, prompts[:2], best_sampling, marker=marker, seed=run.seed,
-                                  device=run.device)
-        run.record("samples", {"rows": samples})
+        results: dict[str, Any] = {"val_chrf_pp": best.value, "best_trial": best.number, "n_trials": len(trials),
+                                   "n_prompts": len(prompts), "n_test_prompts": len(test_prompts),
+                                   "study_name": name, **{f"best_{k}": v for k, v in best.params.items()}}
         run.record("best_sampling", {**best.params, "strategy": "sample", "max_new_tokens": cfg.max_new_tokens})
+        best_sampling = sampling_from(best.params, strategy="sample", max_new_tokens=cfg.max_new_tokens)
+        scores, samples = sample_poems(model, tok, test_prompts, best_sampling, marker=marker, seed=run.seed,
+                                       device=run.device)
+        run.record("samples", {"rows": samples})
+        results.update({"test_chrf_pp": scores["chrf_pp"], "chrf_pp": scores["chrf_pp"],
+                        "test_chrf": scores["chrf"], "test_chrf_pp_mean": scores["chrf_pp_mean"],
+                        **{k: scores.get(k, math.nan) for k in ("ttft_ms", "per_token_ms", "gen_tokens_per_s")}})
         if cfg.baseline:
             greedy = sampling_from({}, strategy="greedy", max_new_tokens=cfg.max_new_tokens, repetition_penalty=1.0)
-            scores, _ = sample_poems(model, tok, prompts, greedy, marker=marker, seed=run.seed, device=run.device)
-            results["greedy_chrf_pp"] = scores["chrf_pp"]
+            scores, _ = sample_poems(model, tok, test_prompts, greedy, marker=marker, seed=run.seed, device=run.device)
+            results["greedy_test_chrf_pp"] = scores["chrf_pp"]
         return results

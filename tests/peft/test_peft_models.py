@@ -39,7 +39,7 @@ def test_full_and_base(smol_tokenizer):
     assert s["trainable_params"] == s["params"] and s["trainable_percent"] == 100.0
     base = BaseModel(BaseModel.Config(base="random:tiny"))
     assert trainable_summary(base)["trainable_params"] == 0
-    assert base.lmbench_method == "none" and base.lmbench_tokenizer is not None
+    assert base.lmbench_method == "base" and base.lmbench_tokenizer is not None
 
 
 def test_adapter_round_trip_saves_adapter_only(tiny_ia3, tmp_path):
