@@ -83,6 +83,7 @@ def cli(ctx: click.Context, debug: bool) -> None:
 @click.option("--rdzv-endpoint", default=None, help="torchrun rendezvous host:port for multi-node runs.")
 @click.option("--dry-run", is_flag=True, help="Resolve and validate the spec, print it, run nothing.")
 @click.option("--no-report", is_flag=True, help="Do not write the report at the end.")
+@click.option("--wait", is_flag=True, help="If another process is running the same run, wait for it (else exit 2).")
 @store_option
 @json_option
 @click.pass_context
@@ -90,8 +91,11 @@ def run_cmd(ctx: click.Context, preset: str | None, files: tuple[str, ...], data
             model: str | None, attention: str | None, recipe: str | None, seed: int | None, device: str | None,
             sets: tuple[str, ...], only: tuple[str, ...], resume_id: str | None, force: bool, spec_json: str | None,
             nproc: int, nnodes: str, rdzv_endpoint: str | None, dry_run: bool, no_report: bool,
-            store_dir: str | None, as_json: bool) -> None:
+            store_dir: str | None, as_json: bool, wait: bool) -> None:
     """Run an experiment: a preset, spec files and flags, merged in that order."""
+    from .limits import check_process_count
+
+    check_process_count(nproc)
     if nproc > 1 or nnodes not in ("1", "1:1"):
         from .distributed import launch_torchrun
 
@@ -112,12 +116,14 @@ def run_cmd(ctx: click.Context, preset: str | None, files: tuple[str, ...], data
             spec.setdefault("run", {})["label"] = record.label
         console.print(f"resuming {record.id} ({record.status})")
     elif spec_json:
-        spec = json.loads(open(spec_json).read())
+        from .files import load_json_file
+
+        spec = load_json_file(spec_json, "spec file")
     else:
         if not (preset or files or recipe):
             preset = DEFAULT_PRESET
         spec = build_spec(host.registries, preset=preset, files=files, overrides=overrides, sets=sets)
-    runner = Runner(store, host, console=console, force=force)
+    runner = Runner(store, host, console=console, force=force, wait=wait)
     if dry_run:
         planned = runner.plan(spec, only=only)
         out = [{"label": p.label, "run_id": p.run_id, "spec": p.resolved.spec} for p in planned]
@@ -286,6 +292,13 @@ def main(argv: list[str] | None = None) -> None:
         if debug:
             raise
         click.echo(f"error: {exc}", err=True)
+        raise SystemExit(2) from None
+    except OSError as exc:  # a full disk or read-only folder while writing a report or a file
+        if debug:
+            raise
+        from .files import describe_os_error
+
+        click.echo(f"error: {describe_os_error(exc)}", err=True)
         raise SystemExit(2) from None
     except KeyboardInterrupt:
         click.echo("interrupted", err=True)

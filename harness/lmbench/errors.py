@@ -55,7 +55,7 @@ class DiskFullError(LmbenchError):
     """A file (store, log, checkpoint, report) could not be written because the disk is full."""
 
 
-class FileFormatError(LmbenchError):
+class FileFormatError(ConfigError):
     """An input file that cannot be read as what it should be (binary, not UTF-8, bad JSON lines)."""
 
 

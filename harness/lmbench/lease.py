@@ -212,9 +212,9 @@ PARENT_ENV = "LMBENCH_PARENT_PID"
 
 
 def parent_to_follow() -> int | None:
-    """The sweep process this worker must not outlive (``LMBENCH_PARENT_PID``), if any."""
+    """The sweep process this worker must not outlive (``LMBENCH_PARENT_PID``, read once), if any."""
     try:
-        pid = int(os.environ.get(PARENT_ENV, ""))
+        pid = int(os.environ.pop(PARENT_ENV, ""))  # popped: this process's own children follow it, not its parent
     except ValueError:
         return None
     return pid if pid > 0 else None

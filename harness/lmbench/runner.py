@@ -150,9 +150,9 @@ class Runner:
         self.show_progress = progress
         self.stop = StopFlag()
         self.stop_signal = signal.SIGINT  # which signal stopped the run, for the reason and exit code
-        parent = parent_to_follow()  # a sweep's worker process: it must not outlive the sweep
-        if parent is not None:
-            die_with_parent(parent)
+        self.parent_pid = parent_to_follow()  # a sweep's worker process: it must not outlive the sweep
+        if self.parent_pid is not None:
+            die_with_parent(self.parent_pid)
 
     # -- planning ------------------------------------------------------------------------------
     def plan(self, spec: dict[str, Any], *, only: tuple[str, ...] = ()) -> list[PlannedRun]:
@@ -255,9 +255,10 @@ class Runner:
             store.start_run(run_id, resolved.spec, label=planned.label, preset=str(resolved.spec.get("preset", "")),
                             command=command, env=env)
         self.stop.deadline = time.monotonic() + resolved.run.timeout if resolved.run.timeout else None
-        self.stop.reason = None
+        if self.stop.reason != "interrupted":  # a SIGTERM while the run was starting still stops it
+            self.stop.reason = None
         if lease is not None:
-            lease.start_heartbeat(on_lost=lambda why: self.stop.set("interrupted"))
+            lease.start_heartbeat(on_lost=lambda why: self.stop.set("interrupted"), parent_pid=self.parent_pid)
         self._say(f"[bold]run[/bold] {planned.label or resolved.components['recipe'].entry.name} "
                   f"[dim]{run_id} on {device}[/dim]")
         status, reason, results = "failed", None, {}
@@ -339,7 +340,8 @@ class Runner:
 
     @contextmanager
     def _interrupt_handler(self) -> Iterator[None]:
-        """The first Ctrl-C (or SIGTERM) asks the recipe to stop (it saves and returns); the second raises."""
+        """The first Ctrl-C (or SIGTERM) asks the recipe to stop (it saves and returns); a second Ctrl-C
+        raises. A repeated SIGTERM (a supervisor, a dying sweep) only repeats the request to stop."""
         import threading
 
         if threading.current_thread() is not threading.main_thread():
@@ -348,6 +350,8 @@ class Runner:
 
         def handler(signum: int, frame: Any) -> None:
             if self.stop.reason == "interrupted":
+                if signum == signal.SIGTERM:
+                    return
                 raise KeyboardInterrupt
             self.stop.set("interrupted")
             self.stop_signal = signal.Signals(signum)
