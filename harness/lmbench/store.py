@@ -349,12 +349,14 @@ def _connect_read_only(path: Path, timeout: float) -> sqlite3.Connection:
     from urllib.parse import quote
 
     uri = "file:" + quote(str(path.resolve()))
-    conn = sqlite3.connect(f"{uri}?mode=ro", uri=True, timeout=timeout)
+    conn = None
     try:
+        conn = sqlite3.connect(f"{uri}?mode=ro", uri=True, timeout=timeout)
         conn.execute("SELECT COUNT(*) FROM sqlite_master").fetchone()
         return conn
     except sqlite3.OperationalError as exc:
-        conn.close()
+        if conn is not None:
+            conn.close()
         text = str(exc)
         if "unable to open" not in text and "readonly" not in text and "read-only" not in text:
             raise
