@@ -32,6 +32,7 @@ from typing import Any
 from .compare import group_points, summarize
 from .config import COMPONENT_TABLES, HARNESS_CONFIGS, TOP_LEVEL_KEYS, expand_variants, parse_value
 from .errors import ConfigError, RunBusyError
+from .files import finite_json
 from .lease import PARENT_ENV
 from .store import ABANDONED, FAILED, RunRecord, Store, content_id
 
@@ -318,7 +319,8 @@ def set_command(store: Store, run_id: str, command: str) -> None:
 
 # -- aggregation ------------------------------------------------------------------------------
 def aggregate(records: Sequence[RunRecord]) -> list[dict[str, Any]]:
-    """One dict per point: label, n seeds ok / total, and per metric mean, std and 95% CI half-width."""
+    """One dict per point: label, n seeds ok / total, and per metric mean, std and 95% CI half-width
+    (None where undefined, e.g. the spread of one seed: the rows go out as strict JSON)."""
     out = []
     for label, runs in group_points(records).items():
         ok = [r for r in runs if r.ok]
@@ -330,6 +332,6 @@ def aggregate(records: Sequence[RunRecord]) -> list[dict[str, Any]]:
             summary = summarize([r.results[key] for r in ok if isinstance(r.results.get(key), (int, float))])
             if summary is not None:
                 row[key] = {"mean": summary.mean, "std": summary.std, "ci95": summary.half_ci, "n": summary.n}
-        out.append(row)
+        out.append(finite_json(row))
     return out
 
