@@ -324,9 +324,9 @@ class Store(LeaseRows):
                          created=row["created"], updated=row["updated"], attempts=row["attempts"], results=results)
 
     def _run_folder(self, run_id: str, stored: str | None) -> Path:
-        """A run's folder under this store's root: stored relative; older stores stored it as typed
-        (absolute or relative to the working directory), whose last part is the run id."""
-        return self.root / (Path(stored).name if stored else run_id)
+        """A run's folder (absolute) under this store's root: stored relative; older stores stored it as
+        typed (absolute or relative to the working directory), whose last part is the run id."""
+        return self.root.absolute() / (Path(stored).name if stored else run_id)
 
 
 def _is_number(value: Any) -> bool:
