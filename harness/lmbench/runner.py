@@ -7,6 +7,10 @@ captures the environment, calls the recipe with a :class:`lmbench.context.Run`, 
 the outcome. Failures are results: NaN/inf -> ``nan``, out-of-memory -> ``oom``, timeout ->
 ``timeout``, Ctrl-C -> ``interrupted``, anything else -> ``failed`` with a one-line reason (the
 traceback goes to the run folder's ``error.txt``).
+
+One process runs a given run at a time: ``execute`` takes the run's lease (:mod:`lmbench.lease`)
+first, and waits (``wait``) or fails with the owner named; a dead owner's run is taken over. Sane
+limits (:mod:`lmbench.limits`) are checked when planning, and the memory estimate before a run starts.
 """
 
 from __future__ import annotations
