@@ -1,7 +1,10 @@
 """Atomic writes: checkpoint files (temporary file, fsync, rename) and cache folders.
 
 A kill at any moment leaves either the previous checkpoint or the new one, never a torn file;
-a cache folder is either whole or absent. Loading uses ``torch.load(weights_only=True)``: a
+a cache folder is either whole or absent. The temporary file of a killed writer is removed by
+:func:`remove_stale_temp_files` when the run is next started (by the process that holds its
+lease, so no live writer's file is touched). A full disk during a save is one line naming the
+checkpoint (:class:`lmbench.errors.DiskFullError`), not torch's ``unexpected pos``. Loading uses ``torch.load(weights_only=True)``: a
 checkpoint is data, never code.
 """
 
@@ -15,6 +18,10 @@ from collections.abc import Callable
 from typing import Any
 
 from .errors import LmbenchError
+from .files import write_failure
+
+#: ``mkstemp`` names of :func:`save_atomic`'s temporary files: ``.last.pt.k2j3h4.tmp``.
+TEMP_GLOB = ".*.tmp"
 
 
 def save_atomic(state: dict[str, Any], path: Path) -> Path:
@@ -29,10 +36,35 @@ def save_atomic(state: dict[str, Any], path: Path) -> Path:
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as exc:
         Path(tmp).unlink(missing_ok=True)
+        if isinstance(exc, Exception) and (isinstance(exc, OSError) or _os_error_inside(exc)):
+            raise write_failure(exc, path, "checkpoint") from exc
         raise
     return path
+
+
+def _os_error_inside(exc: BaseException) -> bool:
+    from .files import os_error_cause
+
+    return os_error_cause(exc) is not None
+
+
+def remove_stale_temp_files(run_dir: Path) -> list[Path]:
+    """Delete the temporary checkpoint files a killed process left in ``run_dir`` (and below).
+
+    Call only while holding the run's lease: then no live process is writing them. Returns what
+    was removed.
+    """
+    removed = []
+    for tmp in Path(run_dir).rglob(TEMP_GLOB):
+        if tmp.is_file():
+            try:
+                tmp.unlink()
+                removed.append(tmp)
+            except OSError:
+                pass
+    return removed
 
 
 def load_checked(path: Path, *, map_location: Any = "cpu") -> dict[str, Any]:

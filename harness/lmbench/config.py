@@ -76,11 +76,10 @@ HARNESS_CONFIGS: dict[str, type] = {"run": RunConfig, "measure": MeasureConfig, 
 # -- loading and merging ------------------------------------------------------------------
 def load_toml(path: str | Path) -> dict[str, Any]:
     """Read a spec file; a missing file or bad TOML is a one-line :class:`ConfigError`."""
+    from .files import read_text
+
     path = Path(path)
-    try:
-        text = path.read_text()
-    except OSError as exc:
-        raise ConfigError(f"cannot read spec file {path}: {exc.strerror or exc}") from exc
+    text = read_text(path, "spec file")  # missing, binary or non-UTF-8: one line naming the file
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:

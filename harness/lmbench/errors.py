@@ -51,6 +51,22 @@ class NonFiniteError(LmbenchError):
         super().__init__(f"non-finite {what}{at} ({value})")
 
 
+class DiskFullError(LmbenchError):
+    """A file (store, log, checkpoint, report) could not be written because the disk is full."""
+
+
+class FileFormatError(ConfigError):
+    """An input file that cannot be read as what it should be (binary, not UTF-8, bad JSON lines)."""
+
+
+class RunBusyError(LmbenchError):
+    """Another live process holds the run's lease (it is training the same run right now)."""
+
+
+class LimitError(ConfigError):
+    """A value outside its sane range (a negative count, a batch that cannot fit in memory)."""
+
+
 class BudgetTooShortError(LmbenchError):
     """A wall-clock budget that cannot fit the work it must do (e.g. one evaluation)."""
 

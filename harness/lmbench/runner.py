@@ -9,6 +9,10 @@ the outcome. Failures are results: NaN/inf -> ``nan``, out-of-memory -> ``oom``,
 ``timeout``, Ctrl-C -> ``interrupted``, anything else -> ``failed`` with a one-line reason (the
 traceback goes to the run folder's ``error.txt``) that names the recipe's stage it failed in
 (``failed in generation: ...``); results the recipe recorded before a failure are kept.
+
+One process runs a given run at a time: ``execute`` takes the run's lease (:mod:`lmbench.lease`)
+first, and waits (``wait``) or fails with the owner named; a dead owner's run is taken over. Sane
+limits (:mod:`lmbench.limits`) are checked when planning, and the memory estimate before a run starts.
 """
 
 from __future__ import annotations
@@ -30,6 +34,9 @@ from typing import Any
 from .config import ResolvedSpec, dump_toml, expand_variants, resolve
 from .context import DistInfo, Run, StopFlag
 from .errors import LmbenchError, NonFiniteError, StoreError, UnknownNameError
+from .files import SafeFileHandler, finite_json, write_text
+from .lease import RunLease, die_with_parent, parent_to_follow
+from .limits import check_limits, check_memory
 from .plugins import PluginHost, default_host, format_traceback
 from .preflight import check as check_contracts
 from .store import RunRecord, Store, content_id
@@ -138,8 +145,11 @@ class Runner:
     """Plans and executes runs against one store with one plugin host."""
 
     def __init__(self, store: Store | None, host: PluginHost | None = None, *, console: Any = None,
-                 force: bool = False, progress: bool = True, dist: DistInfo | None = None):
+                 force: bool = False, progress: bool = True, dist: DistInfo | None = None,
+                 wait: bool | float = False, force_memory: bool | None = None):
         self.store = store
+        self.wait = wait  # when another process runs the same run: wait for it (True or seconds), or exit 2
+        self.force_memory = force_memory  # run even when the memory estimate exceeds free memory
         self.host = host or default_host()
         self.console = console
         self.force = force
@@ -147,6 +157,9 @@ class Runner:
         self.show_progress = progress
         self.stop = StopFlag()
         self.stop_signal = signal.SIGINT  # which signal stopped the run, for the reason and exit code
+        self.parent_pid = parent_to_follow()  # a sweep's worker process: it must not outlive the sweep
+        if self.parent_pid is not None:
+            die_with_parent(self.parent_pid)
 
     # -- planning ------------------------------------------------------------------------------
     def plan(self, spec: dict[str, Any], *, only: tuple[str, ...] = ()) -> list[PlannedRun]:
@@ -162,6 +175,7 @@ class Runner:
                 continue
             try:
                 resolved = resolve(variant, self.host.registries)
+                check_limits(resolved)
                 check_contracts(resolved)  # every component fits its recipe, before any run starts
             except LmbenchError as exc:
                 if len(variants) > 1:  # name the variant the error is in
@@ -199,35 +213,65 @@ class Runner:
 
     def execute(self, planned: PlannedRun, *, command: str = "") -> RunRecord:
         """Run one planned run and record its outcome; return its stored record."""
-        resolved, run_id = planned.resolved, planned.run_id
+        run_id = planned.run_id
         if self.store is not None and not self.force:  # every rank reads this, so all ranks agree
             existing = self.store.find(run_id)
             if existing is not None and existing.status == "done":
                 self._say(f"[dim]skip {planned.label or run_id}: already done ({run_id})[/dim]")
                 return existing
+        lease = None
+        if self.store is not None and self.dist.is_main:  # one process per run: wait, take over, or exit 2
+            lease = RunLease(self.store, run_id).acquire(wait=self.wait, say=self._say)
+            if lease.previous is not None:
+                self._say(f"[yellow]taking over[/yellow] {run_id}: its owner (pid {lease.previous.pid} on "
+                          f"{lease.previous.host}) is gone; resuming")
+        try:
+            again = self.store.find(run_id) if lease is not None and not self.force else None
+            if again is not None and again.status == "done":  # finished by the owner we waited for
+                self._say(f"[dim]skip {planned.label or run_id}: done by another process ({run_id})[/dim]")
+                return again
+            return self._execute_held(planned, command, lease)
+        finally:
+            if lease is not None:
+                lease.release()
+
+    def _execute_held(self, planned: PlannedRun, command: str, lease: RunLease | None) -> RunRecord:
+        """Execute a run whose lease this process holds (or that has no store)."""
+        resolved, run_id = planned.resolved, planned.run_id
         store = self.store if self.dist.is_main else None  # only rank 0 writes
         device = pick_device(resolved.run.device)
         if self.dist.enabled and device.startswith("cuda"):
             device = f"cuda:{self.dist.local_rank}"
         run_dir = (self.store.run_dir(run_id) if self.store is not None  # the same folder on every rank
                    else Path(os.environ.get("LMBENCH_STORE", "runs")) / run_id)
+        check_memory(resolved, device, force=self.force_memory)
         if self.force and store is not None:
             _clear_checkpoints(run_dir)
-        run_dir.mkdir(parents=True, exist_ok=True)
+        try:
+            run_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise LmbenchError(f"cannot create run folder {run_dir}: {exc.strerror or exc}") from exc
+        if lease is not None:
+            from .checkpoint import remove_stale_temp_files
+
+            remove_stale_temp_files(run_dir)  # we own the run: temporary files are a dead process's
         if self.dist.is_main:
-            (run_dir / "spec.json").write_text(json.dumps(resolved.spec, indent=2, sort_keys=True))
-            (run_dir / "spec.toml").write_text(dump_toml(resolved.spec))
+            write_text(run_dir / "spec.json", json.dumps(resolved.spec, indent=2, sort_keys=True))
+            write_text(run_dir / "spec.toml", dump_toml(resolved.spec))
         from .measure.env import capture_environment
 
         env = capture_environment(self.host.versions, device=device, seed=resolved.run.seed)
         env["world_size"] = self.dist.world_size
         if self.dist.is_main:
-            (run_dir / "env.json").write_text(json.dumps(env, indent=2, default=str))
+            write_text(run_dir / "env.json", json.dumps(env, indent=2, default=str))
         if store is not None:
             store.start_run(run_id, resolved.spec, label=planned.label, preset=str(resolved.spec.get("preset", "")),
                             command=command, env=env)
         self.stop.deadline = time.monotonic() + resolved.run.timeout if resolved.run.timeout else None
-        self.stop.reason = None
+        if self.stop.reason != "interrupted":  # a SIGTERM while the run was starting still stops it
+            self.stop.reason = None
+        if lease is not None:
+            lease.start_heartbeat(on_lost=lambda why: self.stop.set("interrupted"), parent_pid=self.parent_pid)
         self._say(f"[bold]run[/bold] {planned.label or resolved.components['recipe'].entry.name} "
                   f"[dim]{run_id} on {device}[/dim]")
         status, reason, results = "failed", None, {}
@@ -268,8 +312,8 @@ class Runner:
                     results = {**run.results, **results}  # what the recipe recorded before failing
                     if run.failed_stage and reason and status in ("failed", "oom", "nan"):
                         reason = f"failed in {run.failed_stage}: {reason}"
-                recorded = store is not None
-                if store is not None:
+                recorded = store is not None and not (lease is not None and lease.lost)
+                if recorded:
                     try:
                         store.finish_run(run_id, status, reason=reason, results=results)
                     except StoreError as exc:  # e.g. disk full: what was recorded before stays
@@ -283,16 +327,18 @@ class Runner:
         self._say(_outcome_line(planned.label or run_id, status, reason, results))
         if not recorded:
             return RunRecord(run_id, planned.label, "", status, reason, resolved.spec, env, command, str(run_dir),
-                             time.time(), time.time(), 1, results)
+                             time.time(), time.time(), 1, finite_json(results))
         return store.get(run_id)
 
     # -- helpers -------------------------------------------------------------------------------
     def _write_error(self, run_dir: Path, exc: BaseException) -> None:
         """The traceback goes to error.txt (error-rank<N>.txt off rank 0, which also says it on stderr)."""
-        if self.dist.is_main:
-            (run_dir / "error.txt").write_text(format_traceback(exc))
-        else:
-            (run_dir / f"error-rank{self.dist.rank}.txt").write_text(format_traceback(exc))
+        name = "error.txt" if self.dist.is_main else f"error-rank{self.dist.rank}.txt"
+        try:
+            (run_dir / name).write_text(format_traceback(exc))
+        except OSError:  # a full disk: the reason is still recorded in the store
+            pass
+        if not self.dist.is_main:
             log.error("rank %d failed: %s: %s", self.dist.rank, type(exc).__name__, exc)
 
     def _say(self, message: str) -> None:
@@ -311,7 +357,8 @@ class Runner:
 
     @contextmanager
     def _interrupt_handler(self) -> Iterator[None]:
-        """The first Ctrl-C (or SIGTERM) asks the recipe to stop (it saves and returns); the second raises."""
+        """The first Ctrl-C (or SIGTERM) asks the recipe to stop (it saves and returns); a second Ctrl-C
+        raises. A repeated SIGTERM (a supervisor, a dying sweep) only repeats the request to stop."""
         import threading
 
         if threading.current_thread() is not threading.main_thread():
@@ -320,6 +367,8 @@ class Runner:
 
         def handler(signum: int, frame: Any) -> None:
             if self.stop.reason == "interrupted":
+                if signum == signal.SIGTERM:
+                    return
                 raise KeyboardInterrupt
             self.stop.set("interrupted")
             self.stop_signal = signal.Signals(signum)
@@ -358,7 +407,7 @@ def _file_log(path: Path | None) -> Iterator[None]:
     if path is None:
         yield
         return
-    handler = logging.FileHandler(path)
+    handler = SafeFileHandler(path)  # a full disk: one warning, not a traceback per record
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     root = logging.getLogger("lmbench")
     root.addHandler(handler)

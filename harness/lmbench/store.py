@@ -7,7 +7,12 @@ Layout of a store folder (``runs/`` by default, ``--store DIR`` or ``LMBENCH_STO
 
 Rows are appended; a run's final results and measurements are replaced only by a later attempt of
 the same run (same id), so a killed run leaves everything it recorded. Several processes may
-write one store at once (a sweep with ``--jobs``): SQLite's locking serialises them.
+write one store at once (a sweep with ``--jobs``): SQLite's locking serialises them, and a run's
+lease (:mod:`lmbench.lease`, the ``leases`` table) lets only one of them train a given run.
+
+Run folders are stored relative to the store folder, so a store can be moved, copied or archived
+whole. A store on read-only media opens read-only (``mode=ro``, or ``immutable=1`` when SQLite
+cannot create its shared-memory file there).
 """
 
 from __future__ import annotations
@@ -25,11 +30,15 @@ from pathlib import Path
 from typing import Any
 
 from .errors import StoreError, UnknownNameError
+from .files import json_dumps
+from .store_leases import LeaseRows
 
 DB_NAME = "lmbench.sqlite"
 SCHEMA_VERSION = 1
 FINISHED = ("done",)
-FAILED = ("failed", "oom", "nan", "timeout", "interrupted")
+FAILED = ("failed", "oom", "nan", "timeout", "interrupted", "abandoned")
+#: Shown instead of ``running`` when the run's owner process is gone (killed, machine lost).
+ABANDONED = "abandoned"
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT);
@@ -48,6 +57,9 @@ CREATE TABLE IF NOT EXISTS groups(
     id TEXT PRIMARY KEY, kind TEXT NOT NULL, name TEXT, command TEXT, spec TEXT, created REAL NOT NULL);
 CREATE TABLE IF NOT EXISTS group_runs(
     group_id TEXT NOT NULL, run_id TEXT NOT NULL, position INTEGER, PRIMARY KEY(group_id, run_id));
+CREATE TABLE IF NOT EXISTS leases(
+    run_id TEXT PRIMARY KEY, token TEXT NOT NULL, host TEXT NOT NULL, pid INTEGER NOT NULL, proc_started REAL,
+    started REAL NOT NULL, heartbeat REAL NOT NULL);
 """
 
 
@@ -93,7 +105,7 @@ class RunRecord:
         return self.status in FINISHED
 
 
-class Store:
+class Store(LeaseRows):
     """The SQLite results store at ``root/lmbench.sqlite``; run folders under ``root``."""
 
     def __init__(self, root: str | Path | None = None, *, readonly: bool = False, timeout: float = 60.0):
@@ -104,7 +116,7 @@ class Store:
             if readonly:
                 if not self.path.exists():
                     raise StoreError(f"no results store at {self.path}; run an experiment first or pass --store")
-                self.conn = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True, timeout=timeout)
+                self.conn = _connect_read_only(self.path, timeout)
             else:
                 self.root.mkdir(parents=True, exist_ok=True)
                 if not os.access(self.root, os.W_OK):
@@ -186,10 +198,10 @@ class Store:
                 c.execute("INSERT INTO runs(id,label,preset,status,reason,spec,env,command,run_dir,created,updated,attempts)"
                           " VALUES(?,?,?,?,?,?,?,?,?,?,?,1)",
                           (run_id, label, preset, "running", None, _dumps(spec), _dumps(env or {}), command,
-                           str(self.run_dir(run_id)), now, now))
+                           run_id, now, now))  # relative to the store folder
             else:
-                c.execute("UPDATE runs SET status='running', reason=NULL, env=?, command=?, updated=?, attempts=attempts+1"
-                          " WHERE id=?", (_dumps(env or {}), command, now, run_id))
+                c.execute("UPDATE runs SET status='running', reason=NULL, env=?, command=?, run_dir=?, updated=?,"
+                          " attempts=attempts+1 WHERE id=?", (_dumps(env or {}), command, run_id, now, run_id))
 
     def log_step(self, run_id: str, step: int, values: dict[str, Any]) -> None:
         """Append one step's metrics (numbers only; non-finite values are kept as NULL)."""
@@ -234,8 +246,11 @@ class Store:
 
     # -- reading ---------------------------------------------------------------------------
     def get(self, run_id: str) -> RunRecord:
-        """A run by id or unique id prefix; unknown ids raise with close matches."""
-        rows = self.conn.execute("SELECT * FROM runs WHERE id LIKE ?", (run_id + "%",)).fetchall()
+        """A run by exact id or unique id prefix (no wildcards); unknown ids raise with close matches."""
+        if not run_id:
+            raise StoreError("empty run id; give a run id or a prefix of one (see `lmbench export`)")
+        rows = self.conn.execute("SELECT * FROM runs WHERE id=?", (run_id,)).fetchall() or \
+            self.conn.execute("SELECT * FROM runs WHERE substr(id, 1, ?)=?", (len(run_id), run_id)).fetchall()
         if len(rows) != 1:
             if len(rows) > 1:
                 raise StoreError(f"run id prefix '{run_id}' matches {len(rows)} runs; give more characters")
@@ -259,8 +274,8 @@ class Store:
 
     def group(self, group_id: str) -> tuple[dict[str, Any], list[RunRecord]]:
         """A group (by id prefix or name, newest first) and its runs in order."""
-        row = self.conn.execute("SELECT * FROM groups WHERE id LIKE ? OR name=? ORDER BY created DESC",
-                                (group_id + "%", group_id)).fetchone()
+        row = self.conn.execute("SELECT * FROM groups WHERE substr(id, 1, ?)=? OR name=? ORDER BY created DESC",
+                                (len(group_id), group_id, group_id)).fetchone() if group_id else None
         if row is None:
             names = [r[0] for r in self.conn.execute("SELECT name FROM groups") if r[0]]
             raise UnknownNameError("sweep or experiment", group_id, names)
@@ -292,17 +307,29 @@ class Store:
         records = [self.get(i) for i in run_ids] if run_ids is not None else self.runs()
         for record in records:
             obj = {**record.__dict__, "steps": self.steps(record.id), "measurements": self.measurements(record.id)}
-            out.write(json.dumps(obj, default=str) + "\n")
+            out.write(json_dumps(obj, sort_keys=False) + "\n")
         return len(records)
 
     def _record(self, row: sqlite3.Row) -> RunRecord:
         results: dict[str, Any] = {}
         for key, value, text in self.conn.execute("SELECT key, value, text FROM results WHERE run_id=?", (row["id"],)):
             results[key] = value if text is None else json.loads(text)
-        return RunRecord(id=row["id"], label=row["label"] or "", preset=row["preset"] or "", status=row["status"],
-                         reason=row["reason"], spec=json.loads(row["spec"]), env=json.loads(row["env"] or "{}"),
-                         command=row["command"] or "", run_dir=row["run_dir"] or "", created=row["created"],
-                         updated=row["updated"], attempts=row["attempts"], results=results)
+        status, reason = row["status"], row["reason"]
+        if status == "running":
+            holder = self.lease_holder(row["id"])
+            if holder is None or not holder.alive():
+                status = ABANDONED
+                reason = reason or ("its process is gone" + (f" (pid {holder.pid} on {holder.host})" if holder else "")
+                                    + "; run it again to resume")
+        return RunRecord(id=row["id"], label=row["label"] or "", preset=row["preset"] or "", status=status,
+                         reason=reason, spec=json.loads(row["spec"]), env=json.loads(row["env"] or "{}"),
+                         command=row["command"] or "", run_dir=str(self._run_folder(row["id"], row["run_dir"])),
+                         created=row["created"], updated=row["updated"], attempts=row["attempts"], results=results)
+
+    def _run_folder(self, run_id: str, stored: str | None) -> Path:
+        """A run's folder (absolute) under this store's root: stored relative; older stores stored it as
+        typed (absolute or relative to the working directory), whose last part is the run id."""
+        return self.root.absolute() / (Path(stored).name if stored else run_id)
 
 
 def _write_results(c: sqlite3.Connection, run_id: str, results: dict[str, Any]) -> None:
@@ -324,7 +351,32 @@ def _number(value: Any) -> float | None:
 
 
 def _dumps(value: Any) -> str:
-    return json.dumps(value, sort_keys=True, default=str)
+    return json_dumps(value)
+
+
+def _connect_read_only(path: Path, timeout: float) -> sqlite3.Connection:
+    """Open read-only: ``mode=ro``, or ``immutable=1`` where SQLite cannot use its -shm file
+    (read-only media, an archived copy without -wal/-shm)."""
+    from urllib.parse import quote
+
+    uri = "file:" + quote(str(path.resolve()))
+    conn = None
+    try:
+        conn = sqlite3.connect(f"{uri}?mode=ro", uri=True, timeout=timeout)
+        conn.execute("SELECT COUNT(*) FROM sqlite_master").fetchone()
+        return conn
+    except sqlite3.OperationalError as exc:
+        if conn is not None:
+            conn.close()
+        text = str(exc)
+        if "unable to open" not in text and "readonly" not in text and "read-only" not in text:
+            raise
+    if os.access(path.parent, os.W_OK) and os.access(path, os.W_OK):
+        # the folder is writable, so the failure was not the medium: let the caller explain it
+        raise sqlite3.OperationalError(f"unable to open database file {path}")
+    conn = sqlite3.connect(f"{uri}?mode=ro&immutable=1", uri=True, timeout=timeout)
+    conn.execute("SELECT COUNT(*) FROM sqlite_master").fetchone()
+    return conn
 
 
 def _explain(exc: sqlite3.Error, path: Path) -> str:

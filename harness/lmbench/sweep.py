@@ -9,7 +9,8 @@
 * :func:`run_sweep` executes the points: points already ``done`` in the store are skipped (a
   killed sweep resumes), ``jobs > 1`` runs points in parallel worker processes (``python -m
   lmbench.cli run --spec-json FILE``; each measurement in a clean process), one point's failure
-  is recorded and the others go on;
+  is recorded and the others go on; workers die with the sweep (``LMBENCH_PARENT_PID``), and a point
+  another live process is running (its lease) is left to it;
 * :func:`aggregate` summarises the points across seeds: mean and a t-based 95% interval.
 """
 
@@ -30,8 +31,10 @@ from typing import Any
 
 from .compare import group_points, summarize
 from .config import COMPONENT_TABLES, HARNESS_CONFIGS, TOP_LEVEL_KEYS, expand_variants, parse_value
-from .errors import ConfigError
-from .store import FAILED, RunRecord, Store, content_id
+from .errors import ConfigError, RunBusyError
+from .files import finite_json
+from .lease import PARENT_ENV
+from .store import ABANDONED, FAILED, RunRecord, Store, content_id
 
 
 # -- parsing ----------------------------------------------------------------------------------
@@ -83,6 +86,9 @@ def parse_seeds(text: str | None) -> list[int]:
         try:
             if "-" in part[1:]:
                 lo, hi = part.split("-", 1) if not part.startswith("-") else (part, part)
+                if int(hi) < int(lo):
+                    raise ConfigError(f"bad --seeds '{text}': the range {part} is empty (its first seed is above "
+                                      f"its last); write {hi}-{lo}")
                 seeds.extend(range(int(lo), int(hi) + 1))
             else:
                 seeds.append(int(part))
@@ -227,13 +233,17 @@ def run_sweep(store: Store, spec: dict[str, Any], *, host: Any = None, jobs: int
         handler = getattr(runner, "_interrupt_handler", nullcontext)
         with handler():
             for p in todo:
-                runner.execute(p, command=commands.get(p.label, command))
+                try:
+                    runner.execute(p, command=commands.get(p.label, command))
+                except RunBusyError as exc:  # another live process is running this point: leave it to it
+                    if console is not None:
+                        console.print(f"[yellow]busy[/yellow] {p.label}: {exc}")
                 if runner.stop.reason == "interrupted":
                     break
     else:
         _run_parallel(store, todo, jobs, commands, command, force, console, worker_timeout)
     records = [store.get(i) for i in ids if store.find(i) is not None]
-    failed = [f"{r.name}: {r.status}" for r in records if r.status in FAILED]
+    failed = [f"{r.name}: {r.status}" for r in records if r.status in FAILED or r.status == "running"]
     return SweepResult(group_id, name, records, skipped, failed)
 
 
@@ -252,7 +262,7 @@ def _run_parallel(store: Store, todo: Sequence[Any], jobs: int, commands: dict[s
                 "--no-report", "--json"] + (["--force"] if force else [])
         log_path = store.run_dir(p.run_id) / "worker.log"
         log_path.parent.mkdir(parents=True, exist_ok=True)
-        env = {**os.environ, "LMBENCH_STORE": str(store.root)}
+        env = {**os.environ, "LMBENCH_STORE": str(store.root), PARENT_ENV: str(os.getpid())}
         out = ""
         try:
             with log_path.open("w") as log:
@@ -265,7 +275,12 @@ def _run_parallel(store: Store, todo: Sequence[Any], jobs: int, commands: dict[s
         worker_store = Store(store.root)
         try:
             record = worker_store.find(p.run_id)
-            if record is None or record.status == "running":
+            if record is not None and record.status == "running":  # a live process other than our worker has it
+                holder = worker_store.lease_holder(p.run_id)
+                if console is not None and holder is not None:
+                    console.print(f"[yellow]busy[/yellow] {p.label}: {holder.describe()}")
+                return
+            if record is None or record.status == ABANDONED:
                 tail = [line for line in log_path.read_text(errors="replace").splitlines() if line.strip()][-1:]
                 reason = f"worker exited with code {code}" + (f": {tail[0][:200]}" if tail else "")
                 if worker_ids and p.run_id not in worker_ids:
@@ -304,7 +319,8 @@ def set_command(store: Store, run_id: str, command: str) -> None:
 
 # -- aggregation ------------------------------------------------------------------------------
 def aggregate(records: Sequence[RunRecord]) -> list[dict[str, Any]]:
-    """One dict per point: label, n seeds ok / total, and per metric mean, std and 95% CI half-width."""
+    """One dict per point: label, n seeds ok / total, and per metric mean, std and 95% CI half-width
+    (None where undefined, e.g. the spread of one seed: the rows go out as strict JSON)."""
     out = []
     for label, runs in group_points(records).items():
         ok = [r for r in runs if r.ok]
@@ -316,6 +332,6 @@ def aggregate(records: Sequence[RunRecord]) -> list[dict[str, Any]]:
             summary = summarize([r.results[key] for r in ok if isinstance(r.results.get(key), (int, float))])
             if summary is not None:
                 row[key] = {"mean": summary.mean, "std": summary.std, "ci95": summary.half_ci, "n": summary.n}
-        out.append(row)
+        out.append(finite_json(row))
     return out
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from lmbench.errors import ConfigError, LmbenchError
+from lmbench.errors import ConfigError, FileFormatError, LmbenchError
 from lmbench.hub import hub_reachable
 
 
@@ -61,7 +61,20 @@ def read_rows(path: str | Path) -> list[dict[str, Any]]:
     if not path.exists():
         raise LmbenchError(f"data file {path} does not exist; check dataset.path")
     kind = "csv" if ".csv" in path.suffixes else "json"
-    return load_dataset(kind, data_files=str(path), split="train").to_list()
+    expected = "CSV with a header row" if kind == "csv" else "JSON lines (one object a line)"
+    if path.stat().st_size == 0:
+        raise FileFormatError(f"data file {path} is empty; expected {expected} with text and label fields")
+    try:
+        rows = load_dataset(kind, data_files=str(path), split="train").to_list()
+    except Exception as exc:  # datasets wraps the parser's error: show the innermost one
+        cause = exc
+        while cause.__cause__ is not None or cause.__context__ is not None:
+            cause = cause.__cause__ or cause.__context__
+        detail = str(cause).splitlines()[0][:160] if str(cause) else type(cause).__name__
+        raise FileFormatError(f"data file {path} is not {expected} ({detail})") from exc
+    if not rows:
+        raise FileFormatError(f"data file {path} has no rows; expected {expected} with text and label fields")
+    return rows
 
 
 def find_file(folder: Path, stem: str) -> Path | None:

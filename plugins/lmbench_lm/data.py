@@ -23,6 +23,7 @@ from importlib import metadata, resources
 from pathlib import Path
 
 from lmbench.errors import ConfigError, LmbenchError
+from lmbench.files import read_text
 
 from .cache import digest
 
@@ -151,7 +152,7 @@ class ShakespearePlays(_InMemoryCorpus):
         self.titles: list[str] = []
         self.docs = []
         for path in self.play_files():
-            scenes = play_to_text(path.read_text(encoding="utf-8"), self.config.speakers)
+            scenes = play_to_text(read_text(path, "play file"), self.config.speakers)
             if self.config.unit == "play":
                 self.docs.append("\n".join(scenes))
                 self.titles.append(path.stem)
@@ -267,7 +268,7 @@ class TinyShakespeare:
     def __init__(self, config: "TinyShakespeare.Config | None" = None, **_deps: object):
         self.config = config or self.Config()
         self.file = self.resolve_path(self.config.path)
-        text = self.file.read_text(encoding="utf-8")
+        text = read_text(self.file, "text file")  # binary or not UTF-8: one line naming the file
         if not text.strip():
             raise LmbenchError(f"{self.file} is empty; give the tiny Shakespeare input.txt")
         n = len(text)

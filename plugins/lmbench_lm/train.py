@@ -103,6 +103,16 @@ class Train:
     def __init__(self, config: TrainConfig):
         self.config = config
 
+    @staticmethod
+    def estimate_memory(resolved: Any) -> int:
+        """A lower bound of training memory in bytes, for the harness's check before the run: a
+        micro-batch's ids (x, y: int64) and one float32 activation per layer kept for backward."""
+        c, model = resolved.components["recipe"].config, resolved.components.get("model")
+        cfg = model.config if model is not None else None
+        width = max(getattr(cfg, "emb_dim", 0), getattr(cfg, "hidden_size", 0), 1)
+        layers = max(getattr(cfg, "n_layers", 0), getattr(cfg, "num_layers", 0), 1)
+        return c.batch_size * c.context * (2 * 8 + 4 * width * (layers + 1))
+
     # -- setup ------------------------------------------------------------------------------------
     def _setup(self, run: Run) -> dict[str, Any]:
         c = self.config

@@ -88,13 +88,18 @@ def test_read_only_folder_is_a_clear_error(tmp_path):
 
 
 def test_read_only_store_refuses_writes_and_keeps_data(tmp_path):
+    from lmbench.lease import RunLease
+
     store = Store(tmp_path)
+    lease = RunLease(store, "r1").acquire()  # this live process owns it: it shows as running
     store.start_run("r1", {})
-    store.close()
     ro = Store(tmp_path, readonly=True)
     with pytest.raises(StoreError, match="opened read-only"):
         ro.log_step("r1", 0, {"loss": 1.0})
     assert ro.get("r1").status == "running"
+    lease.release()  # no live owner any more: a run left running shows as abandoned
+    assert ro.get("r1").status == "abandoned"
+    store.close()
     with pytest.raises(StoreError, match="no results store"):
         Store(tmp_path / "nowhere", readonly=True)
 
@@ -130,6 +135,6 @@ def test_opening_a_new_store_while_another_process_creates_it_waits(tmp_path):
     store = Store(tmp_path, timeout=10)
     assert time.monotonic() - started >= 0.4  # it waited for the other writer rather than failing
     store.start_run("r1", {})
-    assert store.get("r1").status == "running"
+    assert store.get("r1").attempts == 1  # written once the other process let go
     release.join()
     other.close()

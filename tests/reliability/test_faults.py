@@ -4,6 +4,7 @@ Each case checks the two promises: the failure is recorded as a result with its 
 nothing recorded before it is lost.
 """
 
+import errno
 import json
 import signal
 import sqlite3
@@ -13,7 +14,7 @@ import time
 
 import pytest
 
-from lmbench.errors import LmbenchError
+from lmbench.errors import DiskFullError, LmbenchError
 from lmbench.runner import Runner
 from lmbench.store import Store
 from lmbench.testing import fresh_host
@@ -102,10 +103,13 @@ def test_checkpoint_write_is_atomic_and_loading_is_weights_only(tmp_path, monkey
 
     def torn_save(obj, handle):
         handle.write(b"half a checkpoint")
-        raise OSError("No space left on device")
+        try:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        except OSError:  # torch reports the full disk as its own RuntimeError, the OSError inside
+            raise RuntimeError("[enforce fail at inline_container.cc:672] . unexpected pos 85888 vs 85776")
 
     monkeypatch.setattr(torch, "save", torn_save)
-    with pytest.raises(OSError):
+    with pytest.raises(DiskFullError, match=r"cannot write checkpoint .*last\.pt: No space left on device"):
         save_atomic({"step": 2}, path)
     monkeypatch.undo()
     assert load_checked(path)["step"] == 1  # the previous checkpoint is intact

@@ -68,6 +68,13 @@ def main(argv: list[str] | None = None) -> None:
             raise
         click.echo(f"error: {exc}", err=True)
         raise SystemExit(2) from None
+    except OSError as exc:  # a full disk or read-only folder while writing a report or a file
+        if debug:
+            raise
+        from ..files import describe_os_error
+
+        click.echo(f"error: {describe_os_error(exc)}", err=True)
+        raise SystemExit(2) from None
     except KeyboardInterrupt:
         click.echo("interrupted", err=True)
         raise SystemExit(EXIT_INTERRUPTED) from None

@@ -37,6 +37,7 @@ from .common import DEFAULT_PRESET, console, json_option, open_store, store_opti
 @click.option("--rdzv-endpoint", default=None, help="torchrun rendezvous host:port for multi-node runs.")
 @click.option("--dry-run", is_flag=True, help="Resolve and validate the spec, print it, run nothing.")
 @click.option("--no-report", is_flag=True, help="Do not write the report at the end.")
+@click.option("--wait", is_flag=True, help="If another process is running the same run, wait for it (else exit 2).")
 @store_option
 @json_option
 @click.pass_context
@@ -44,8 +45,11 @@ def run_cmd(ctx: click.Context, preset: str | None, files: tuple[str, ...], data
             model: str | None, attention: str | None, recipe: str | None, seed: int | None, device: str | None,
             sets: tuple[str, ...], only: tuple[str, ...], resume_id: str | None, force: bool, spec_json: str | None,
             nproc: int, nnodes: str, rdzv_endpoint: str | None, dry_run: bool, no_report: bool,
-            store_dir: str | None, as_json: bool) -> None:
+            store_dir: str | None, as_json: bool, wait: bool) -> None:
     """Run an experiment: a preset, spec files and flags, merged in that order."""
+    from ..limits import check_process_count
+
+    check_process_count(nproc)
     if nproc > 1 or nnodes not in ("1", "1:1"):
         from ..distributed import launch_torchrun
 
@@ -66,12 +70,14 @@ def run_cmd(ctx: click.Context, preset: str | None, files: tuple[str, ...], data
             spec.setdefault("run", {})["label"] = record.label
         out.print(f"resuming {record.id} ({record.status})")
     elif spec_json:
-        spec = json.loads(open(spec_json).read())
+        from ..files import load_json_file
+
+        spec = load_json_file(spec_json, "spec file")
     else:
         if not (preset or files or recipe):
             preset = DEFAULT_PRESET
         spec = build_spec(host.registries, preset=preset, files=files, overrides=overrides, sets=sets, only=only)
-    runner = Runner(store, host, console=out, force=force)
+    runner = Runner(store, host, console=out, force=force, wait=wait)
     if dry_run:
         planned = runner.plan(spec, only=only)
         out = [{"label": p.label, "run_id": p.run_id, "spec": p.resolved.spec} for p in planned]

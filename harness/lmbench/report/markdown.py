@@ -1,11 +1,18 @@
 """The markdown reporter (``core.md``): ``report.md`` with tables, plots (PNG and SVG beside it),
-environment, resolved spec and the command of every run."""
+environment, resolved spec and the command of every run.
+
+Labels, run names and generated text come from users and models: ``<`` and ``>`` are
+written as HTML entities everywhere outside code blocks (a label ``<script>`` shows as text, it
+does not run in a viewer), and a code block's fence is longer than any backtick run inside it.
+"""
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..files import write_text
 from ..store import RunRecord, Store
 from .document import Code, Document, Heading, Image, Table, Text, build_document
 
@@ -19,9 +26,23 @@ class MarkdownConfig:
     filename: str = "report.md"
 
 
+def html_escape(text: object) -> str:
+    """``<`` and ``>`` as entities: markdown viewers render raw HTML, and user text must not be any.
+
+    (A bare ``&`` cannot start a tag, and markdown shows it as it is.)"""
+    return str(text).replace("<", "&lt;").replace(">", "&gt;")
+
+
 def md_escape(text: str) -> str:
-    """Escape a table cell: pipes and newlines would break the row."""
-    return str(text).replace("|", "\\|").replace("\n", " ")
+    """Escape a table cell: HTML, and pipes and newlines that would break the row."""
+    return html_escape(text).replace("|", "\\|").replace("\n", " ")
+
+
+def code_block(text: str, lang: str = "") -> str:
+    """A fenced block whose fence no backtick run in ``text`` can close."""
+    longest = max((len(m) for m in re.findall(r"`+", text)), default=0)
+    fence = "`" * max(3, longest + 1)
+    return f"{fence}{lang}\n{text.rstrip()}\n{fence}"
 
 
 def render_table(block: Table) -> str:
@@ -33,26 +54,27 @@ def render_table(block: Table) -> str:
         cells = [f"**{t}**" if c.bold and t not in ("", "–") else t for c, t in zip(row, cells)]
         lines.append("| " + " | ".join(cells) + " |")
     out = "\n".join(lines)
-    return out + (f"\n\n_{block.caption}_" if block.caption else "")
+    return out + (f"\n\n_{html_escape(block.caption)}_" if block.caption else "")
 
 
 def render_markdown(doc: Document, out_dir: Path) -> str:
     """The whole document as markdown; image links are relative to ``out_dir``."""
-    parts = [f"# {doc.title}"]
+    parts = [f"# {html_escape(doc.title)}"]
     for block in doc.blocks:
         if isinstance(block, Heading):
-            parts.append("#" * block.level + " " + block.text)
+            parts.append("#" * block.level + " " + html_escape(block.text))
         elif isinstance(block, Text):
-            parts.append(block.text)
+            parts.append(html_escape(block.text))
         elif isinstance(block, Table):
             parts.append(render_table(block))
         elif isinstance(block, Image):
             fig = block.figure
             png, svg = _rel(fig.png, out_dir), _rel(fig.svg, out_dir)
-            text = f"![{fig.title}]({png})\n\n_{fig.title}_ ([SVG]({svg}))"
-            parts.append(text + (f" {fig.caption}" if fig.caption else ""))
+            title = html_escape(fig.title)
+            text = f"![{title}]({png})\n\n_{title}_ ([SVG]({svg}))"
+            parts.append(text + (f" {html_escape(fig.caption)}" if fig.caption else ""))
         elif isinstance(block, Code):
-            parts.append(f"```{block.lang}\n{block.text.rstrip()}\n```")
+            parts.append(code_block(block.text, block.lang))
     return "\n\n".join(parts) + "\n"
 
 
@@ -77,5 +99,5 @@ class MarkdownReporter:
         out_dir.mkdir(parents=True, exist_ok=True)
         doc = build_document(store, runs, out_dir, title=self.config.title, plots=self.config.plots)
         path = out_dir / self.config.filename
-        path.write_text(render_markdown(doc, out_dir))
+        write_text(path, render_markdown(doc, out_dir), "report")
         return [path] + [p for f in doc.figures for p in (f.png, f.svg)]
