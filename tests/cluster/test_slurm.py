@@ -60,6 +60,10 @@ def test_a_grid_runs_to_done_and_a_requeued_point_resumes(tmp_path):
     first = points[0].run_id
     assert _wait(lambda: len(Store(store.root).steps(first).get("slept", [])) >= 4, 120)
     subprocess.run(["scontrol", "requeue", subs[0].job_id], check=True, capture_output=True)
+    # SLURM holds a requeued job for two minutes (BeginTime); an administrator may release it sooner
+    _wait(lambda: "PENDING" in subprocess.run(["squeue", "-h", "-j", subs[0].job_id, "-o", "%T"],
+                                              capture_output=True, text=True).stdout, 30)
+    subprocess.run(["scontrol", "update", f"JobId={subs[0].job_id}", "StartTime=now"], capture_output=True)
     assert _wait(lambda: all(_status(store, p.run_id) == "done" for p in points), 300), \
         [(_status(store, p.run_id), p.label) for p in points]
     record = Store(store.root).get(first)
