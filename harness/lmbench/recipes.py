@@ -52,7 +52,12 @@ class SleepConfig:
 
 
 class SleepRecipe:
-    """Sleeps ``seconds`` per step and times it: a known duration for timing and timeout tests."""
+    """Sleeps ``seconds`` per step and times it: a known duration for timing, timeout and launcher tests.
+
+    It checkpoints its step after each one and resumes from it, so a pre-empted, killed or
+    requeued run continues where it stopped (``resumed_from`` says where) and ends with the same
+    ``steps`` as an uninterrupted one.
+    """
 
     Config = SleepConfig
 
@@ -60,14 +65,19 @@ class SleepRecipe:
         self.config = config
 
     def run(self, run: Any) -> dict[str, Any]:
-        """Sleep per step, logging; return the median step time measured by the harness timer."""
-        for step in range(self.config.steps):
+        """Sleep per step, logging and checkpointing; return the steps done and the median step time."""
+        saved = run.load_checkpoint("last")
+        start = int(saved["step"]) if saved else 0
+        done = start
+        for step in range(start, self.config.steps):
             if run.should_stop():
                 break
             time.sleep(self.config.seconds)
             run.log(step, slept=self.config.seconds)
+            done = step + 1
+            run.save_checkpoint({"step": done}, "last")
         stats = run.time(lambda: time.sleep(self.config.seconds), name="sleep", warmup=1, min_iters=3, min_seconds=0.0)
-        return {"step_time_ms": stats.median * 1e3}
+        return {"steps": done, "resumed_from": start, "step_time_ms": stats.median * 1e3}
 
 
 __all__ = ["NoopRecipe", "SleepRecipe", "NonFiniteError"]

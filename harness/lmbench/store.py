@@ -283,6 +283,17 @@ class Store(LeaseRows):
             "SELECT run_id FROM group_runs WHERE group_id=? ORDER BY position", (row["id"],))]
         return dict(row), [self.get(i) for i in ids]
 
+    def group_info(self, group_id: str) -> dict[str, Any]:
+        """A group's row (by id prefix or name) with ``runs``: its run ids in order, started or not."""
+        row = self.conn.execute("SELECT * FROM groups WHERE id LIKE ? OR name=? ORDER BY created DESC",
+                                (group_id + "%", group_id)).fetchone()
+        if row is None:
+            names = [r[0] for r in self.conn.execute("SELECT name FROM groups") if r[0]]
+            raise UnknownNameError("sweep or experiment", group_id, names)
+        ids = [r[0] for r in self.conn.execute(
+            "SELECT run_id FROM group_runs WHERE group_id=? ORDER BY position", (row["id"],))]
+        return {**dict(row), "runs": ids}
+
     def group_members(self) -> list[tuple[str, str]]:
         """Every (group id, run id) membership, in each group's run order."""
         return [tuple(r) for r in self.conn.execute("SELECT group_id, run_id FROM group_runs ORDER BY position")]

@@ -1,0 +1,68 @@
+"""Where each point of a launched sweep stands: from the results store and the launcher's queue."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+#: The states ``lmbench status`` shows, in this order.
+STATES = ("pending", "running", "requeued", "done", "failed")
+
+
+def launch_file(store: Any, group_id: str) -> Path:
+    """Where a non-blocking launch records its job ids: ``<store>/launches/<group id>.json``."""
+    return Path(store.root) / "launches" / f"{group_id}.json"
+
+
+def record_launch(store: Any, group_id: str, launcher: str, submissions: list[Any]) -> Path:
+    """Remember which job runs which point, for ``lmbench status``."""
+    path = launch_file(store, group_id)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps({"launcher": launcher, "jobs": {s.run_id: s.job_id for s in submissions},
+                                "labels": {s.run_id: s.label for s in submissions},
+                                "logs": {s.run_id: s.log for s in submissions}}, indent=2))
+    return path
+
+
+def point_states(store: Any, group_id: str) -> list[dict[str, Any]]:
+    """One row per point: run id, label, state (see :data:`STATES`), job id, the store's reason.
+
+    A point SLURM has not started yet has no run in the store: it is ``pending``.
+    """
+    group = store.group_info(group_id)  # {"id", "name", "runs": [run ids in order]}
+    path = launch_file(store, group["id"])
+    launch = json.loads(path.read_text()) if path.exists() else {"jobs": {}}
+    jobs: dict[str, str | None] = launch.get("jobs", {})
+    queue: dict[str, str] = {}
+    if launch.get("launcher", "").endswith("slurm"):
+        from .slurm import queue_states
+
+        queue = queue_states([j for j in jobs.values() if j])
+    rows = []
+    labels: dict[str, str] = launch.get("labels", {})
+    for run_id in group["runs"]:
+        record = store.find(run_id)
+        job = jobs.get(run_id)
+        queued = queue.get(job or "", "")
+        status = record.status if record is not None else ""
+        rows.append({"run_id": run_id, "label": (record.label if record else "") or labels.get(run_id, ""), "job": job or "-",
+                     "state": _state(status, queued), "status": status or "-", "queue": queued or "-",
+                     "reason": (record.reason or "") if record else ""})
+    return rows
+
+
+_RUNNING = ("RUNNING", "COMPLETING", "CONFIGURING")
+
+
+def _state(status: str, queued: str) -> str:
+    """Combine the store's status and SLURM's queue state into one of :data:`STATES`."""
+    if status == "done":
+        return "done"
+    if queued.startswith("REQUEUE") or (queued and status == "interrupted"):
+        return "requeued"
+    if status == "running" or queued in _RUNNING:
+        return "running"
+    if not status or queued == "PENDING":
+        return "pending"
+    return "failed"

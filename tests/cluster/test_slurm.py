@@ -1,0 +1,73 @@
+"""The SLURM launcher against a real single-node SLURM (started by .ci/run where it can start)."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import time
+
+import pytest
+
+from lmbench.launchers.base import Point
+from lmbench.launchers.status import point_states, record_launch
+from lmbench.runner import Runner
+from lmbench.store import Store
+
+pytest.importorskip("submitit", reason="the slurm launcher needs submitit (pip install 'lmbench[cluster]')")
+
+from lmbench.launchers.slurm import SlurmConfig, SlurmLauncher  # noqa: E402
+
+
+def _slurm_up() -> bool:
+    if shutil.which("sinfo") is None:
+        return False
+    try:
+        out = subprocess.run(["sinfo", "-h", "-o", "%T"], capture_output=True, text=True, timeout=10)
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+    return out.returncode == 0 and any(s in out.stdout for s in ("idle", "mixed", "alloc"))
+
+
+pytestmark = pytest.mark.skipif(not _slurm_up(), reason="no SLURM controller answering here (sinfo); "
+                                                        ".ci/services/slurm.sh starts a single-node one")
+
+
+def _wait(predicate, seconds):
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.5)
+    return False
+
+
+def _status(store, run_id):
+    record = Store(store.root).find(run_id)
+    return record.status if record else None
+
+
+def test_a_grid_runs_to_done_and_a_requeued_point_resumes(tmp_path):
+    store = Store(tmp_path / "runs")
+    spec = {"recipe": {"name": "core.sleep", "steps": 20, "seconds": 0.2},
+            "variants": [{"label": f"s{i}", "set": {"run.seed": i}} for i in range(4)]}
+    points = [Point(p.run_id, p.label, p.resolved.spec, "") for p in Runner(None).plan(spec)]
+    store.add_group("grid", "sweep", "grid", "lmbench sweep", spec, [p.run_id for p in points])
+    launcher = SlurmLauncher(SlurmConfig(time=10, array_parallelism=2))
+    t0 = time.monotonic()
+    subs = launcher.launch(store, points)
+    assert time.monotonic() - t0 < 15 and all(s.job_id for s in subs)
+    record_launch(store, "grid", "core.slurm", subs)
+    first = points[0].run_id
+    assert _wait(lambda: len(Store(store.root).steps(first).get("slept", [])) >= 4, 120)
+    subprocess.run(["scontrol", "requeue", subs[0].job_id], check=True, capture_output=True)
+    # SLURM holds a requeued job for two minutes (BeginTime); an administrator may release it sooner
+    _wait(lambda: "PENDING" in subprocess.run(["squeue", "-h", "-j", subs[0].job_id, "-o", "%T"],
+                                              capture_output=True, text=True).stdout, 30)
+    subprocess.run(["scontrol", "update", f"JobId={subs[0].job_id}", "StartTime=now"], capture_output=True)
+    assert _wait(lambda: all(_status(store, p.run_id) == "done" for p in points), 300), \
+        [(_status(store, p.run_id), p.label) for p in points]
+    record = Store(store.root).get(first)
+    assert record.results["steps"] == 20 and record.results["resumed_from"] >= 4 and record.attempts >= 2
+    rows = point_states(Store(store.root), "grid")
+    assert [r["state"] for r in rows] == ["done"] * 4
+    assert all((tmp_path / "runs" / p.run_id).glob("slurm-*.log") for p in points)
