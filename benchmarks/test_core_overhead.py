@@ -140,7 +140,7 @@ def test_cli_help_wall_time(benchmark, pick, median_time):
 
 def test_help_does_not_import_torch_or_matplotlib():
     """The commands of issue 7 keep their heavy imports inside their bodies."""
-    code = ("import sys; import lmbench.cli, lmbench.cli_report, lmbench.report, lmbench.compare, lmbench.sweep; "
+    code = ("import sys; import lmbench.cli, lmbench.report, lmbench.compare, lmbench.sweep; "
             "print(','.join(m for m in ('torch', 'matplotlib', 'scipy') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
     assert out == ""

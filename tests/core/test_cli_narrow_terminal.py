@@ -68,7 +68,7 @@ def test_a_failed_run_names_its_reason_on_one_line(long_store):
     done = lmbench("run", "--plugin", "attention.lsh", "--dataset", "arxiv", "--store", str(long_store))
     assert done.returncode == 1
     [failed] = [line for line in _lines(done.stderr) if line.startswith("failed ")]
-    assert failed.endswith("--set dataset.path=FILE.jsonl (a local copy with text and label fields)"), done.stderr
+    assert failed.endswith("--set dataset.path=FILE.jsonl (text and label fields)"), done.stderr
     assert all(Path(line.removeprefix("report: ")).is_file() for line in _lines(done.stderr) if line.startswith("report: "))
 
 

@@ -13,7 +13,8 @@ from lmbench.results import vocabulary
 ROOT = Path(__file__).resolve().parents[2]
 #: Ordinary words a lab also happens to use as a name; the core uses them in their ordinary sense
 #: (spec tables, the timing statistics' ``samples``, seed-pooled ``points``).
-ORDINARY = {"dataset", "attention", "samples", "points", "epochs", "epoch", "baseline", "method", "dims", "params"}
+ORDINARY = {"dataset", "attention", "samples", "points", "epochs", "epoch", "baseline", "method", "dims", "params",
+            "batch_size"}  # generic words; batch_size is also a shared config key of lmbench.training
 LABS = ("lm", "attention", "peft", "looped")
 
 

@@ -27,14 +27,17 @@ def console(stderr: bool = True) -> Any:
     """A rich console: stderr for humans (status, progress), stdout for tables a command prints.
 
     ``soft_wrap``: a printed line is never broken at the terminal's width, so a path or an error
-    message stays whole (and copyable) at any ``COLUMNS``; tables still fit a terminal's width. Written
-    to a pipe or a file (no terminal), tables keep their natural width whatever ``COLUMNS`` says, so
-    no cell is cut short with an ellipsis in logs, CI output or a script's capture.
+    message stays whole (and copyable) at any ``COLUMNS``; tables fit the width (a terminal's, or
+    ``COLUMNS`` when set), wrapping cells at word boundaries rather than cutting them. Written to a
+    pipe or a file with no ``COLUMNS`` (logs, CI output, a script's capture), tables keep their
+    natural width.
     """
+    import os
+
     from rich.console import Console
 
     out = Console(stderr=stderr, highlight=False, soft_wrap=True)
-    if not out.is_terminal:
+    if not out.is_terminal and not os.environ.get("COLUMNS"):
         out.width = UNBOUNDED_WIDTH
     return out
 

@@ -29,7 +29,7 @@ def list_cmd(kind: str | None, as_json: bool) -> None:
 
     table = Table(box=None, header_style="bold")
     for column in ("kind", "name", "summary"):
-        table.add_column(column)
+        table.add_column(column, overflow="fold")  # a narrow terminal wraps cells, never cuts them
     for k, name, _plugin, summary in rows:
         table.add_row(k, name, summary)
     console(stderr=False).print(table)
@@ -51,7 +51,7 @@ def plugins_cmd(as_json: bool) -> None:
 
     table = Table(box=None, header_style="bold")
     for column in ("plugin", "version", "module", "hooks", "status"):
-        table.add_column(column)
+        table.add_column(column, overflow="fold")  # a narrow terminal wraps cells, never cuts them
     for info in infos:
         hooks = ", ".join(h.removeprefix("lmbench_") for h in info.hooks)
         status = "[green]ok[/green]" if info.ok else f"[red]error: {info.error}[/red]"
@@ -77,7 +77,9 @@ def show_cmd(run_id: str, store_dir: str | None, as_json: bool) -> None:
     screen.print(f"[bold]{record.name}[/bold]  {record.id}  status: {record.status}"
                   + (f"  ({record.reason})" if record.reason else ""))
     screen.print(f"command: {record.command}\nfolder:  {record.run_dir}")
-    table = Table("result", "value", box=None, header_style="bold")
+    table = Table(box=None, header_style="bold")
+    table.add_column("result", overflow="fold")
+    table.add_column("value", overflow="fold")
     for key, value in sorted(record.results.items()):
         table.add_row(key, f"{value:.6g}" if isinstance(value, float) else str(value))
     screen.print(table)
