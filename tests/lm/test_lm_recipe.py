@@ -25,7 +25,7 @@ def tiny_spec(corpus: Path, **recipe) -> dict:
         "tokenizer": {"name": "lm.char"},
         "model": {"name": "lm.transformer", "n_layers": 1, "n_heads": 2, "emb_dim": 16, "max_seq_len": 32},
         "recipe": {"name": "lm.train", "context": 16, "batch_size": 4, "max_steps": 6, "eval_every": 3,
-                   "log_every": 1, "warmup_steps": 2, "eval_tokens": 256, "final_eval_tokens": 512,
+                   "log_every": 1, "warmup": 2, "eval_tokens": 256, "final_eval_tokens": 512,
                    "sample_prompts": ["the "], "sample_temperatures": [0.0, 1.0], "sample_tokens": 8,
                    "gen_tokens": 4, "gen_prompt_len": 4, "gen_batch_size": 2, "gen_repeats": 1, **recipe},
         "run": {"seed": 0, "threads": 1},
@@ -36,7 +36,7 @@ def test_train_end_to_end_logs_and_results(corpus, run_experiment):
     [rec] = run_experiment(tiny_spec(corpus))
     assert rec.status == "done", rec.reason
     r = rec.results
-    assert r["steps"] == 6 and r["stopped"] == "max_steps"
+    assert r["steps"] == 6 and r["stopped_by"] == "max_steps"
     for key in ("val_loss", "test_loss", "test_ppl", "test_bits_per_byte", "train_tokens_per_s", "gen_tokens_per_s",
                 "ttft_ms", "per_token_ms", "params", "peak_memory_bytes"):
         assert key in r and r[key] > 0, key
@@ -76,7 +76,7 @@ def test_subword_tokenizers_end_to_end(corpus, run_experiment, tokenizer):
 def test_budget_stops_cleanly_and_still_evaluates_test(corpus, run_experiment):
     [rec] = run_experiment(tiny_spec(corpus, max_steps=0, budget="2s", eval_every=1000))
     assert rec.status == "done", rec.reason
-    assert rec.results["stopped"] == "budget" and rec.results["steps"] > 0
+    assert rec.results["stopped_by"] == "budget" and rec.results["steps"] > 0
     assert rec.results["train_seconds"] < 4 and "test_loss" in rec.results and "val_loss" in rec.results
 
 
@@ -203,6 +203,6 @@ def test_ddp_two_ranks_stop_together_on_budget(corpus, tmp_path):
 
     with Store(store) as s:
         [rec] = s.runs()
-        assert rec.status == "done" and rec.results["stopped"] == "budget"
+        assert rec.status == "done" and rec.results["stopped_by"] == "budget"
         assert rec.results["train_tokens"] == rec.results["steps"] * 4 * 16 * 2  # both ranks' tokens
         assert rec.env["world_size"] == 2
