@@ -43,6 +43,11 @@ def test_train_end_to_end_logs_and_results(corpus, run_experiment):
     assert r["train_tokens"] == 6 * 4 * 16
     assert abs(r["test_ppl"] - torch.tensor(r["test_loss"]).exp().item()) < 1e-3
     assert r["params"] == r["params_embedding"] + r["params_body"] + r["params_head"]
+    # the shared cost vocabulary (lmbench.training.cost_results), as every lab reports it
+    assert r["trainable_params"] == r["params"] and r["train_tokens_kind"] == "target tokens"
+    assert r["peak_memory_kind"] == "process_rss" and r["step_time_ms"] > 0
+    assert r["train_tokens_per_s"] == pytest.approx(r["train_tokens"] / r["train_seconds"])
+    assert "stopped" not in r and "peak_memory_source" not in r
     from lmbench.store import Store
 
     with Store(Path(rec.run_dir).parent) as store:
@@ -52,12 +57,33 @@ def test_train_end_to_end_logs_and_results(corpus, run_experiment):
         assert len(samples) == 2 and all(isinstance(s["text"], str) for s in samples)
 
 
+def test_old_key_names_load_as_the_shared_ones_and_set_the_schedule(corpus, run_experiment, caplog):
+    """``warmup_steps`` (the old name) loads as ``warmup``; the logged LR follows lmbench.training.lr_at;
+    eval_every = 0 evaluates val once, at the end."""
+    from lmbench.training import lr_at
+
+    spec = tiny_spec(corpus, max_steps=4, eval_every=0, schedule="linear", gen_tokens=0)
+    spec["recipe"]["warmup_steps"] = spec["recipe"].pop("warmup")
+    with caplog.at_level("WARNING", logger="lmbench"):
+        [rec] = run_experiment(spec)
+    assert rec.status == "done", rec.reason
+    assert any("'warmup_steps' is now called 'warmup'" in m for m in caplog.messages)
+    from lmbench.store import Store
+
+    with Store(Path(rec.run_dir).parent) as store:
+        steps = store.steps(rec.id)
+    expected = [lr_at(i, i / 4, lr=1e-3, min_lr=1e-4, warmup=2, schedule="linear") for i in range(4)]
+    assert [v for _, v in steps["lr"]] == pytest.approx(expected)
+    assert expected[0] == pytest.approx(5e-4) and steps["val_loss"] == [(4, pytest.approx(rec.results["best_val_loss"]))]
+
+
 def test_lstm_and_padded_batching(corpus, run_experiment):
     spec = tiny_spec(corpus, batching="padded", max_steps=3)
     spec["model"] = {"name": "lm.lstm", "emb_dim": 16, "hidden_size": 16, "num_layers": 1}
     [rec] = run_experiment(spec)
     assert rec.status == "done", rec.reason
     assert rec.results["test_loss"] > 0 and rec.results["train_tokens"] <= 3 * 4 * 16
+    assert rec.results["train_tokens_kind"] == "target tokens, padding excluded"
 
 
 @pytest.mark.parametrize("tokenizer", [{"name": "lm.bpe", "vocab_size": 300}, {"name": "lm.gpt2"}])
@@ -104,10 +130,10 @@ def test_resume_equals_uninterrupted(corpus, tmp_path):
     assert full.status == "done", full.reason
     host = fresh_host(entry_points=True, plugins={"stopper": _StopAt(3)})
     [cut] = run_spec(copy.deepcopy(spec), tmp_path / "resumed", host=host)
-    assert cut.status == "interrupted" and cut.results["steps"] == 3
+    assert cut.status == "interrupted" and cut.results["steps"] == 3 and cut.results["stopped_by"] == "interrupted"
     [resumed] = run_spec(copy.deepcopy(spec), tmp_path / "resumed")
     assert resumed.id == cut.id and resumed.status == "done", resumed.reason
-    assert resumed.results["steps"] == 6
+    assert resumed.results["steps"] == 6 and resumed.results["stopped_by"] == "max_steps"
     for key in ("val_loss", "test_loss", "train_tokens"):
         assert resumed.results[key] == pytest.approx(full.results[key], rel=1e-6, abs=1e-7), key
     a = torch.load(Path(full.run_dir) / "checkpoints" / "last.pt", weights_only=True)["model"]
