@@ -32,12 +32,13 @@ from lmbench.components import NEXT_TOKEN
 from lmbench.config import Count
 from lmbench.context import Run
 from lmbench.errors import BudgetTooShortError, ConfigError, LmbenchError
-from lmbench.training import (EnergyMeter, StepClock, StopRule, TrainingConfig, accumulation, adamw, clip_and_step,
-                              cost_results, lr_at, restore_training_state, save_training_state)
+from lmbench.training import (StepClock, StopRule, TrainingConfig, accumulation, adamw, clip_and_step, cost_results,
+                              lr_at, restore_training_state, save_training_state)
 
 from .batches import TrainSampler, eval_batches
 from .contracts import TRAIN_REQUIRES
 from .decoding import decoder_for
+from .energy import EnergyLedger
 from .evaluate import evaluate, lm_loss
 from .flops import flops_results
 from .report import generation_report, sample_rows
@@ -177,7 +178,6 @@ class Train:
         self.clock = StepClock(device)
         state = {"step": 0, "elapsed": 0.0, "tokens": 0, "best_val": math.inf, "best_step": -1}
         counters = restore_training_state(run, raw_model, opt, data=sampler, clock=self.clock) if c.resume else None
-        self.resumed = counters is not None
         if counters is not None:
             state.update(counters)
             run.info(f"resumed from step {state['step']}")
@@ -215,8 +215,9 @@ class Train:
         self.stop = stop = StopRule(c.max_steps, c.budget, run).start(step=state["step"], elapsed=state["elapsed"])
         interval_loss, interval_n, interval_tokens, interval_start = 0.0, 0, 0, clock.total
         model.train()
-        with run.progress(c.max_steps or None, "train") as advance, run.memory("train_memory") as mem, \
-                EnergyMeter(device) as energy:
+        self.energy = EnergyLedger(device, state)
+        self.energy.open()
+        with run.progress(c.max_steps or None, "train") as advance, run.memory("train_memory") as mem:
             while not stop.check(state["step"]):  # agreed across ranks, or DDP would hang
                 step = state["step"]
                 lr = lr_at(step, stop.progress(step), lr=c.lr, min_lr=c.min_lr, warmup=c.warmup, schedule=c.schedule)
@@ -254,7 +255,8 @@ class Train:
                 self._periodic_eval(run, model, raw_model, opt, sampler, splits, eval_kw, state)
             else:
                 self._save_last(run, raw_model, opt, sampler, state)
-        self.memory, self.energy_j = mem.result(), energy.joules
+        self.energy.close()
+        self.memory = mem.result()
         return stop.reason
 
     def _periodic_eval(self, run: Run, model: Any, raw_model: Any, opt: Any, sampler: TrainSampler, splits: dict,
@@ -278,7 +280,9 @@ class Train:
     def _save_last(self, run: Run, raw_model: Any, opt: Any, sampler: TrainSampler, state: dict[str, Any]) -> None:
         """The resumable ``last`` checkpoint (collective under FSDP: every rank calls it)."""
         state["elapsed"] = self.stop.elapsed
+        self.energy.close()  # the energy so far goes into the checkpoint's counters
         save_training_state(run, raw_model, opt, state, data=sampler, clock=self.clock)
+        self.energy.open()
 
     # -- final evaluation, samples, generation --------------------------------------------------------
     def _finish(self, run: Run, raw_model: Any, splits: dict, eval_kw: dict[str, Any], state: dict[str, Any],
@@ -306,10 +310,9 @@ class Train:
                 run.add_results(**split_results)
                 results.update(split_results)
         tokens_kind = "target tokens, padding excluded" if c.batching == "padded" else "target tokens"
-        energy = None if self.resumed else self.energy_j  # NVML counts this attempt only: no guess for a resume
         results.update(cost_results(seconds=state["elapsed"], tokens=state["tokens"], tokens_kind=tokens_kind,
                                     steps=state["step"], stopped_by=stopped, clock=self.clock, memory=self.memory,
-                                    energy_j=energy, world_size=run.dist.world_size))
+                                    energy_j=self.energy.joules, world_size=run.dist.world_size))
         results.update({
             "best_val_loss": state["best_val"] if math.isfinite(state["best_val"]) else None,
             "best_step": state["best_step"], "params": split_params["total"],

@@ -141,6 +141,42 @@ def test_resume_equals_uninterrupted(corpus, tmp_path):
     assert all(torch.allclose(a[k], b[k], atol=1e-6) for k in a)
 
 
+class _FakeEnergyMeter:
+    """NVML's energy counter as a GPU would report it: 1 J per measured block."""
+
+    def __init__(self, device):
+        self.joules = None
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.joules = 1.0
+
+
+def test_energy_is_summed_over_checkpoints_and_survives_a_resume(corpus, tmp_path, monkeypatch):
+    monkeypatch.setattr("lmbench_lm.energy.EnergyMeter", _FakeEnergyMeter)
+    spec = tiny_spec(corpus, gen_tokens=0)  # 6 steps, eval (and checkpoint) every 3
+    [full] = run_spec(copy.deepcopy(spec), tmp_path / "full")
+    assert full.status == "done", full.reason
+    blocks = full.results["energy_j"]
+    assert blocks == 4.0  # to the checkpoints at steps 3 and 6, to the last save, after it
+    assert full.results["joules_per_token"] == pytest.approx(blocks / full.results["train_tokens"])
+    host = fresh_host(entry_points=True, plugins={"stopper": _StopAt(2)})
+    [cut] = run_spec(copy.deepcopy(spec), tmp_path / "resumed", host=host)
+    assert cut.status == "interrupted" and cut.results["energy_j"] == 2.0  # to the checkpoint at step 2, after it
+    [resumed] = run_spec(copy.deepcopy(spec), tmp_path / "resumed")
+    assert resumed.status == "done" and resumed.results["steps"] == 6
+    # the first attempt's checkpointed 1 J (not the 1 J after its checkpoint) plus the resumed attempt's 4 blocks
+    assert resumed.results["energy_j"] == 5.0
+    assert resumed.results["joules_per_token"] == pytest.approx(5.0 / resumed.results["train_tokens"])
+
+
+def test_no_energy_result_without_a_counter(corpus, run_experiment):
+    [rec] = run_experiment(tiny_spec(corpus, max_steps=2, gen_tokens=0))  # the CPU has no energy counter
+    assert rec.status == "done" and "energy_j" not in rec.results and "joules_per_token" not in rec.results
+
+
 def test_corrupt_checkpoint_on_resume_is_a_clear_error(corpus, tmp_path):
     spec = tiny_spec(corpus, gen_tokens=0)
     host = fresh_host(entry_points=True, plugins={"stopper": _StopAt(2)})
