@@ -21,7 +21,7 @@ COMPARE = {
     "tokenizer": {"name": "lm.char"},
     "model": {"name": "lm.transformer"},
     "recipe": {
-        "name": "lm.train", "context": 128, "batch_size": 16, "lr": 2e-3, "min_lr": 2e-4, "warmup_steps": 30,
+        "name": "lm.train", "context": 128, "batch_size": 16, "lr": 2e-3, "min_lr": 2e-4, "warmup": 30,
         "budget": "60s", "eval_every": 50, "eval_tokens": 16384, "final_eval_tokens": 65536,
         "sample_prompts": _SHAKESPEARE_PROMPTS, "sample_temperatures": [0.5, 1.0], "sample_tokens": 120,
         "top_k": 0, "gen_tokens": 32, "gen_prompt_len": 16, "gen_batch_size": 8, "gen_repeats": 3,
@@ -49,7 +49,7 @@ SEED000 = {
     "tokenizer": {"name": "lm.gpt2"},
     "model": {"name": "lm.transformer"},
     "recipe": {
-        "name": "lm.train", "context": 128, "batch_size": 32, "lr": 1e-3, "min_lr": 1e-4, "warmup_steps": 100,
+        "name": "lm.train", "context": 128, "batch_size": 32, "lr": 1e-3, "min_lr": 1e-4, "warmup": 100,
         "budget": "15m", "eval_every": 200, "eval_tokens": 65536, "batching": "packed",
         "sample_prompts": _SHAKESPEARE_PROMPTS, "sample_temperatures": [0.7, 1.0], "sample_tokens": 60,
     },
@@ -71,7 +71,7 @@ SEED002 = {
     "model": {"name": "lm.transformer"},
     "recipe": {
         "name": "lm.train", "context": 256, "batch_size": 32, "lr": 6e-4, "min_lr": 6e-5, "betas": [0.9, 0.95],
-        "weight_decay": 0.1, "warmup_steps": 200, "budget": "30m", "eval_every": 250, "eval_tokens": 131072,
+        "weight_decay": 0.1, "warmup": 200, "budget": "30m", "eval_every": 250, "eval_tokens": 131072,
         "compile": True, "sample_prompts": _SHAKESPEARE_PROMPTS, "sample_temperatures": [0.7, 1.0],
         "sample_tokens": 80, "gen_tokens": 128, "gen_prompt_len": 128, "gen_batch_size": 16,
     },
@@ -95,7 +95,7 @@ NANOGPT_CHAR = {
               "max_seq_len": 64, "dropout": 0.0, "pos_encoding": "learned"},
     "recipe": {
         "name": "lm.train", "context": 64, "batch_size": 12, "max_steps": 2000, "lr": 1e-3, "min_lr": 1e-4,
-        "warmup_steps": 100, "schedule": "cosine", "betas": [0.9, 0.99], "weight_decay": 0.1, "grad_clip": 1.0,
+        "warmup": 100, "schedule": "cosine", "betas": [0.9, 0.99], "weight_decay": 0.1, "grad_clip": 1.0,
         "eval_every": 250, "eval_tokens": 0, "log_every": 50, "eval_batch_size": 256,
         "sample_prompts": ["\n"], "sample_temperatures": [0.8], "sample_tokens": 300, "gen_tokens": 32,
     },

@@ -1,8 +1,9 @@
 """The results the LM lab's recipes return and log, declared for reports and ``lmbench compare``.
 
-Cost results (``train_tokens_per_s``, ``peak_memory_bytes``, ``params``, ``mfu`` ...) are the
-core's shared vocabulary and are not declared again here. ``train_tokens_per_s`` counts the
-tokens the model was trained on (inputs of every optimizer step).
+Cost results (``train_tokens_per_s``, ``peak_memory_bytes``, ``params``, ``stopped_by``, ``mfu`` ...)
+are the core's shared vocabulary (:func:`lmbench.training.cost_results`) and are not declared
+again here. ``train_tokens_per_s`` counts the target tokens of every optimizer step on all ranks
+(without padding in padded batching), as ``train_tokens_kind`` says.
 """
 
 from __future__ import annotations

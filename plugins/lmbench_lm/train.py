@@ -1,10 +1,11 @@
 """The ``lm.train`` recipe: train a language model for steps and/or a wall-clock budget.
 
 Builds dataset -> tokenizer (trained on the training split when it needs to be) -> tokenized,
-cached splits -> model (with the ``[attention]`` kernel when the spec has one). Trains with AdamW
-(warm-up, constant/cosine), gradient clipping and accumulation, bf16 autocast, fused AdamW and
-optional ``torch.compile`` on CUDA; evaluates val every ``eval_every`` steps (saving the best
-model), saves a resumable ``last`` checkpoint (model, optimizer, schedule, RNG, data position),
+cached splits -> model (with the ``[attention]`` kernel when the spec has one). Trains with the
+shared toolkit (:mod:`lmbench.training`: stop rule, LR schedule, AdamW groups, clipping and
+accumulation, step clock), bf16 autocast, fused AdamW and optional ``torch.compile`` on CUDA;
+evaluates val every ``eval_every`` steps (saving the best model), saves a resumable ``last``
+checkpoint (model, optimizer, RNG, data position, step clock, counters),
 then evaluates the best model on val and test (with the spec's ``next_token`` metrics, as
 ``val_<key>`` / ``test_<key>``), samples text and measures generation. Each result is recorded as
 soon as it is computed, so a failure in sampling keeps the test results and says where it failed.
@@ -27,38 +28,41 @@ from typing import Any
 
 import torch
 
-from lmbench.components import NEXT_TOKEN, FlopsCounter
-from lmbench.config import Count, Seconds
+from lmbench.components import NEXT_TOKEN
+from lmbench.config import Count
 from lmbench.context import Run
 from lmbench.errors import BudgetTooShortError, ConfigError, LmbenchError
+from lmbench.training import (StepClock, StopRule, TrainingConfig, accumulation, adamw, clip_and_step, cost_results,
+                              lr_at, restore_training_state, save_training_state)
 
 from .batches import TrainSampler, eval_batches
 from .contracts import TRAIN_REQUIRES
 from .decoding import decoder_for
+from .energy import EnergyLedger
 from .evaluate import evaluate, lm_loss
-from .optim import lr_at, make_optimizer
+from .flops import flops_results
 from .report import generation_report, sample_rows
 from .tokens import cached_split
 
 
 @dataclass
-class TrainConfig:
-    """Options of ``lm.train`` (the ``[recipe]`` table)."""
+class TrainConfig(TrainingConfig):
+    """Options of ``lm.train`` (the ``[recipe]`` table).
 
-    context: int = 128
+    The shared training keys (``max_steps``, ``budget``, ``lr``, ``min_lr``, ``warmup``,
+    ``schedule``, ``grad_clip``, ``weight_decay``, ``batch_size``, ``grad_accum``, ``eval_every``)
+    mean what :class:`lmbench.training.TrainingConfig` says; old names (``warmup_steps``) still load.
+    """
+
     batch_size: int = 16
-    grad_accum: int = 1
-    batching: str = "packed"  # packed | padded (per document, PAD = EOS, ignored in the loss)
     lr: float = 1e-3
     min_lr: float = 1e-4
-    betas: list[float] = field(default_factory=lambda: [0.9, 0.99])
     weight_decay: float = 0.1
-    warmup_steps: int = 50
-    schedule: str = "cosine"  # cosine | constant
-    grad_clip: float = 1.0  # 0 = off
-    max_steps: int = 0  # 0 = no step limit (then budget is required)
-    budget: Seconds | None = None  # wall-clock for the training loop (periodic evals included)
-    eval_every: int = 100
+    warmup: float = 50  # steps when >= 1, a fraction of training when < 1
+    eval_every: int = 100  # 0 = evaluate val only once, at the end of training
+    context: int = 128
+    batching: str = "packed"  # packed | padded (per document, PAD = EOS, ignored in the loss)
+    betas: list[float] = field(default_factory=lambda: [0.9, 0.99])
     eval_tokens: Count = Count(0)  # val targets per periodic eval; 0 = the whole split
     final_eval_tokens: Count = Count(0)  # val/test targets in the final evaluation; 0 = whole split
     eval_batch_size: int = 0  # 0 = batch_size
@@ -80,16 +84,13 @@ class TrainConfig:
     nan_at: int = -1  # fault injection for tests: make the loss NaN at this step
 
     def __post_init__(self) -> None:
+        self.check_training()
         if self.batching not in ("packed", "padded"):
             raise ValueError(f"batching must be 'packed' or 'padded', got {self.batching!r}")
-        if self.schedule not in ("cosine", "constant"):
-            raise ValueError(f"schedule must be 'cosine' or 'constant', got {self.schedule!r}")
         if self.dtype not in ("auto", "bf16", "fp32"):
             raise ValueError(f"dtype must be auto, bf16 or fp32, got {self.dtype!r}")
-        if not self.max_steps and not self.budget:
-            raise ValueError("set recipe.max_steps or recipe.budget (e.g. budget=\"2m\"), or both")
-        if min(self.context, self.batch_size, self.grad_accum, self.eval_every, self.log_every) < 1:
-            raise ValueError("context, batch_size, grad_accum, eval_every and log_every must be >= 1")
+        if min(self.context, self.log_every) < 1:
+            raise ValueError("context and log_every must be >= 1")
         if len(self.betas) != 2:
             raise ValueError(f"betas must be two numbers, got {self.betas}")
 
@@ -150,6 +151,8 @@ class Train:
         tok, splits, model = parts["tokenizer"], parts["splits"], parts["model"]
         model.to(device)
         raw_model = model
+        unique = {id(p): p for p in raw_model.parameters()}.values()  # counted before FSDP flattens them
+        self.trainable_params = sum(p.numel() for p in unique if p.requires_grad)
         # FSDP (run.parallel = "fsdp" under torchrun) shards in place; an unsharded twin serves the
         # final evaluation and sampling, which every rank then runs without collectives.
         self.eval_copy = copy.deepcopy(model) if run.sharded else None
@@ -161,8 +164,7 @@ class Train:
             model = run.wrap_model(model)  # DDP under torchrun (lmbench run --nproc N); unchanged otherwise
         autocast = self._autocast(device)
         ac = (lambda: autocast) if autocast is not None else nullcontext
-        opt = make_optimizer(raw_model, lr=c.lr, betas=(c.betas[0], c.betas[1]), weight_decay=c.weight_decay,
-                             device=device)
+        opt = adamw(raw_model, lr=c.lr, weight_decay=c.weight_decay, betas=(c.betas[0], c.betas[1]), device=device)
         sampler = TrainSampler(splits["train"], c.context, c.batch_size, mode=c.batching, pad_id=tok.eos_id,
                                seed=run.seed, name="train", rank=run.dist.rank,
                                world_size=run.dist.world_size)  # each rank its slice of one global batch
@@ -173,10 +175,11 @@ class Train:
         run.info(f"{run.name('model')}: {split_params['total']:,} parameters ({split_params}); "
                  f"vocab {tok.vocab_size}; train {splits['train'].n_tokens:,} tokens")
 
-        state = {"step": 0, "elapsed": 0.0, "train_time": 0.0, "tokens": 0, "best_val": math.inf, "best_step": -1}
-        ckpt = run.load_checkpoint("last") if c.resume else None
-        if ckpt is not None:
-            self._restore(run, ckpt, raw_model, opt, sampler, state, tok)
+        self.clock = StepClock(device)
+        state = {"step": 0, "elapsed": 0.0, "tokens": 0, "best_val": math.inf, "best_step": -1}
+        counters = restore_training_state(run, raw_model, opt, data=sampler, clock=self.clock) if c.resume else None
+        if counters is not None:
+            state.update(counters)
             run.info(f"resumed from step {state['step']}")
         if c.budget and state["step"] == 0:
             self._check_budget(model, splits["val"], eval_kw, ac)
@@ -207,80 +210,58 @@ class Train:
 
     def _loop(self, run: Run, model: Any, raw_model: Any, opt: Any, sampler: TrainSampler, splits: dict,
               eval_kw: dict[str, Any], state: dict[str, Any], ac: Any) -> str:
-        c = self.config
-        device = run.device
-        t_start = time.perf_counter() - state["elapsed"]
-        interval_loss, interval_n, interval_tokens, interval_time = 0.0, 0, 0, 0.0
-        stopped = "max_steps"
+        """Optimizer steps until the stop rule says otherwise; returns its reason (``stopped_by``)."""
+        c, device, clock = self.config, run.device, self.clock
+        self.stop = stop = StopRule(c.max_steps, c.budget, run).start(step=state["step"], elapsed=state["elapsed"])
+        interval_loss, interval_n, interval_tokens, interval_start = 0.0, 0, 0, clock.total
         model.train()
+        self.energy = EnergyLedger(device, state)
+        self.energy.open()
         with run.progress(c.max_steps or None, "train") as advance, run.memory("train_memory") as mem:
-            while True:
-                t0 = time.perf_counter()  # a step's time includes the harness's per-step work (stop check, log)
-                elapsed = t0 - t_start
-                if c.max_steps and state["step"] >= c.max_steps:
-                    stopped = "max_steps"
-                elif c.budget and elapsed >= c.budget:
-                    stopped = "budget"
-                elif run.should_stop():
-                    stopped = getattr(run.stop, "reason", None) or "stopped"
-                else:
-                    stopped = ""
-                if run.dist.enabled:  # every rank stops at the same step, or DDP would hang
-                    any_stop = run.all_reduce_mean(1.0 if stopped else 0.0) > 0
-                    stopped = stopped or ("peer" if any_stop else "")
-                if stopped:
-                    break
+            while not stop.check(state["step"]):  # agreed across ranks, or DDP would hang
                 step = state["step"]
-                progress = max(step / c.max_steps if c.max_steps else 0.0, elapsed / c.budget if c.budget else 0.0)
-                lr = lr_at(step, lr=c.lr, min_lr=c.min_lr, warmup_steps=c.warmup_steps, schedule=c.schedule,
-                           progress=progress)
-                for group in opt.param_groups:
-                    group["lr"] = lr
-                loss_sum, tokens = 0.0, 0
-                for _ in range(c.grad_accum):
-                    x, y = sampler.next()
-                    x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
-                    with ac():
-                        loss = lm_loss(model(x), y)
-                    if step == c.nan_at:
-                        loss = loss * float("nan")
-                    (loss / c.grad_accum).backward()
-                    loss_sum += loss.detach()
-                    # trained tokens of all ranks (each trains its own batch)
-                    tokens += (int((y != -100).sum()) if c.batching == "padded" else y.numel()) * run.dist.world_size
-                if c.grad_clip:
-                    torch.nn.utils.clip_grad_norm_(raw_model.parameters(), c.grad_clip)
-                loss_value = run.check_finite("train_loss", loss_sum / c.grad_accum, step)
-                if run.dist.enabled:  # the global batch's loss, as one process with the global batch logs it
-                    loss_value = run.all_reduce_mean(loss_value)
-                opt.step()
-                opt.zero_grad(set_to_none=True)
+                lr = lr_at(step, stop.progress(step), lr=c.lr, min_lr=c.min_lr, warmup=c.warmup, schedule=c.schedule)
+                with clock.step():
+                    loss_sum, tokens = 0.0, 0
+                    for _, sync in accumulation(model, c.grad_accum):  # DDP all-reduces on the last one only
+                        x, y = sampler.next()
+                        x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
+                        with sync:
+                            with ac():
+                                loss = lm_loss(model(x), y)
+                            if step == c.nan_at:
+                                loss = loss * float("nan")
+                            (loss / c.grad_accum).backward()
+                        loss_sum += loss.detach()
+                        # trained tokens of all ranks (each trains its own batch)
+                        tokens += (int((y != -100).sum()) if c.batching == "padded" else y.numel()) * run.dist.world_size
+                    loss_value = run.check_finite("train_loss", loss_sum / c.grad_accum, step)
+                    if run.dist.enabled:  # the global batch's loss, as one process with the global batch logs it
+                        loss_value = run.all_reduce_mean(loss_value)
+                    clip_and_step(opt, c.grad_clip, lr=lr)
                 state["step"] = step = step + 1
                 state["tokens"] += tokens
-                interval_loss += loss_value
-                interval_n += 1
-                interval_tokens += tokens
+                interval_loss, interval_n, interval_tokens = interval_loss + loss_value, interval_n + 1, \
+                    interval_tokens + tokens
                 advance()
                 if step % c.log_every == 0:
-                    interval_time += time.perf_counter() - t0
+                    seconds = max(clock.total - interval_start, 1e-9)
                     run.log(step, train_loss=interval_loss / interval_n, lr=lr, tokens=state["tokens"],
-                            tokens_per_s=interval_tokens / max(interval_time, 1e-9), step_time_ms=1e3 * interval_time
-                            / interval_n)
-                    interval_loss, interval_n, interval_tokens, interval_time = 0.0, 0, 0, 0.0
-                dt = time.perf_counter() - t0
-                state["train_time"] += dt
-                interval_time += dt if interval_n else 0.0
-                if step % c.eval_every == 0:
-                    self._periodic_eval(run, model, raw_model, opt, sampler, splits, eval_kw, state, t_start)
-            state["elapsed"] = time.perf_counter() - t_start
-            if state["step"] % c.eval_every != 0 and state["step"] > 0:
-                self._periodic_eval(run, model, raw_model, opt, sampler, splits, eval_kw, state, t_start)
-            self._save_last(run, raw_model, opt, sampler, state)
+                            tokens_per_s=interval_tokens / seconds, step_time_ms=1e3 * seconds / interval_n)
+                    interval_loss, interval_n, interval_tokens, interval_start = 0.0, 0, 0, clock.total
+                if c.eval_every and step % c.eval_every == 0:
+                    self._periodic_eval(run, model, raw_model, opt, sampler, splits, eval_kw, state)
+            if state["step"] > 0 and (not c.eval_every or state["step"] % c.eval_every != 0):
+                self._periodic_eval(run, model, raw_model, opt, sampler, splits, eval_kw, state)
+            else:
+                self._save_last(run, raw_model, opt, sampler, state)
+        self.energy.close()
         self.memory = mem.result()
-        return stopped
+        return stop.reason
 
     def _periodic_eval(self, run: Run, model: Any, raw_model: Any, opt: Any, sampler: TrainSampler, splits: dict,
-                       eval_kw: dict[str, Any], state: dict[str, Any], t_start: float) -> None:
+                       eval_kw: dict[str, Any], state: dict[str, Any]) -> None:
+        """Val loss now; keep the best model as ``best`` and save the resumable ``last`` checkpoint."""
         c = self.config
         t0 = time.perf_counter()
         val = evaluate(model, splits["val"], max_tokens=c.eval_tokens, name="val", **eval_kw)
@@ -291,34 +272,17 @@ class Train:
             if c.save_best:
                 run.save_checkpoint({"model": run.model_state_dict(raw_model), "step": state["step"],
                                      "val_loss": val["loss"]}, "best")
-        state["elapsed"] = time.perf_counter() - t_start
         self._save_last(run, raw_model, opt, sampler, state)
         run.log(state["step"], val_loss=val["loss"], val_ppl=val["ppl"], val_bits_per_byte=val["bits_per_byte"],
                 eval_s=time.perf_counter() - t0)
         run.info(f"step {state['step']}: val_loss {val['loss']:.4f}" + (" (best)" if improved else ""))
 
     def _save_last(self, run: Run, raw_model: Any, opt: Any, sampler: TrainSampler, state: dict[str, Any]) -> None:
-        rng = {"torch": torch.get_rng_state()}
-        if torch.cuda.is_available() and run.device.startswith("cuda"):
-            rng["cuda"] = torch.cuda.get_rng_state(torch.device(run.device))
-        run.save_checkpoint({"model": run.model_state_dict(raw_model), "optimizer": run.optimizer_state_dict(raw_model, opt),
-                             "state": dict(state),
-                             "schedule": {"step": state["step"], "elapsed": state["elapsed"]}, "rng": rng,
-                             "data": sampler.state_dict()}, "last")
-
-    def _restore(self, run: Run, ckpt: dict[str, Any], raw_model: Any, opt: Any, sampler: TrainSampler,
-                 state: dict[str, Any], tok: Any) -> None:
-        try:
-            run.load_state_dicts(raw_model, opt, ckpt["model"], ckpt["optimizer"])
-            sampler.load_state_dict(ckpt["data"])
-            state.update(ckpt["state"])
-            torch.set_rng_state(ckpt["rng"]["torch"])
-            if "cuda" in ckpt["rng"] and torch.cuda.is_available():
-                torch.cuda.set_rng_state(ckpt["rng"]["cuda"])
-        except (KeyError, RuntimeError, ValueError, TypeError) as exc:
-            raise LmbenchError(f"the run's last checkpoint does not fit this model/tokenizer "
-                               f"({type(exc).__name__}: {str(exc).splitlines()[0][:160]}); run with --force to "
-                               "start over") from exc
+        """The resumable ``last`` checkpoint (collective under FSDP: every rank calls it)."""
+        state["elapsed"] = self.stop.elapsed
+        self.energy.close()  # the energy so far goes into the checkpoint's counters
+        save_training_state(run, raw_model, opt, state, data=sampler, clock=self.clock)
+        self.energy.open()
 
     # -- final evaluation, samples, generation --------------------------------------------------------
     def _finish(self, run: Run, raw_model: Any, splits: dict, eval_kw: dict[str, Any], state: dict[str, Any],
@@ -345,24 +309,21 @@ class Train:
                                  **{f"{name}_{k}": v for k, v in feed.result().items()}}
                 run.add_results(**split_results)
                 results.update(split_results)
-        tokens_per_s = state["tokens"] / max(state["train_time"], 1e-9)
+        tokens_kind = "target tokens, padding excluded" if c.batching == "padded" else "target tokens"
+        results.update(cost_results(seconds=state["elapsed"], tokens=state["tokens"], tokens_kind=tokens_kind,
+                                    steps=state["step"], stopped_by=stopped, clock=self.clock, memory=self.memory,
+                                    energy_j=self.energy.joules, world_size=run.dist.world_size))
         results.update({
             "best_val_loss": state["best_val"] if math.isfinite(state["best_val"]) else None,
-            "best_step": state["best_step"], "steps": state["step"], "train_tokens": state["tokens"],
-            "train_tokens_per_s": tokens_per_s, "step_time_ms": 1e3 * state["train_time"] / max(state["step"], 1),
-            "train_seconds": state["elapsed"], "stopped": stopped,
-            "params": split_params["total"], "params_embedding": split_params["embedding"],
-            "params_body": split_params["body"], "params_head": split_params["head"],
-            "vocab_size": tok.vocab_size,
+            "best_step": state["best_step"], "params": split_params["total"],
+            "trainable_params": self.trainable_params, "params_embedding": split_params["embedding"],
+            "params_body": split_params["body"], "params_head": split_params["head"], "vocab_size": tok.vocab_size,
         })
-        mem = getattr(self, "memory", {})
-        peak = mem.get("torch_peak_allocated_bytes") or mem.get("rss_peak_bytes")
-        if peak:
-            results["peak_memory_bytes"] = peak
-            results["peak_memory_source"] = "torch_peak_allocated" if "torch_peak_allocated_bytes" in mem else "rss"
-        run.add_results(**results)
+        run.add_results(**{k: v for k, v in results.items() if v is not None})
+        step_tokens_per_s = state["tokens"] / max(self.clock.total, 1e-9)  # optimizer steps only: for MFU
         with run.stage("cost estimate"):
-            results.update(_cost(run, raw_model, split_params, tokens_per_s, c.context, autocast is not None))
+            results.update(flops_results(run, raw_model, split_params, step_tokens_per_s, c.context,
+                                         autocast is not None))
         if not run.dist.is_main:  # samples, generation timing and export on rank 0 only
             return {k: v for k, v in results.items() if v is not None}
         if c.export_hf:
@@ -384,39 +345,3 @@ class Train:
                     results[f"gen_tokens_per_s_b{gen[1]['batch_size']}"] = gen[1]["gen_tokens_per_s"]
         return {k: v for k, v in results.items() if v is not None}
 
-
-def _cost(run: Run, model: Any, split: dict[str, int], tokens_per_s: float, context: int, bf16: bool
-          ) -> dict[str, Any]:
-    """Training FLOPs per token and MFU: the model's own ``flops_per_token`` (FlopsCounter) when it
-    has one, the Transformer formula for the lab's models, nothing for a model that offers neither."""
-    if isinstance(model, FlopsCounter):
-        from lmbench.measure import peak_flops
-
-        flops = float(model.flops_per_token(context))
-        peak = peak_flops(run.device, "bf16" if bf16 else torch.float32)
-        return {"train_flops_per_token": flops, **({"mfu": tokens_per_s * flops / peak} if peak else {})}
-    if all(hasattr(model, a) for a in ("head", "cfg", "vocab_size")):
-        return _mfu(run, model, split, tokens_per_s, context, bf16)
-    run.info("no FLOPs estimate: the model has no flops_per_token(context) (lmbench.components.FlopsCounter)")
-    return {}
-
-
-def _mfu(run: Any, model: Any, split: dict[str, int], tokens_per_s: float, context: int, bf16: bool) -> dict[str, Any]:
-    """Training FLOPs per token (6N + attention term; N counts the output matmul) and MFU if a peak is known.
-
-    ``tokens_per_s`` is the whole run's (summed over ranks); MFU is per device
-    (:func:`lmbench.measure.per_device_mfu`).
-    """
-    from lmbench.measure import peak_flops, per_device_mfu, transformer_flops_per_token
-
-    out_dim = model.head.weight.shape[1]
-    n = split["body"] + model.vocab_size * out_dim
-    cfg = model.cfg
-    layers, width = (cfg.n_layers, cfg.emb_dim) if hasattr(cfg, "n_heads") else (0, 0)
-    flops = transformer_flops_per_token(n, layers, context, width, training=True)
-    out: dict[str, Any] = {"train_flops_per_token": flops}
-    value = per_device_mfu(tokens_per_s * flops, peak_flops(run.device, "bf16" if bf16 else torch.float32),
-                           run.dist.world_size)
-    if value is not None:
-        out["mfu"] = value
-    return out

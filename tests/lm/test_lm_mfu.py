@@ -8,7 +8,7 @@ torch = pytest.importorskip("torch")
 
 from lmbench.measure import count_flops, peak_flops, transformer_flops_per_token  # noqa: E402
 from lmbench_lm.models.transformer import TransformerConfig, TransformerLanguageModel  # noqa: E402
-from lmbench_lm.train import _mfu  # noqa: E402
+from lmbench_lm.flops import mfu_results as _mfu  # noqa: E402
 
 H100 = "NVIDIA H100 80GB HBM3"  # peak_flops reads a GPU name as well as a device
 

@@ -1,0 +1,50 @@
+"""Training FLOPs per token and model FLOPs utilisation (MFU) of an ``lm.train`` run."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+
+from lmbench.components import FlopsCounter
+
+
+def flops_results(run: Any, model: Any, split: dict[str, int], tokens_per_s: float, context: int, bf16: bool
+                  ) -> dict[str, Any]:
+    """Training FLOPs per token and MFU: the model's own ``flops_per_token`` (FlopsCounter) when it
+    has one, the Transformer formula for the lab's models, nothing for a model that offers neither.
+
+    ``tokens_per_s`` is trained tokens (all ranks) over the optimizer steps' own time (no evaluations).
+    """
+    if isinstance(model, FlopsCounter):
+        from lmbench.measure import peak_flops
+
+        flops = float(model.flops_per_token(context))
+        peak = peak_flops(run.device, "bf16" if bf16 else torch.float32)
+        return {"train_flops_per_token": flops, **({"mfu": tokens_per_s * flops / peak} if peak else {})}
+    if all(hasattr(model, a) for a in ("head", "cfg", "vocab_size")):
+        return mfu_results(run, model, split, tokens_per_s, context, bf16)
+    run.info("no FLOPs estimate: the model has no flops_per_token(context) (lmbench.components.FlopsCounter)")
+    return {}
+
+
+def mfu_results(run: Any, model: Any, split: dict[str, int], tokens_per_s: float, context: int, bf16: bool
+                ) -> dict[str, Any]:
+    """Training FLOPs per token (6N + attention term; N counts the output matmul) and MFU if a peak is known.
+
+    ``tokens_per_s`` is the whole run's (summed over ranks); MFU is per device
+    (:func:`lmbench.measure.per_device_mfu`).
+    """
+    from lmbench.measure import peak_flops, per_device_mfu, transformer_flops_per_token
+
+    out_dim = model.head.weight.shape[1]
+    n = split["body"] + model.vocab_size * out_dim
+    cfg = model.cfg
+    layers, width = (cfg.n_layers, cfg.emb_dim) if hasattr(cfg, "n_heads") else (0, 0)
+    flops = transformer_flops_per_token(n, layers, context, width, training=True)
+    out: dict[str, Any] = {"train_flops_per_token": flops}
+    value = per_device_mfu(tokens_per_s * flops, peak_flops(run.device, "bf16" if bf16 else torch.float32),
+                           run.dist.world_size)
+    if value is not None:
+        out["mfu"] = value
+    return out
