@@ -14,8 +14,8 @@ TINY = {
     "dataset": {"name": "looped.linreg", "n_dims": 3, "n_points": 7, "dims_start": 2, "points_start": 3,
                 "curriculum_every": 5},
     "model": {"name": "looped.looped", "loops": 3, "grad_loops": 2, "d_model": 16, "n_heads": 2},
-    "recipe": {"name": "looped.train", "steps": 12, "batch_size": 8, "eval_prompts": 32, "log_every": 4,
-               "eval_every": 6, "warmup_steps": 2, "eval_loops": [1, 3, 5]},
+    "recipe": {"name": "looped.train", "max_steps": 12, "batch_size": 8, "eval_prompts": 32, "log_every": 4,
+               "eval_every": 6, "warmup": 2, "eval_loops": [1, 3, 5]},
     "run": {"seed": 0, "device": "cpu"},
 }
 
@@ -130,3 +130,28 @@ def test_presets_resolve(lmbench_entry_point_host, tmp_path, preset, labels):
         assert [m["name"] for m in models] == ["looped.looped", "looped.looped", "looped.chained"]
         assert all((m["loops"], m["grad_loops"], m["d_model"], m["n_heads"]) == (8, 5, 64, 4) for m in models)
         assert [m["loops_start"] for m in models] == [0, 5, 0] and models[2]["loops_a"] == 4
+
+
+def test_shared_training_keys_and_the_old_names(caplog):
+    import logging
+
+    from lmbench.validate import make_config
+    from lmbench_looped.train import TrainConfig
+
+    with caplog.at_level(logging.WARNING, logger="lmbench"):
+        cfg = make_config(TrainConfig, {"steps": 7, "warmup_steps": 3}, "recipe looped.train")
+    assert (cfg.max_steps, cfg.warmup) == (7, 3) and "'steps' is now called 'max_steps'" in caplog.text
+    with pytest.raises(ConfigError, match="min_lr"):
+        make_config(TrainConfig, {"lr": 5e-5}, "recipe looped.train")  # below the default floor: one clear line
+    assert make_config(TrainConfig, {"budget": "2m", "max_steps": 0}, "recipe looped.train").budget == 120
+
+
+def test_stopped_by_budget_and_the_shared_cost_keys(run_experiment, tmp_path):
+    (record,) = run_experiment(spec(recipe__max_steps=0, recipe__budget=1.5, recipe__eval_every=0))
+    assert record.status == "done", record.reason
+    r = record.results
+    assert r["stopped_by"] == "budget" and r["steps"] > 0 and 1.5 <= r["train_seconds"] < 10
+    points = [3] * 5 + [5] * 5 + [7] * 10_000  # the task's curriculum: n = 3, 5, 7 every 5 steps
+    assert r["train_tokens"] == sum(2 * 8 * p for p in points[:int(r["steps"])])  # 2 tokens per example, batch 8
+    assert r["trainable_params"] == r["params"] > 0 and r["train_tokens_kind"].startswith("prompt tokens")
+    assert not (tmp_path / "runs" / record.id / "checkpoints" / "last.pt").exists()  # finished: nothing to resume
