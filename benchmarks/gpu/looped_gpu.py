@@ -4,14 +4,14 @@
 Setting: in-context linear regression, d = 20, n = 41 pairs, batch 64. Models (width 256, 8 heads):
 - looped: one shared layer, b = 20 loops, backprop through the last T = 15, input injection
 - gpt2:   12 distinct layers
-Both train for the same fixed number of steps (default 6000, AdamW, lr 3e-4, warm-up 500,
-cosine to 10 % over the steps or the budget, whichever ends first, grad clip 1, bf16 autocast:
-the harness's ``lmbench.training`` toolkit, so the cost keys mean what ``looped.train`` reports)
-under a compressed curriculum (d from 5 and n from 11, +1 / +2 every 200 steps: the full setting
-from step 3000 on), with a per-model wall-clock cap (--budget-s) so that the whole script stays under 4 minutes on one H100. Then both are evaluated
-on 1280 fixed prompts at the full setting: normalised squared error (/ d) vs in-context examples,
-for both models and the exact baselines (least squares, ridge, 3-NN, averaging, zero), and the
-looped model's error at n = 2d vs loops at inference (1..60).
+Both train for the same fixed number of steps (default 6000, AdamW, lr 3e-4, warm-up 500, cosine to
+10 % over the steps or the budget, whichever ends first, grad clip 1, bf16 autocast: the harness's
+``lmbench.training`` toolkit, so the cost keys mean what ``looped.train`` reports) under a
+compressed curriculum (d from 5 and n from 11, +1 / +2 every 200 steps: the full setting from step
+3000 on), with a per-model wall-clock cap (--budget-s) so that the whole script stays under 4
+minutes on one H100. Then both are evaluated on 1280 fixed prompts at the full setting: normalised
+squared error (/ d) vs in-context examples, for both models and the exact baselines (least squares,
+ridge, 3-NN, averaging, zero), and the looped model's error at n = 2d vs loops at inference (1..60).
 
 Prints markdown tables; ``--out DIR`` writes results.json, results.md and error_vs_n.png
 (if matplotlib is present). ``--quick`` is a CPU smoke test (tiny sizes, seconds).
@@ -174,7 +174,8 @@ def main(argv=None) -> int:
     ks = sorted({*range(0, n, max(1, n // 10)), d, 2 * d if 2 * d < n else n - 1, n - 1})
     lines = ["| model | params | steps | step ms | tokens/s | error@d | error@2d |", "|---|---|---|---|---|---|---|"]
     for name, r in results.items():
-        lines.append(f"| {name} | {r['params']:,} | {r['steps']} | {r.get('step_time_ms', float('nan')):.3f} | {r['train_tokens_per_s']:,.0f} "
+        step_ms = r.get("step_time_ms", float("nan"))  # absent when the budget ends training within warm-up
+        lines.append(f"| {name} | {r['params']:,} | {r['steps']} | {step_ms:.3f} | {r['train_tokens_per_s']:,.0f} "
                      f"| {r['error_at_d']:.4f} | {r['error_at_2d']:.4f} |")
     lines += ["", "Normalised squared error (/ d) vs in-context examples k:", "",
               "| k | " + " | ".join(names) + " |", "|---" * (len(names) + 1) + "|"]

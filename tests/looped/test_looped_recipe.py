@@ -155,3 +155,43 @@ def test_stopped_by_budget_and_the_shared_cost_keys(run_experiment, tmp_path):
     assert r["train_tokens"] == sum(2 * 8 * p for p in points[:int(r["steps"])])  # 2 tokens per example, batch 8
     assert r["trainable_params"] == r["params"] > 0 and r["train_tokens_kind"].startswith("prompt tokens")
     assert not (tmp_path / "runs" / record.id / "checkpoints" / "last.pt").exists()  # finished: nothing to resume
+
+
+def test_two_micro_batches_of_4_train_what_one_batch_of_8_does(run_experiment, tmp_path):
+    def train_losses(store_dir, **recipe):
+        from lmbench.testing import run_spec
+
+        (record,) = run_spec(spec(recipe__eval_every=0, recipe__log_every=1, **{f"recipe__{k}": v
+                                                                               for k, v in recipe.items()}), store_dir)
+        assert record.status == "done", record.reason
+        with Store(store_dir, readonly=True) as store:
+            return [v for _, v in store.steps(record.id)["train_loss"]], record.results
+
+    whole, whole_results = train_losses(tmp_path / "whole", batch_size=8)
+    split, split_results = train_losses(tmp_path / "split", batch_size=4, grad_accum=2)
+    assert split == pytest.approx(whole, rel=1e-4) and len(whole) == 12
+    assert split_results["train_tokens"] == whole_results["train_tokens"]
+    assert split_results["error_at_2d"] == pytest.approx(whole_results["error_at_2d"], rel=1e-3)
+
+
+def test_a_checkpoint_of_other_data_is_refused():
+    from lmbench.errors import LmbenchError
+    from lmbench_looped.models.looped import LoopedConfig, LoopedTransformer
+    from lmbench_looped.steps import TaskStream
+    from lmbench_looped.tasks import LinRegConfig, RegressionTask
+
+    task = RegressionTask(LinRegConfig(n_dims=3, n_points=7, dims_start=2, points_start=3, curriculum_every=5))
+    model = LoopedTransformer(LoopedConfig(loops=4, grad_loops=2, d_model=16, n_heads=2, loops_start=2,
+                                           loops_step=1, loops_every=4), n_dims=3, n_points=7)
+    stream = TaskStream(task, model, 8, seed=0)
+    for _ in range(9):
+        stream.advance()
+    state = stream.state_dict()
+    assert state == {"step": 9, "seed": 0, "global_batch": 8, "curriculum": [3, 5, 4]}
+    resumed = TaskStream(task, model, 8, seed=0)
+    resumed.load_state_dict(state)
+    assert resumed.step == 9 and [b.xs for b in resumed.batches()][0].equal(stream.batches()[0].xs)
+    for other in (TaskStream(task, model, 8, seed=1), TaskStream(task, model, 4, seed=0, grad_accum=1),
+                  TaskStream(RegressionTask(LinRegConfig(n_dims=3, n_points=7, curriculum_every=5)), model, 8, seed=0)):
+        with pytest.raises(LmbenchError, match="other data.*--force"):
+            other.load_state_dict(state)

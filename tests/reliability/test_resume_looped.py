@@ -35,7 +35,8 @@ def _steps_done(store_dir) -> int:
     """Training steps done by the run in ``store_dir``, from its logged train_loss rows."""
     try:
         with sqlite3.connect(store_dir / "lmbench.sqlite", timeout=5) as conn:
-            return LOG_EVERY * conn.execute("SELECT COUNT(DISTINCT step) FROM steps WHERE key='train_loss'").fetchone()[0]
+            rows = conn.execute("SELECT COUNT(DISTINCT step) FROM steps WHERE key='train_loss'").fetchone()[0]
+            return LOG_EVERY * rows
     except sqlite3.OperationalError:
         return 0
 
