@@ -71,8 +71,10 @@ class TaskStream:
         self.step += 1
 
     def curriculum(self, step: int) -> list[int]:
-        """``[active dims, prompt length, training loops (0: not a looped model)]`` at ``step``."""
-        dims, points = self.task.schedule(step)
+        """``[active dims, prompt length, training loops]`` at ``step`` (0 where there is no such curriculum:
+        a task without ``schedule(step)``, a model without loops)."""
+        schedule = getattr(self.task, "schedule", None)
+        dims, points = schedule(step) if schedule is not None else (0, 0)
         return [int(dims), int(points), int(self.model.loops_at(step) or 0)]
 
     def state_dict(self) -> dict[str, Any]:

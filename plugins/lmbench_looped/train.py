@@ -96,7 +96,7 @@ class LoopedTrain:
     def build(self, run: Any) -> tuple[Any, torch.nn.Module]:
         """Build the task and the model; invalid combinations raise ConfigError here, before training."""
         task = run.build("dataset")
-        if not all(hasattr(task, a) for a in ("batch", "eval_set", "normaliser", "n_dims", "schedule")):
+        if not all(hasattr(task, a) for a in ("batch", "eval_set", "normaliser", "n_dims")):
             raise ConfigError(f"looped.train needs a regression task (looped.linreg, ...), got {run.name('dataset')}")
         model = run.build("model", n_dims=task.n_dims, n_points=task.n_points)
         if not all(hasattr(model, a) for a in ("train_outputs", "loops_at")):
