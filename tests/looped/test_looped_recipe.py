@@ -5,6 +5,7 @@ import copy
 import pytest
 import torch
 
+from lmbench import hookimpl
 from lmbench.errors import ConfigError
 from lmbench.store import Store
 
@@ -195,3 +196,31 @@ def test_a_checkpoint_of_other_data_is_refused():
                   TaskStream(RegressionTask(LinRegConfig(n_dims=3, n_points=7, curriculum_every=5)), model, 8, seed=0)):
         with pytest.raises(LmbenchError, match="other data.*--force"):
             other.load_state_dict(state)
+
+
+
+class _StopAt:
+    """A plugin that stops the run (as Ctrl-C does) once step ``step`` is logged."""
+
+    def __init__(self, step: int):
+        self.step = step
+
+    @hookimpl
+    def lmbench_step_end(self, run, step, logs):
+        if step == self.step:
+            run.stop.set("interrupted")
+
+
+def test_an_interrupted_run_keeps_its_checkpoint_and_the_next_attempt_ends_as_an_uninterrupted_one(tmp_path):
+    from lmbench.testing import fresh_host, run_spec
+
+    s = spec(recipe__max_steps=20, recipe__log_every=1, recipe__checkpoint_every=1000)
+    (reference,) = run_spec(s, tmp_path / "reference")
+    (first,) = run_spec(s, tmp_path / "runs", host=fresh_host(entry_points=True, plugins={"stop": _StopAt(6)}))
+    assert first.status == "interrupted" and first.results["stopped_by"] == "interrupted", first.reason
+    assert first.results["steps"] == 7  # stopped before step 7, after step 6 was logged
+    assert (tmp_path / "runs" / first.id / "checkpoints" / "last.pt").exists()  # saved where training stopped
+    (second,) = run_spec(s, tmp_path / "runs")
+    assert second.status == "done" and "resumed from step 7" in (tmp_path / "runs" / second.id / "log.txt").read_text()
+    for key in ("error_at_2d", "error_at_d", "val_mse", "train_tokens", "steps"):
+        assert second.results[key] == pytest.approx(reference.results[key], rel=1e-6), key
