@@ -145,8 +145,8 @@ def main(argv=None) -> int:
     }
     evalset = task.eval_set(args.eval_prompts, seed=args.seed)
     print(f"device {args.device} ({torch.cuda.get_device_name() if args.device.startswith('cuda') else 'cpu'}), "
-          f"d={d} n={n} batch={args.batch} max_steps={args.max_steps} budget={args.budget_s}s/model; curriculum: d from "
-          f"{task.dims.start}, n from {task.points.start}, every {args.curriculum_every} steps "
+          f"d={d} n={n} batch={args.batch} max_steps={args.max_steps} budget={args.budget_s}s/model; "
+          f"curriculum: d from {task.dims.start}, n from {task.points.start}, every {args.curriculum_every} steps "
           f"(full setting from step {max(task.dims.done_at(), task.points.done_at())})", flush=True)
     results, curves, loops_rows = {}, {}, []
     for name, model in models.items():
