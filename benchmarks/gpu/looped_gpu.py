@@ -4,13 +4,14 @@
 Setting: in-context linear regression, d = 20, n = 41 pairs, batch 64. Models (width 256, 8 heads):
 - looped: one shared layer, b = 20 loops, backprop through the last T = 15, input injection
 - gpt2:   12 distinct layers
-Both train for the same fixed number of steps (default 6000, AdamW, lr 3e-4, warm-up 500,
-cosine to 10 %, grad clip 1, bf16 autocast) under a compressed curriculum (d from 5 and n from 11,
-+1 / +2 every 200 steps: the full setting from step 3000 on), with a per-model wall-clock cap
-(--budget-s) so that the whole script stays under 4 minutes on one H100. Then both are evaluated
-on 1280 fixed prompts at the full setting: normalised squared error (/ d) vs in-context examples,
-for both models and the exact baselines (least squares, ridge, 3-NN, averaging, zero), and the
-looped model's error at n = 2d vs loops at inference (1..60).
+Both train for the same fixed number of steps (default 6000, AdamW, lr 3e-4, warm-up 500, cosine to
+10 % over the steps or the budget, whichever ends first, grad clip 1, bf16 autocast: the harness's
+``lmbench.training`` toolkit, so the cost keys mean what ``looped.train`` reports) under a
+compressed curriculum (d from 5 and n from 11, +1 / +2 every 200 steps: the full setting from step
+3000 on), with a per-model wall-clock cap (--budget-s) so that the whole script stays under 4
+minutes on one H100. Then both are evaluated on 1280 fixed prompts at the full setting: normalised
+squared error (/ d) vs in-context examples, for both models and the exact baselines (least squares,
+ridge, 3-NN, averaging, zero), and the looped model's error at n = 2d vs loops at inference (1..60).
 
 Prints markdown tables; ``--out DIR`` writes results.json, results.md and error_vs_n.png
 (if matplotlib is present). ``--quick`` is a CPU smoke test (tiny sizes, seconds).
@@ -25,7 +26,6 @@ import argparse
 import json
 import math
 import sys
-import time
 import types
 from pathlib import Path
 
@@ -40,6 +40,7 @@ except ImportError:  # bare CUDA image: load lmbench's plain modules without its
 
 import torch  # noqa: E402
 
+from lmbench.training import StepClock, StopRule, adamw, clip_and_step, cost_results, lr_at  # noqa: E402
 from lmbench_looped import baselines  # noqa: E402
 from lmbench_looped.encoding import encode, predictions  # noqa: E402
 from lmbench_looped.evaluate import error_curve, model_predictions, plot_error_curves  # noqa: E402
@@ -63,10 +64,12 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--gpt2-layers", type=int, default=12)
     p.add_argument("--width", type=int, default=256)
     p.add_argument("--heads", type=int, default=8)
-    p.add_argument("--steps", type=int, default=6000)
-    p.add_argument("--budget-s", type=float, default=95.0, help="wall-clock cap on each model's training")
+    p.add_argument("--max-steps", "--steps", dest="max_steps", type=int, default=6000)
+    p.add_argument("--budget-s", type=float, default=95.0,
+                   help="wall-clock cap on each model's training, checked before each step")
     p.add_argument("--lr", type=float, default=3e-4)
-    p.add_argument("--warmup", type=int, default=500)
+    p.add_argument("--min-lr", type=float, default=None, help="floor of the cosine schedule (default lr / 10)")
+    p.add_argument("--warmup", type=int, default=500, help="warm-up steps")
     p.add_argument("--curriculum-every", type=int, default=200)
     p.add_argument("--eval-prompts", type=int, default=1280)
     p.add_argument("--seed", type=int, default=0)
@@ -75,54 +78,51 @@ def parse_args(argv=None) -> argparse.Namespace:
     if args.quick:
         torch.set_num_threads(1)  # tiny CPU sizes: more threads only contend (10x slower on a loaded machine)
         args.dims, args.points, args.batch, args.loops, args.grad_loops = 4, 9, 16, 4, 3
-        args.gpt2_layers, args.width, args.heads, args.steps, args.warmup = 2, 32, 4, 30, 5
+        args.gpt2_layers, args.width, args.heads, args.max_steps, args.warmup = 2, 32, 4, 30, 5
         args.curriculum_every, args.eval_prompts, args.budget_s = 5, 64, 30.0
+    if args.min_lr is None:
+        args.min_lr = args.lr / 10
     return args
 
 
 def train(name: str, model: torch.nn.Module, task: RegressionTask, args: argparse.Namespace) -> dict:
-    """Train ``model`` for ``args.steps`` steps (or until the budget); return cost numbers."""
+    """Train ``model`` for ``args.max_steps`` steps (or until the budget); return the shared cost keys.
+
+    The optimizer, schedule, stop rule, clipping and step timing are the harness's training toolkit
+    (:mod:`lmbench.training`), so the numbers mean what ``looped.train`` reports.
+    """
     dev = args.device
     cuda = dev.startswith("cuda")
-    opt = torch.optim.AdamW(model.parameters(), lr=args.lr, **({"fused": True} if cuda else {}))
+    opt = adamw(model, lr=args.lr, weight_decay=0.0, device=dev)
     amp = torch.autocast("cuda", dtype=torch.bfloat16) if cuda else torch.autocast("cpu", enabled=False)
-    times, tokens, losses = [], [], []
-    start = time.perf_counter()
+    clock = StepClock(dev, skip=20)
+    stop = StopRule(args.max_steps, args.budget_s).start()
+    tokens, losses, step = 0, [], 0
     model.train()
-    for step in range(args.steps):
-        if time.perf_counter() - start > args.budget_s:
-            break
-        lr = args.lr * min(1.0, (step + 1) / args.warmup)
-        if step >= args.warmup:
-            lr = args.lr * (0.1 + 0.45 * (1 + math.cos(math.pi * (step - args.warmup) / max(1, args.steps - args.warmup))))
-        for g in opt.param_groups:
-            g["lr"] = lr
+    while not stop.check(step):
+        lr = lr_at(step, stop.progress(step), lr=args.lr, min_lr=args.min_lr, warmup=args.warmup, schedule="cosine")
         batch = task.batch(args.batch, step=step, seed=args.seed)
-        t0 = time.perf_counter()
-        zs = encode(batch.xs, batch.ys, model.n_dims).to(dev, non_blocking=True)  # (B, 2n, d)
-        ys = batch.ys.to(dev, non_blocking=True)
-        with amp:
-            outs = model.train_outputs(zs)
-        loss = sum(regression_loss(predictions(o), ys) for o in outs) / len(outs)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        opt.step()
-        value = loss.item()  # synchronises; also the NaN check
+        with clock.step():
+            zs = encode(batch.xs, batch.ys, model.n_dims).to(dev, non_blocking=True)  # (B, 2n, d)
+            ys = batch.ys.to(dev, non_blocking=True)
+            with amp:
+                outs = model.train_outputs(zs)
+            loss = sum(regression_loss(predictions(o), ys) for o in outs) / len(outs)
+            loss.backward()
+            clip_and_step(opt, 1.0, lr=lr)
+            value = loss.item()  # synchronises; also the NaN check
         if not math.isfinite(value):
             raise SystemExit(f"{name}: non-finite loss {value} at step {step}")
-        times.append(time.perf_counter() - t0)
-        tokens.append(zs.shape[0] * zs.shape[1])
+        tokens += zs.shape[0] * zs.shape[1]
         losses.append(value)
-        if step % max(1, args.steps // 10) == 0:
+        if step % max(1, args.max_steps // 10) == 0:
             print(f"  {name} step {step}: loss {value:.4f} (d={batch.dims}, n={batch.points}) "
-                  f"{1e3 * times[-1]:.1f} ms", flush=True)
-    skip = min(20, len(times) // 2)
-    t = sorted(times[skip:])
-    return {"steps": len(times), "train_seconds": round(time.perf_counter() - start, 1),
-            "step_time_ms": round(1e3 * t[len(t) // 2], 3),
-            "train_tokens_per_s": round(sum(tokens[skip:]) / sum(times[skip:]), 1),
-            "final_train_loss": round(sum(losses[-50:]) / len(losses[-50:]), 5)}
+                  f"{1e3 * clock.samples[-1] if clock.samples else 0.0:.1f} ms", flush=True)
+        step += 1
+    cost = cost_results(seconds=stop.elapsed, tokens=tokens, tokens_kind="prompt tokens (2 per example: x and y)",
+                        steps=step, stopped_by=stop.reason, clock=clock)
+    cost.update(final_train_loss=round(sum(losses[-50:]) / len(losses[-50:]), 5))
+    return cost
 
 
 def main(argv=None) -> int:
@@ -145,8 +145,8 @@ def main(argv=None) -> int:
     }
     evalset = task.eval_set(args.eval_prompts, seed=args.seed)
     print(f"device {args.device} ({torch.cuda.get_device_name() if args.device.startswith('cuda') else 'cpu'}), "
-          f"d={d} n={n} batch={args.batch} steps={args.steps} budget={args.budget_s}s/model; curriculum: d from "
-          f"{task.dims.start}, n from {task.points.start}, every {args.curriculum_every} steps "
+          f"d={d} n={n} batch={args.batch} max_steps={args.max_steps} budget={args.budget_s}s/model; "
+          f"curriculum: d from {task.dims.start}, n from {task.points.start}, every {args.curriculum_every} steps "
           f"(full setting from step {max(task.dims.done_at(), task.points.done_at())})", flush=True)
     results, curves, loops_rows = {}, {}, []
     for name, model in models.items():
@@ -157,7 +157,7 @@ def main(argv=None) -> int:
             torch.cuda.reset_peak_memory_stats()
         cost = train(name, model, task, args)
         if args.device.startswith("cuda"):
-            cost["torch_peak_allocated_bytes"] = torch.cuda.max_memory_allocated()
+            cost.update(peak_memory_bytes=torch.cuda.max_memory_allocated(), peak_memory_kind="torch_allocated")
         preds = model_predictions(model, evalset.xs, evalset.ys, input_dim=d, device=args.device)
         curves[name] = error_curve(preds, evalset.ys, task.normaliser, seed=args.seed)
         results[name] = {"params": params, **cost, "error_at_d": round(curves[name].at(d), 5),
@@ -174,7 +174,8 @@ def main(argv=None) -> int:
     ks = sorted({*range(0, n, max(1, n // 10)), d, 2 * d if 2 * d < n else n - 1, n - 1})
     lines = ["| model | params | steps | step ms | tokens/s | error@d | error@2d |", "|---|---|---|---|---|---|---|"]
     for name, r in results.items():
-        lines.append(f"| {name} | {r['params']:,} | {r['steps']} | {r['step_time_ms']} | {r['train_tokens_per_s']:,.0f} "
+        step_ms = r.get("step_time_ms", float("nan"))  # absent when the budget ends training within warm-up
+        lines.append(f"| {name} | {r['params']:,} | {r['steps']} | {step_ms:.3f} | {r['train_tokens_per_s']:,.0f} "
                      f"| {r['error_at_d']:.4f} | {r['error_at_2d']:.4f} |")
     lines += ["", "Normalised squared error (/ d) vs in-context examples k:", "",
               "| k | " + " | ".join(names) + " |", "|---" * (len(names) + 1) + "|"]

@@ -16,7 +16,8 @@ from lmbench.components import REGRESSION, Needs, Requires
 class RegressionTaskLike(Protocol):
     """A ``[dataset]`` for ``looped.train``: ``batch(batch_size, step=, seed=)`` draws training
     prompts (xs (B, n, d), ys (B, n)), ``eval_set(n_prompts, seed=)`` the fixed evaluation prompts;
-    ``n_dims`` (d), ``n_points`` (n) and ``normaliser`` (E[f(x)^2], dividing the squared error)."""
+    ``n_dims`` (d), ``n_points`` (n) and ``normaliser`` (E[f(x)^2], dividing the squared error).
+    Optional: ``schedule(step) -> (dims, points)``, the curriculum, checked on resume."""
 
     n_dims: int
     n_points: int

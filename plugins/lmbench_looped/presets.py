@@ -9,7 +9,7 @@ COMPARE = {
     "dataset": {"name": "looped.linreg", "n_dims": 4, "n_points": 12, "dims_start": 2, "points_start": 5,
                 "dims_step": 1, "points_step": 2, "curriculum_every": 150},
     "model": {"name": "looped.gpt2", "n_layers": 4, "d_model": 64, "n_heads": 4},
-    "recipe": {"name": "looped.train", "steps": 4000, "batch_size": 64, "lr": 1e-3, "warmup_steps": 100,
+    "recipe": {"name": "looped.train", "max_steps": 4000, "batch_size": 64, "lr": 1e-3, "min_lr": 1e-4, "warmup": 100,
                "schedule": "cosine", "eval_prompts": 1280, "log_every": 50, "eval_every": 500},
     "run": {"seed": 0},
     "variants": [
@@ -31,7 +31,7 @@ LOOPS = {
                 "dims_step": 1, "points_step": 2, "curriculum_every": 150},
     "model": {"name": "looped.looped", "n_block_layers": 1, "loops": 8, "grad_loops": 5, "d_model": 64,
               "n_heads": 4},
-    "recipe": {"name": "looped.train", "steps": 1500, "batch_size": 64, "lr": 1e-3, "warmup_steps": 100,
+    "recipe": {"name": "looped.train", "max_steps": 1500, "batch_size": 64, "lr": 1e-3, "min_lr": 1e-4, "warmup": 100,
                "schedule": "cosine", "eval_prompts": 1280, "log_every": 50, "eval_every": 500},
     "run": {"seed": 0},
     "variants": [
@@ -58,7 +58,7 @@ PAPER = {
                 "dims_step": 1, "points_step": 2, "curriculum_every": 2000},
     "model": {"name": "looped.looped", "n_block_layers": 1, "loops": 30, "grad_loops": 15, "d_model": 256,
               "n_heads": 8, "loops_start": 15, "loops_step": 2, "loops_every": 500, "loop_norm": True},
-    "recipe": {"name": "looped.train", "steps": 50000, "batch_size": 64, "lr": 1e-4, "warmup_steps": 500,
+    "recipe": {"name": "looped.train", "max_steps": 50000, "batch_size": 64, "lr": 1e-4, "min_lr": 1e-5, "warmup": 500,
                "schedule": "constant", "eval_prompts": 1280, "log_every": 100, "eval_every": 2000},
     "run": {"seed": 0},
     "variants": [

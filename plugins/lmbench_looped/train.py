@@ -2,18 +2,22 @@
 
 Steps: build the task (``[dataset]``) and the model (``[model]``, wired with the task's
 dimension and prompt length, which rejects a task larger than the model before training),
-train with AdamW on the loss of the y-predictions under the task's curriculum (and the model's
+train with AdamW (:mod:`lmbench.training`: parameter groups, the shared LR schedule, clipping,
+the stop rule) on the loss of the y-predictions under the task's curriculum (and the model's
 loop curriculum), the same loss path alone and under torchrun (:mod:`.steps`), stop on NaN/inf
 (``run.check_finite`` -> status ``nan`` with the step), then evaluate on a fixed evaluation set:
 normalised error vs in-context examples for the model and every baseline
 (``error_vs_prompt_length``), error vs loops at inference for looped models
 (``error_vs_loops``), and a PNG plot ``error_vs_n.png`` in the run folder.
+
+Resume: ``checkpoints/last.pt`` holds the model, optimizer, RNG, data position (the step, with
+the curricula at it) and counters; it is written at every periodic evaluation (or every
+``checkpoint_every`` steps) and when training ends, so a killed run, run again, continues from
+it to the same final metrics as an uninterrupted run.
 """
 
 from __future__ import annotations
 
-import math
-import time
 from contextlib import nullcontext
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -21,52 +25,62 @@ from typing import Any, Literal
 import torch
 
 from lmbench.components import REGRESSION
-from lmbench.config import Seconds
 from lmbench.context import Run
 from lmbench.errors import ConfigError
+from lmbench.training import (EnergyMeter, StepClock, StopRule, TrainingConfig, accumulation, adamw, clip_and_step,
+                              cost_results, lr_at, restore_training_state, save_training_state)
 
 from . import baselines
 from .contracts import TRAIN_REQUIRES
 from .encoding import encode
 from .evaluate import ErrorCurve, default_loop_grid, error_curve, model_predictions, plot_error_curves
-from .steps import rank_batch, training_loss
+from .steps import TaskStream, training_loss
+
+#: What ``train_tokens`` / ``train_tokens_per_s`` count in this lab.
+TOKENS_KIND = "prompt tokens (2 per example: x and y), all ranks"
 
 
 @dataclass
-class TrainConfig:
-    """Options of `looped.train`."""
+class TrainConfig(TrainingConfig):
+    """Options of `looped.train`: the shared training keys (:class:`lmbench.training.TrainingConfig`,
+    with this lab's defaults) and the lab's own.
 
-    steps: int = 2000  # optimizer steps (the run stops earlier if budget runs out)
-    budget: Seconds | None = None  # wall-clock limit for training (evaluation comes after it)
+    ``budget`` is the training phase's wall clock, periodic evaluations included, checked before
+    each step. The default schedule (cosine from ``lr`` 1e-3 to ``min_lr`` 1e-4) decays to 10 %.
+    """
+
+    max_steps: int = 2000
     batch_size: int = 64
     lr: float = 1e-3
+    min_lr: float = 1e-4
     weight_decay: float = 0.0
-    warmup_steps: int = 100
-    schedule: Literal["constant", "cosine"] = "cosine"  # after warm-up; cosine decays to 10 %
-    grad_clip: float = 1.0  # 0 disables clipping
+    warmup: float = 100
     loss: Literal["mse", "mae", "huber"] = "mse"  # training loss; validation is always MSE
     huber_delta: float = 1.0
     log_every: int = 50
-    eval_every: int = 0  # steps between validation passes (0: only at the end)
     eval_prompts: int = 1280  # prompts in the fixed evaluation set
     eval_loops: list[int] = field(default_factory=list)  # loop counts for error_vs_loops ([]: 1..3b)
     ridge_alpha: float = 0.1
     knn_neighbors: int = 3
     plot: bool = True
-    save_checkpoint: bool = False  # save the trained weights to checkpoints/last.pt
+    checkpoint_every: int = 0  # steps between resumable checkpoints (0: at each periodic eval, else every 500)
+    resume: bool = True  # continue from checkpoints/last.pt when the run was killed or interrupted
+    save_checkpoint: bool = False  # keep checkpoints/last.pt after a finished run (it is always kept if stopped early)
     nan_at: int = -1  # fault injection: make the loss NaN at this step (tests the NaN path); -1 never
 
     def __post_init__(self) -> None:
-        if self.steps < 1 or self.batch_size < 1:
-            raise ConfigError(f"steps and batch_size must be >= 1, got {self.steps} and {self.batch_size}")
-        if self.lr <= 0 or self.weight_decay < 0 or self.grad_clip < 0:
-            raise ConfigError("lr must be > 0, weight_decay and grad_clip >= 0")
-        if self.eval_prompts < 2 or self.log_every < 1 or self.eval_every < 0 or self.warmup_steps < 0:
-            raise ConfigError("eval_prompts must be >= 2, log_every >= 1, eval_every and warmup_steps >= 0")
+        super().__post_init__()
+        if self.eval_prompts < 2 or self.log_every < 1 or self.checkpoint_every < 0:
+            raise ConfigError("eval_prompts must be >= 2, log_every >= 1 and checkpoint_every >= 0")
         if any(b < 1 for b in self.eval_loops):
             raise ConfigError(f"eval_loops must all be >= 1, got {self.eval_loops}")
         if self.ridge_alpha <= 0 or self.knn_neighbors < 1:
             raise ConfigError("ridge_alpha must be > 0 and knn_neighbors >= 1")
+
+    @property
+    def checkpoint_interval(self) -> int:
+        """Steps between resumable checkpoints."""
+        return self.checkpoint_every or self.eval_every or 500
 
 
 class LoopedTrain:
@@ -92,106 +106,110 @@ class LoopedTrain:
             raise ConfigError(f"recipe.eval_loops is set but {run.name('model')} cannot change its number of loops")
         return task, model.to(run.device)
 
-    def lr_at(self, step: int) -> float:
-        """Learning rate: linear warm-up, then constant or cosine down to 10 %."""
-        c = self.config
-        if step < c.warmup_steps:
-            return c.lr * (step + 1) / c.warmup_steps
-        if c.schedule == "constant":
-            return c.lr
-        progress = min(1.0, (step - c.warmup_steps) / max(1, c.steps - c.warmup_steps))
-        return c.lr * (0.1 + 0.9 * 0.5 * (1.0 + math.cos(math.pi * progress)))
-
     # -- training --------------------------------------------------------------------------
     def run(self, run: Run) -> dict[str, Any]:
-        """Train, evaluate, record the tables and the plot; return the final results."""
+        """Train (or resume), evaluate, record the tables and the plot; return the final results."""
         c = self.config
         task, model = self.build(run)
-        device = run.device
         params = sum(p.numel() for p in model.parameters())
         run.info(f"{run.name('model')}: {params:,} parameters, task d={task.n_dims} n={task.n_points}")
-        cuda = str(device).startswith("cuda")
-        opt = torch.optim.AdamW(model.parameters(), lr=c.lr, weight_decay=c.weight_decay, betas=(0.9, 0.999),
-                                **({"fused": True} if cuda else {}))
+        opt = adamw(model, lr=c.lr, weight_decay=c.weight_decay, device=run.device)
         train_model = run.wrap_model(model)
-        amp = torch.autocast("cuda", dtype=torch.bfloat16) if cuda else nullcontext()
         evalset = task.eval_set(c.eval_prompts, seed=run.seed)
+        stream = TaskStream(task, model, c.batch_size, seed=run.seed, rank=run.dist.rank,
+                            world_size=run.dist.world_size, grad_accum=c.grad_accum)
+        clock = StepClock(run.device, skip=10)
+        counters: dict[str, Any] = {"step": 0, "elapsed": 0.0, "tokens": 0}
+        restored = restore_training_state(run, model, opt, data=stream, clock=clock) if c.resume else None
+        if restored is not None:
+            counters.update(restored)
+            run.info(f"resumed from step {counters['step']}")
+        stop = StopRule(c.max_steps, c.budget, run).start(step=counters["step"], elapsed=counters["elapsed"])
+        with run.stage("training"), run.memory("train_memory") as mem, EnergyMeter(run.device) as energy:
+            self.train(run, model, train_model, opt, stream, stop, clock, counters, task=task, evalset=evalset)
+        with run.stage("evaluation"):
+            results = self.evaluate(run, task, model, evalset, step=counters["step"])
+        run.add_results(**results)  # kept if the cost measurement fails
+        stats = clock.stats()
+        if stats is not None:
+            record = stats.to_dict()
+            record.pop("samples", None)
+            run.record("train_step_time", {**record, "tokens": TOKENS_KIND})
+        results.update(cost_results(seconds=counters["elapsed"], tokens=counters["tokens"], tokens_kind=TOKENS_KIND,
+                                    steps=counters["step"], stopped_by=stop.reason, model=model, clock=clock,
+                                    memory=mem.result(), energy_j=energy.joules, world_size=run.dist.world_size))
+        if not c.save_checkpoint and stop.reason in ("max_steps", "budget") and run.dist.is_main:
+            run.path("checkpoints/last.pt").unlink(missing_ok=True)  # finished: nothing left to resume
+        return results
+
+    def train(self, run: Run, model: torch.nn.Module, train_model: torch.nn.Module, opt: Any, stream: TaskStream,
+              stop: StopRule, clock: StepClock, counters: dict[str, Any], *, task: Any, evalset: Any) -> None:
+        """The loop: one optimizer step per iteration until ``stop`` says so; checkpoints on the way."""
+        c = self.config
+        device = run.device
+        amp = torch.autocast("cuda", dtype=torch.bfloat16) if str(device).startswith("cuda") else nullcontext()
         val_n = min(512, c.eval_prompts)
-        step_times: list[float] = []
-        step_tokens: list[int] = []
-        window_loss, window_n, step = 0.0, 0, 0
-        start = time.perf_counter()
+        window: list[tuple[float, float, int]] = []  # (loss, seconds, tokens) of the steps since the last log
+        step = counters["step"]
+        saved_at = step
         model.train()
-        with run.progress(c.steps, "train") as advance:
-            for step in range(c.steps):
-                stop = run.should_stop() or (c.budget is not None and time.perf_counter() - start >= c.budget)
-                if run.dist.enabled:  # every rank stops at the same step, or DDP would hang
-                    stop = run.all_reduce_mean(1.0 if stop else 0.0) > 0
-                if stop:
-                    break
-                batch = rank_batch(task, c.batch_size, step=step, seed=run.seed, rank=run.dist.rank,
-                                   world_size=run.dist.world_size)
-                loops = model.loops_at(step)  # loop curriculum (None for looped.gpt2)
-                t0 = time.perf_counter()
-                zs = encode(batch.xs, batch.ys, model.n_dims).to(device, non_blocking=True)  # (B, 2n, D)
-                ys = batch.ys.to(device, non_blocking=True)  # (B, n)
-                for group in opt.param_groups:
-                    group["lr"] = self.lr_at(step)
-                with amp:
-                    loss = training_loss(train_model, zs, ys, loops=loops, kind=c.loss, delta=c.huber_delta)
-                if step == c.nan_at:
-                    loss = loss * float("nan")
-                # the global batch's loss (mean over ranks), as one process with the global batch logs it
-                loss_value = run.check_finite("train_loss", run.all_reduce_mean(float(loss.detach())), step)
-                opt.zero_grad(set_to_none=True)
-                loss.backward()
-                if c.grad_clip > 0:
-                    norm = torch.nn.utils.clip_grad_norm_(model.parameters(), c.grad_clip)
-                    run.check_finite("grad_norm", norm, step)
-                opt.step()
-                if cuda:
-                    torch.cuda.synchronize()
-                step_times.append(time.perf_counter() - t0)
-                step_tokens.append(zs.shape[0] * zs.shape[1] * run.dist.world_size)  # all ranks' tokens
-                window_loss, window_n = window_loss + loss_value, window_n + 1
-                if (step + 1) % c.log_every == 0 or step == c.steps - 1:
-                    recent = step_times[-window_n:]
-                    run.log(step, train_loss=window_loss / window_n, lr=self.lr_at(step), dims=batch.dims,
-                            points=batch.points, step_time_ms=1e3 * sorted(recent)[len(recent) // 2],
-                            tokens_per_s=sum(step_tokens[-window_n:]) / sum(recent),
+        with run.progress(c.max_steps or None, "train") as advance:
+            advance(step)
+            while not stop.check(step):
+                lr = lr_at(step, stop.progress(step), lr=c.lr, min_lr=c.min_lr, warmup=c.warmup, schedule=c.schedule)
+                loops = stream.loops()  # loop curriculum (None for looped.gpt2)
+                batches = stream.batches()
+                before = clock.total
+                with clock.step():
+                    loss_sum, tokens = 0.0, 0
+                    for (i, ctx), batch in zip(accumulation(train_model, c.grad_accum), batches):
+                        zs = encode(batch.xs, batch.ys, model.n_dims).to(device, non_blocking=True)  # (B, 2n, D)
+                        ys = batch.ys.to(device, non_blocking=True)  # (B, n)
+                        with ctx:
+                            with amp:
+                                loss = training_loss(train_model, zs, ys, loops=loops, kind=c.loss, delta=c.huber_delta)
+                            if step == c.nan_at:
+                                loss = loss * float("nan")
+                            (loss / c.grad_accum).backward()
+                        loss_sum += float(loss.detach())
+                        tokens += zs.shape[0] * zs.shape[1] * run.dist.world_size  # all ranks' tokens
+                    # the global batch's loss (mean over ranks), as one process with the global batch logs it
+                    loss_value = run.check_finite("train_loss", run.all_reduce_mean(loss_sum / c.grad_accum), step)
+                    norm = clip_and_step(opt, c.grad_clip, lr=lr)
+                    if norm is not None:
+                        run.check_finite("grad_norm", norm, step)
+                window.append((loss_value, clock.total - before, tokens))
+                counters["tokens"] += tokens
+                last = c.max_steps and step == c.max_steps - 1
+                if (step + 1) % c.log_every == 0 or last:
+                    seconds = sorted(w[1] for w in window)
+                    run.log(step, train_loss=sum(w[0] for w in window) / len(window), lr=lr, dims=batches[0].dims,
+                            points=batches[0].points, step_time_ms=1e3 * seconds[len(seconds) // 2],
+                            tokens_per_s=sum(w[2] for w in window) / max(sum(seconds), 1e-9),
                             **({"loops": loops} if loops is not None else {}))
-                    window_loss, window_n = 0.0, 0
+                    window = []
                 if c.eval_every and (step + 1) % c.eval_every == 0:
                     preds = model_predictions(model, evalset.xs[:val_n], evalset.ys[:val_n], input_dim=model.n_dims,
                                               device=device, step=step)
                     val = float(((preds - evalset.ys[:val_n].double()).square() / task.normaliser).mean())
                     run.log(step, val_loss=val)
+                step += 1
+                stream.advance()
+                counters["step"] = step
                 advance()
-        steps_done = len(step_times)
-        train_seconds = time.perf_counter() - start
-        results = self.evaluate(run, task, model, evalset, step=steps_done)
-        run.add_results(**results)  # kept if the cost measurement fails
-        results.update(self.cost(run, step_times, step_tokens), params=params, steps=steps_done,
-                       train_seconds=round(train_seconds, 2))
-        if c.save_checkpoint:
-            run.save_checkpoint({"model": model.state_dict(), "step": steps_done})
-        return results
+                if step % c.checkpoint_interval == 0:
+                    self.checkpoint(run, model, opt, stream, stop, clock, counters)
+                    saved_at = step
+            if step != saved_at:
+                self.checkpoint(run, model, opt, stream, stop, clock, counters)  # where training ended
+        counters["elapsed"] = stop.elapsed
 
     @staticmethod
-    def cost(run: Any, step_times: list[float], step_tokens: list[int]) -> dict[str, float]:
-        """Step time and throughput over the training steps, the first 10 (warm-up) excluded."""
-        from lmbench.measure import TimingStats
-
-        skip = 10 if len(step_times) > 20 else 0
-        times, tokens = step_times[skip:], step_tokens[skip:]
-        if not times:
-            return {}
-        stats = TimingStats.from_samples(times)
-        record = stats.to_dict()
-        record.pop("samples", None)
-        record["tokens"] = "prompt tokens (2 per example) processed per training step"
-        run.record("train_step_time", record)
-        return {"step_time_ms": round(1e3 * stats.median, 3), "train_tokens_per_s": round(sum(tokens) / sum(times), 1)}
+    def checkpoint(run: Run, model: torch.nn.Module, opt: Any, stream: TaskStream, stop: StopRule, clock: StepClock,
+                   counters: dict[str, Any]) -> None:
+        """Save the resumable training state (collective under FSDP: every rank calls it)."""
+        counters["elapsed"] = stop.elapsed
+        save_training_state(run, model, opt, counters, data=stream, clock=clock)
 
     # -- evaluation --------------------------------------------------------------------------
     def evaluate(self, run: Any, task: Any, model: torch.nn.Module, evalset: Any, *, step: int) -> dict[str, Any]:

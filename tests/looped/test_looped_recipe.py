@@ -5,6 +5,7 @@ import copy
 import pytest
 import torch
 
+from lmbench import hookimpl
 from lmbench.errors import ConfigError
 from lmbench.store import Store
 
@@ -14,8 +15,8 @@ TINY = {
     "dataset": {"name": "looped.linreg", "n_dims": 3, "n_points": 7, "dims_start": 2, "points_start": 3,
                 "curriculum_every": 5},
     "model": {"name": "looped.looped", "loops": 3, "grad_loops": 2, "d_model": 16, "n_heads": 2},
-    "recipe": {"name": "looped.train", "steps": 12, "batch_size": 8, "eval_prompts": 32, "log_every": 4,
-               "eval_every": 6, "warmup_steps": 2, "eval_loops": [1, 3, 5]},
+    "recipe": {"name": "looped.train", "max_steps": 12, "batch_size": 8, "eval_prompts": 32, "log_every": 4,
+               "eval_every": 6, "warmup": 2, "eval_loops": [1, 3, 5]},
     "run": {"seed": 0, "device": "cpu"},
 }
 
@@ -130,3 +131,96 @@ def test_presets_resolve(lmbench_entry_point_host, tmp_path, preset, labels):
         assert [m["name"] for m in models] == ["looped.looped", "looped.looped", "looped.chained"]
         assert all((m["loops"], m["grad_loops"], m["d_model"], m["n_heads"]) == (8, 5, 64, 4) for m in models)
         assert [m["loops_start"] for m in models] == [0, 5, 0] and models[2]["loops_a"] == 4
+
+
+def test_shared_training_keys_and_the_old_names(caplog):
+    import logging
+
+    from lmbench.validate import make_config
+    from lmbench_looped.train import TrainConfig
+
+    with caplog.at_level(logging.WARNING, logger="lmbench"):
+        cfg = make_config(TrainConfig, {"steps": 7, "warmup_steps": 3}, "recipe looped.train")
+    assert (cfg.max_steps, cfg.warmup) == (7, 3) and "'steps' is now called 'max_steps'" in caplog.text
+    with pytest.raises(ConfigError, match="min_lr"):
+        make_config(TrainConfig, {"lr": 5e-5}, "recipe looped.train")  # below the default floor: one clear line
+    assert make_config(TrainConfig, {"budget": "2m", "max_steps": 0}, "recipe looped.train").budget == 120
+
+
+def test_stopped_by_budget_and_the_shared_cost_keys(run_experiment, tmp_path):
+    (record,) = run_experiment(spec(recipe__max_steps=0, recipe__budget=1.5, recipe__eval_every=0))
+    assert record.status == "done", record.reason
+    r = record.results
+    assert r["stopped_by"] == "budget" and r["steps"] > 0 and 1.5 <= r["train_seconds"] < 10
+    points = [3] * 5 + [5] * 5 + [7] * 10_000  # the task's curriculum: n = 3, 5, 7 every 5 steps
+    assert r["train_tokens"] == sum(2 * 8 * p for p in points[:int(r["steps"])])  # 2 tokens per example, batch 8
+    assert r["trainable_params"] == r["params"] > 0 and r["train_tokens_kind"].startswith("prompt tokens")
+    assert not (tmp_path / "runs" / record.id / "checkpoints" / "last.pt").exists()  # finished: nothing to resume
+
+
+def test_two_micro_batches_of_4_train_what_one_batch_of_8_does(run_experiment, tmp_path):
+    def train_losses(store_dir, **recipe):
+        from lmbench.testing import run_spec
+
+        (record,) = run_spec(spec(recipe__eval_every=0, recipe__log_every=1, **{f"recipe__{k}": v
+                                                                               for k, v in recipe.items()}), store_dir)
+        assert record.status == "done", record.reason
+        with Store(store_dir, readonly=True) as store:
+            return [v for _, v in store.steps(record.id)["train_loss"]], record.results
+
+    whole, whole_results = train_losses(tmp_path / "whole", batch_size=8)
+    split, split_results = train_losses(tmp_path / "split", batch_size=4, grad_accum=2)
+    assert split == pytest.approx(whole, rel=1e-4) and len(whole) == 12
+    assert split_results["train_tokens"] == whole_results["train_tokens"]
+    assert split_results["error_at_2d"] == pytest.approx(whole_results["error_at_2d"], rel=1e-3)
+
+
+def test_a_checkpoint_of_other_data_is_refused():
+    from lmbench.errors import LmbenchError
+    from lmbench_looped.models.looped import LoopedConfig, LoopedTransformer
+    from lmbench_looped.steps import TaskStream
+    from lmbench_looped.tasks import LinRegConfig, RegressionTask
+
+    task = RegressionTask(LinRegConfig(n_dims=3, n_points=7, dims_start=2, points_start=3, curriculum_every=5))
+    model = LoopedTransformer(LoopedConfig(loops=4, grad_loops=2, d_model=16, n_heads=2, loops_start=2,
+                                           loops_step=1, loops_every=4), n_dims=3, n_points=7)
+    stream = TaskStream(task, model, 8, seed=0)
+    for _ in range(9):
+        stream.advance()
+    state = stream.state_dict()
+    assert state == {"step": 9, "seed": 0, "global_batch": 8, "curriculum": [3, 5, 4]}
+    resumed = TaskStream(task, model, 8, seed=0)
+    resumed.load_state_dict(state)
+    assert resumed.step == 9 and [b.xs for b in resumed.batches()][0].equal(stream.batches()[0].xs)
+    for other in (TaskStream(task, model, 8, seed=1), TaskStream(task, model, 4, seed=0, grad_accum=1),
+                  TaskStream(RegressionTask(LinRegConfig(n_dims=3, n_points=7, curriculum_every=5)), model, 8, seed=0)):
+        with pytest.raises(LmbenchError, match="other data.*--force"):
+            other.load_state_dict(state)
+
+
+
+class _StopAt:
+    """A plugin that stops the run (as Ctrl-C does) once step ``step`` is logged."""
+
+    def __init__(self, step: int):
+        self.step = step
+
+    @hookimpl
+    def lmbench_step_end(self, run, step, logs):
+        if step == self.step:
+            run.stop.set("interrupted")
+
+
+def test_an_interrupted_run_keeps_its_checkpoint_and_the_next_attempt_ends_as_an_uninterrupted_one(tmp_path):
+    from lmbench.testing import fresh_host, run_spec
+
+    s = spec(recipe__max_steps=20, recipe__log_every=1, recipe__checkpoint_every=1000)
+    (reference,) = run_spec(s, tmp_path / "reference")
+    (first,) = run_spec(s, tmp_path / "runs", host=fresh_host(entry_points=True, plugins={"stop": _StopAt(6)}))
+    assert first.status == "interrupted" and first.results["stopped_by"] == "interrupted", first.reason
+    assert first.results["steps"] == 7  # stopped before step 7, after step 6 was logged
+    assert (tmp_path / "runs" / first.id / "checkpoints" / "last.pt").exists()  # saved where training stopped
+    (second,) = run_spec(s, tmp_path / "runs")
+    assert second.status == "done" and "resumed from step 7" in (tmp_path / "runs" / second.id / "log.txt").read_text()
+    for key in ("error_at_2d", "error_at_d", "val_mse", "train_tokens", "steps"):
+        assert second.results[key] == pytest.approx(reference.results[key], rel=1e-6), key
