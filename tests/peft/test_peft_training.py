@@ -97,3 +97,13 @@ def test_the_budget_counts_evaluations(run_experiment, poems_file, smol_tokenize
     r = record.results
     assert r["stopped_by"] == "budget" and 1 <= r["steps"] <= 3  # each step + its evaluation takes > 1 s
     assert r["train_seconds"] >= 2.0
+
+
+def test_old_result_names_read_as_the_shared_keys():
+    from lmbench.results import vocabulary
+    from lmbench.testing import fresh_host
+
+    results = vocabulary(fresh_host(entry_points=True))
+    assert results.canonical("train_steps") == "steps" and results.canonical("train_time_s") == "train_seconds"
+    assert results.canonical("stopped") == "stopped_by"
+    assert not results.spec("trainable_params", "peft").guessed and not results.spec("train_examples", "peft").guessed
