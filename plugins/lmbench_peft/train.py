@@ -121,7 +121,7 @@ class Train:
         else:
             base = run.check_finite("val_loss_base", self._eval(model, run))
             run.log(0, val_loss=base)
-            counters = {"step": 0, "micro": 0, "tokens": 0, "elapsed": 0.0, "best": math.inf, "val_loss": math.nan,
+            counters = {"step": 0, "examples": 0, "tokens": 0, "elapsed": 0.0, "best": math.inf, "val_loss": math.nan,
                         "eval_step": -1, "val_loss_base": base}
 
         planned = cfg.epochs * batches.steps_per_epoch
@@ -135,7 +135,8 @@ class Train:
         if reason == "max_steps" and not (cfg.max_steps and cfg.max_steps <= planned):
             reason = "epochs"
         if counters["step"] == 0:
-            raise BudgetTooShortError("training made no optimizer step; raise recipe.budget")
+            raise BudgetTooShortError(f"training stopped ({reason}) before its first optimizer step; "
+                                      "raise recipe.budget (it counts the evaluations too)")
         if counters["eval_step"] != counters["step"]:
             self._evaluate(run, model, counters, batches.epochs_done)
         save_training_state(run, weights, optimizer, counters, data=batches, clock=clock)
@@ -145,7 +146,7 @@ class Train:
             "method": model.lmbench_method, **params,
             "val_loss_base": base, "val_ppl_base": math.exp(base),
             "val_loss": val_loss, "val_ppl": math.exp(val_loss), "best_val_loss": counters["best"],
-            "val_loss_delta": val_loss - base, "train_examples": counters["micro"] * cfg.batch_size,
+            "val_loss_delta": val_loss - base, "train_examples": counters["examples"],
         }
         results.update(cost_results(seconds=counters["elapsed"], tokens=counters["tokens"], tokens_kind=TOKENS_KIND,
                                     steps=counters["step"], stopped_by=reason, model=model, clock=clock,
@@ -179,7 +180,7 @@ class Train:
                     loss_sum += run.check_finite("train_loss", loss.detach(), step)
                     counters["tokens"] += int(batch["attention_mask"].sum())
                 clip_and_step(optimizer, cfg.grad_clip, lr=lr)
-            counters["micro"] += len(micro)
+            counters["examples"] += sum(len(examples) for examples in micro)
             counters["step"] = step = step + 1
             run.log(step, train_loss=loss_sum / len(micro), lr=lr, tokens=counters["tokens"],
                     epoch=batches.epochs_done)
