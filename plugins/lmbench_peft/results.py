@@ -37,7 +37,8 @@ RESULTS = (
     ResultSpec("steps", kind="info", header="steps", aliases=("train_steps",),
                description="optimizer steps taken (the shared key; peft.train called it train_steps)"),
     ResultSpec("train_examples", kind="info", header="train examples", description="examples trained on"),
-    ResultSpec("epoch_end", kind="info", header="epoch", description="per-step log: epoch that just ended"),
+    ResultSpec("epoch_end", kind="info", header="epoch",
+               description="per-step log: epochs done when the validation loss was measured"),
 )
 
 
