@@ -15,8 +15,9 @@ import copy
 #: English poems of authors with >= 20 poems, <= 200 tokens; 160 of them: 112 train / 24 val / 24 test.
 _DATASET = {"name": "peft.poetry", "corpus": "english", "min_author_poems": 20, "max_tokens": 200,
             "max_poems": 160}
-#: 8 optimizer steps of 4 poems (32 poems, ~5k tokens) or 10 minutes of training, whichever comes first.
-_TRAIN = {"name": "peft.train", "max_steps": 8, "budget": "10m", "grad_accum": 4, "warmup_steps": 2,
+#: 8 optimizer steps of 4 poems (32 poems, ~5k tokens) or 10 minutes of training (its evaluations included),
+#: whichever comes first.
+_TRAIN = {"name": "peft.train", "max_steps": 8, "budget": "10m", "grad_accum": 4, "warmup": 2,
           "schedule": "constant", "eval_poems": 12, "samples": 2, "sampling": {"max_new_tokens": 48}}
 
 IA3 = {

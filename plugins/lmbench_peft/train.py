@@ -1,32 +1,40 @@
 """``peft.train``: fine-tune a pretrained causal LM (IA3, LoRA or full) on poems; evaluate; sample.
 
 The recipe evaluates the validation loss of the model before training (``val_loss_base``; IA3 and
-LoRA start as the identity, so this is the untuned model's loss), trains with AdamW and a linear
-warm-up (then linear decay over the planned steps, or constant), batch 1 with gradient
-accumulation 16 by default, for ``epochs`` and/or ``max_steps`` optimizer steps and/or a wall-clock
-``budget``, evaluates after every epoch (and when it stops early), and saves the best weights
-(adapter weights only, through peft's ``save_pretrained``) to ``<run dir>/adapter``. At the end it
-generates ``samples`` poems for validation prompts, scores them with chrF++ and records a table.
+LoRA start as the identity, so this is the untuned model's loss), then trains with the shared
+toolkit :mod:`lmbench.training`: AdamW over the trainable parameters (no decay on biases, norms,
+embeddings), the shared learning-rate schedule (warm-up, then linear/cosine decay to ``min_lr`` or
+constant), batch 1 with gradient accumulation 16 by default, until ``epochs`` passes over the
+training poems, ``max_steps`` optimizer steps or the wall-clock ``budget`` end it (whichever comes
+first). The budget covers the training phase *including* its evaluations (one meaning in every lab).
+It evaluates after every epoch, every ``eval_every`` steps, and at the end; saves the best weights
+(adapter weights only, through peft's ``save_pretrained``) to ``<run dir>/adapter``; and writes a
+checkpoint of the trainable weights, optimizer, RNG and data position at every evaluation, from
+which the same command resumes a killed run. At the end it generates ``samples`` poems for
+validation prompts, scores them with chrF++ and records a table.
 """
 
 from __future__ import annotations
 
 import math
-import statistics
-import time
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any
 
 from lmbench.components import TEXT
 from lmbench.context import Run
-from lmbench.errors import BudgetTooShortError
-from lmbench.config import Seconds
+from lmbench.errors import BudgetTooShortError, ConfigError
+from lmbench.training import (EnergyMeter, StepClock, StopRule, TrainingConfig, accumulation, adamw, clip_and_step,
+                              cost_results, lr_at, restore_training_state, save_training_state)
 
+from .batches import EpochBatches, TrainableWeights
 from .contracts import TRAIN_REQUIRES
 from .data import collate
 from .evaluate import autocast, eval_loss, sample_poems, token_loss_sum
 from .generate import SamplingConfig
 from .methods import save_weights, trainable_summary
+
+#: Which tokens ``train_tokens`` / ``train_tokens_per_s`` count.
+TOKENS_KIND = "input tokens (prompt + poem), padding excluded"
 
 
 def sampling_from(options: dict[str, Any], **defaults: Any) -> SamplingConfig:
@@ -41,34 +49,45 @@ def sampling_from(options: dict[str, Any], **defaults: Any) -> SamplingConfig:
 
 
 @dataclass
-class TrainConfig:
-    """Options of ``peft.train``."""
+class TrainConfig(TrainingConfig):
+    """Options of ``peft.train``: the shared training keys (:class:`lmbench.training.TrainingConfig`,
+    with peft's defaults) plus the lab's own.
+
+    ``epochs`` always bounds a fine-tune, so neither ``max_steps`` nor ``budget`` is required.
+    Old names still load for one release: ``max_grad_norm`` (now ``grad_clip``), ``warmup_steps``
+    (now ``warmup``), ``steps`` (now ``max_steps``).
+    """
 
     lr: float = 2e-4
     weight_decay: float = 0.0
-    warmup_steps: int = 10  # optimizer steps of linear warm-up
-    schedule: Literal["linear", "constant"] = "linear"  # after warm-up: linear decay to 0, or constant
+    warmup: float = 10  # optimizer steps of linear warm-up (a fraction of training when < 1)
+    schedule: str = "linear"  # after warm-up: linear decay to min_lr, cosine, or constant
     batch_size: int = 1
     grad_accum: int = 16
-    epochs: int = 1
-    max_steps: int = 0  # optimizer steps; 0 = no limit
-    budget: Seconds | None = None  # wall-clock limit of the training loop (evaluations excluded)
-    max_grad_norm: float = 1.0
+    epochs: int = 1  # passes over the training poems (max_steps / budget may end training sooner)
     eval_poems: int = 0  # validation poems for the loss (0 = all)
     samples: int = 2  # validation poems to generate at the end (chrF++, sample table); 0 = none
     sampling: dict = field(default_factory=dict)  # SamplingConfig fields, e.g. {max_new_tokens = 64}
     save: bool = True  # save the best weights to <run dir>/adapter
+    resume: bool = True  # continue from the run's last checkpoint when there is one
 
-    def __post_init__(self) -> None:
-        if self.batch_size < 1 or self.grad_accum < 1:
-            raise ValueError("batch_size and grad_accum must be >= 1")
+    def check_training(self) -> None:
+        """The shared checks, with ``epochs`` counting as a stop; then the lab's own."""
         if self.epochs < 1:
-            raise ValueError("epochs must be >= 1")
+            raise ConfigError(f"recipe.epochs must be >= 1 (got {self.epochs})")
+        if self.max_steps or self.budget:
+            super().check_training()
+        else:  # bounded by epochs: check the rest as if a step limit were set
+            self.max_steps = 1
+            try:
+                super().check_training()
+            finally:
+                self.max_steps = 0
         sampling_from(self.sampling)
 
 
 class Train:
-    """``peft.train``: fine-tune with AdamW + warm-up; val loss before/after; best adapter saved."""
+    """``peft.train``: fine-tune with the shared toolkit; val loss before/after; best adapter saved; resumes."""
 
     Config = TrainConfig
     requires = TRAIN_REQUIRES
@@ -77,9 +96,7 @@ class Train:
         self.config = config
 
     def run(self, run: Run) -> dict[str, Any]:
-        """Build model and data through ``run``, train, evaluate, sample; return flat results."""
-        import torch
-
+        """Build model and data through ``run``, train (or resume), evaluate, sample; return flat results."""
         cfg = self.config
         model = run.build("model", device=run.device, seed=run.seed)
         tok = model.lmbench_tokenizer
@@ -92,153 +109,113 @@ class Train:
                  len(data.val))
         if params["trainable_params"] == 0:
             raise BudgetTooShortError("the model has no trainable parameters; use peft.ia3, peft.lora or peft.full")
-        pad = tok.pad_token_id
-        eval_set = data.val[: cfg.eval_poems] if cfg.eval_poems else data.val
-        val_loss_base = run.check_finite("val_loss_base", eval_loss(model, eval_set, pad_id=pad, device=run.device))
-        run.log(0, val_loss=val_loss_base)
+        self.pad = tok.pad_token_id
+        self.eval_set = data.val[: cfg.eval_poems] if cfg.eval_poems else data.val
 
-        trainable = [p for p in model.parameters() if p.requires_grad]
-        fused = run.device.startswith("cuda")
-        optimizer = torch.optim.AdamW(trainable, lr=cfg.lr, weight_decay=cfg.weight_decay,
-                                      **({"fused": True} if fused else {}))
-        micro_per_epoch = math.ceil(len(data.train) / cfg.batch_size)
-        planned = cfg.epochs * math.ceil(micro_per_epoch / cfg.grad_accum)
-        if cfg.max_steps:
-            planned = min(planned, cfg.max_steps)
-        from transformers import get_constant_schedule_with_warmup, get_linear_schedule_with_warmup
+        optimizer = adamw(model, lr=cfg.lr, weight_decay=cfg.weight_decay, device=run.device)
+        batches = EpochBatches(data.train, batch_size=cfg.batch_size, grad_accum=cfg.grad_accum, seed=run.seed)
+        weights, clock = TrainableWeights(model), StepClock(run.device)
+        counters = restore_training_state(run, weights, optimizer, data=batches, clock=clock) if cfg.resume else None
+        if counters is not None:
+            run.info("resumed from step %d (epoch %.2f)", counters["step"], batches.epochs_done)
+        else:
+            base = run.check_finite("val_loss_base", self._eval(model, run))
+            run.log(0, val_loss=base)
+            counters = {"step": 0, "examples": 0, "tokens": 0, "elapsed": 0.0, "best": math.inf, "val_loss": math.nan,
+                        "eval_step": -1, "val_loss_base": base}
 
-        warmup = min(cfg.warmup_steps, max(planned - 1, 0))
-        scheduler = (get_linear_schedule_with_warmup(optimizer, warmup, planned) if cfg.schedule == "linear"
-                     else get_constant_schedule_with_warmup(optimizer, warmup))
+        planned = cfg.epochs * batches.steps_per_epoch
+        stop = StopRule(min(cfg.max_steps, planned) if cfg.max_steps else planned, cfg.budget, run)
+        stop.start(step=counters["step"], elapsed=counters["elapsed"])
+        resumed = counters["step"] > 0
+        with run.stage("training"), run.memory("train_memory") as memory, EnergyMeter(run.device) as energy:
+            self._loop(run, model, optimizer, batches, clock, stop, weights, counters)
+            counters["elapsed"] = stop.elapsed  # the training phase ends here: the final evaluation is not in it
+        reason = stop.reason
+        if reason == "max_steps" and not (cfg.max_steps and cfg.max_steps <= planned):
+            reason = "epochs"
+        if counters["step"] == 0:
+            raise BudgetTooShortError(f"training stopped ({reason}) before its first optimizer step; "
+                                      "raise recipe.budget (it counts the evaluations too)")
+        if counters["eval_step"] != counters["step"]:
+            self._evaluate(run, model, counters, batches.epochs_done)
+        save_training_state(run, weights, optimizer, counters, data=batches, clock=clock)
 
-        state = {"step": 0, "micro": 0, "tokens": 0, "loss_tokens": 0, "best": math.inf, "evals": []}
-        step_times: list[float] = []
-        generator = torch.Generator().manual_seed(run.seed)
-        model.train()
-        t_train = 0.0
-        stopped = ""
-        with run.memory("train_memory") as memory:
-            for epoch in range(cfg.epochs):
-                order = torch.randperm(len(data.train), generator=generator).tolist()
-                batches = [[data.train[i] for i in order[j:j + cfg.batch_size]]
-                           for j in range(0, len(order), cfg.batch_size)]
-                t_step, pending, running = time.perf_counter(), 0, 0.0
-                for batch_examples in batches:
-                    t0 = time.perf_counter()
-                    batch = {k: v.to(run.device) for k, v in collate(batch_examples, pad).items()}
-                    with autocast(run.device):
-                        loss_sum, n = token_loss_sum(model, batch)
-                        loss = loss_sum / max(n, 1)
-                    (loss / cfg.grad_accum).backward()
-                    running += run.check_finite("train_loss", loss.detach(), state["step"])
-                    state["micro"] += 1
-                    pending += 1
-                    state["tokens"] += int(batch["attention_mask"].sum())
-                    state["loss_tokens"] += n
-                    t_train += time.perf_counter() - t0
-                    over = cfg.budget is not None and t_train >= cfg.budget
-                    if pending == cfg.grad_accum or over or run.should_stop():
-                        t_train += self._step_and_log(run, optimizer, scheduler, trainable, pending, running,
-                                                      state, step_times, t_step, micro_per_epoch)
-                        t_step, pending, running = time.perf_counter(), 0, 0.0
-                    if over:
-                        stopped = "budget"
-                    elif run.should_stop():
-                        stopped = "stop"
-                    elif cfg.max_steps and state["step"] >= cfg.max_steps:
-                        stopped = "max_steps"
-                    if stopped:
-                        break
-                if pending and not stopped:  # the epoch's tail
-                    t_train += self._step_and_log(run, optimizer, scheduler, trainable, pending, running,
-                                                  state, step_times, t_step, micro_per_epoch)
-                self._evaluate(run, model, eval_set, pad, state, epoch)
-                if stopped:
-                    break
-        if state["step"] == 0:
-            raise BudgetTooShortError("training made no optimizer step; raise recipe.budget or lower grad_accum")
-        mem = memory.result()
-        val_loss = state["evals"][-1]
+        base, val_loss = counters["val_loss_base"], counters["val_loss"]
         results: dict[str, Any] = {
             "method": model.lmbench_method, **params,
-            "val_loss_base": val_loss_base, "val_ppl_base": math.exp(val_loss_base),
-            "val_loss": val_loss, "val_ppl": math.exp(val_loss), "best_val_loss": state["best"],
-            "val_loss_delta": val_loss - val_loss_base,
-            "train_steps": state["step"], "train_examples": state["micro"] * cfg.batch_size,
-            "train_tokens": state["tokens"], "train_time_s": t_train,
-            "train_tokens_per_s": state["tokens"] / t_train if t_train else math.nan,
-            "stopped_by": stopped or "epochs",
+            "val_loss_base": base, "val_ppl_base": math.exp(base),
+            "val_loss": val_loss, "val_ppl": math.exp(val_loss), "best_val_loss": counters["best"],
+            "val_loss_delta": val_loss - base, "train_examples": counters["examples"],
         }
-        if step_times:
-            results["step_time_ms"] = 1e3 * statistics.median(step_times)
-            run.record("step_time", _stats(step_times))
-        peak_key = "torch_peak_allocated_bytes" if run.device.startswith("cuda") else "rss_peak_bytes"
-        if mem.get(peak_key) is not None:
-            results["peak_memory_bytes"] = mem[peak_key]
-            results["peak_memory_kind"] = peak_key
+        results.update(cost_results(seconds=counters["elapsed"], tokens=counters["tokens"], tokens_kind=TOKENS_KIND,
+                                    steps=counters["step"], stopped_by=reason, model=model, clock=clock,
+                                    memory=memory.result(),
+                                    energy_j=None if resumed else energy.joules))  # a resumed run saw part of it
+        stats = clock.stats()
+        if stats is not None:
+            run.record("step_time", {**stats.to_dict(), "unit": "s", "skipped_warmup_steps": clock.skipped})
         if cfg.samples:
-            sampling = sampling_from(cfg.sampling)
-            run.add_results(**results)  # the training results stay if sampling fails
-            feed = run.metric_feed(TEXT)  # the spec's [metrics] on the generated poems
-            with run.stage("generation"):
-                scores, rows = sample_poems(model, tok, data.val[: cfg.samples], sampling,
-                                            marker=data.config.marker, seed=run.seed, device=run.device, feed=feed)
-            run.record("samples", {"rows": rows})
-            results.update(scores)
-            results.update(feed.result())
+            results.update(self._sample(run, model, tok, data, results))
         return results
 
-    def _step_and_log(self, run: Any, optimizer: Any, scheduler: Any, params: list[Any], pending: int,
-                      running: float, state: dict[str, Any], step_times: list[float], t_step: float,
-                      micro_per_epoch: int) -> float:
-        """Apply the accumulated gradients, log the step; return the optimizer's time (seconds)."""
-        t0 = time.perf_counter()
-        self._step(optimizer, scheduler, params, pending, self.config)
-        spent = time.perf_counter() - t0
-        state["step"] += 1
-        step_times.append(time.perf_counter() - t_step)
-        run.log(state["step"], train_loss=running / pending, lr=scheduler.get_last_lr()[0],
-                epoch=state["micro"] / max(micro_per_epoch, 1))
-        return spent
+    def _loop(self, run: Run, model: Any, optimizer: Any, batches: EpochBatches, clock: StepClock, stop: StopRule,
+              weights: TrainableWeights, counters: dict[str, Any]) -> None:
+        """Optimizer steps until the stop rule says otherwise; evaluate and checkpoint on the way."""
+        cfg = self.config
+        model.train()
+        while not stop.check(counters["step"]):
+            step = counters["step"]
+            lr = lr_at(step, stop.progress(step), lr=cfg.lr, min_lr=cfg.min_lr, warmup=cfg.warmup,
+                       schedule=cfg.schedule)
+            with clock.step():
+                micro, epoch_ended = batches.next_step()
+                loss_sum = 0.0
+                for i, sync in accumulation(model, len(micro)):
+                    batch = {k: v.to(run.device) for k, v in collate(micro[i], self.pad).items()}
+                    with sync, autocast(run.device):
+                        loss_tokens, n = token_loss_sum(model, batch)
+                        loss = loss_tokens / max(n, 1)
+                    (loss / len(micro)).backward()  # the step's gradient is the mean over its micro-batches
+                    loss_sum += run.check_finite("train_loss", loss.detach(), step)
+                    counters["tokens"] += int(batch["attention_mask"].sum())
+                clip_and_step(optimizer, cfg.grad_clip, lr=lr)
+            counters["examples"] += sum(len(examples) for examples in micro)
+            counters["step"] = step = step + 1
+            run.log(step, train_loss=loss_sum / len(micro), lr=lr, tokens=counters["tokens"],
+                    epoch=batches.epochs_done)
+            periodic = epoch_ended or (cfg.eval_every and step % cfg.eval_every == 0)
+            if periodic and step < stop.max_steps:  # the last step's evaluation comes after the loop
+                self._evaluate(run, model, counters, batches.epochs_done)
+                counters["elapsed"] = stop.elapsed
+                save_training_state(run, weights, optimizer, counters, data=batches, clock=clock)
 
-    @staticmethod
-    def _step(optimizer: Any, scheduler: Any, params: list[Any], pending: int, cfg: TrainConfig) -> None:
-        """One optimizer step; a partial accumulation is rescaled to a mean over its micro-batches."""
-        import torch
+    def _eval(self, model: Any, run: Run) -> float:
+        return eval_loss(model, self.eval_set, pad_id=self.pad, device=run.device)
 
-        if pending != cfg.grad_accum:
-            for p in params:
-                if p.grad is not None:
-                    p.grad.mul_(cfg.grad_accum / pending)
-        if cfg.max_grad_norm:
-            torch.nn.utils.clip_grad_norm_(params, cfg.max_grad_norm)
-        optimizer.step()
-        scheduler.step()
-        optimizer.zero_grad(set_to_none=True)
-
-    def _evaluate(self, run: Any, model: Any, eval_set: list[Any], pad: int, state: dict[str, Any],
-                  epoch: int) -> None:
-        """Validation loss after an epoch (or an early stop); save the weights when it is the best."""
-        loss = run.check_finite("val_loss", eval_loss(model, eval_set, pad_id=pad, device=run.device), state["step"])
-        state["evals"].append(loss)
-        run.log(state["step"], val_loss=loss, val_ppl=math.exp(loss), epoch_end=epoch + 1)
-        if loss < state["best"]:
-            state["best"] = loss
+    def _evaluate(self, run: Run, model: Any, counters: dict[str, Any], epochs_done: float) -> None:
+        """Validation loss now; save the weights when it is the best so far."""
+        step = counters["step"]
+        loss = run.check_finite("val_loss", self._eval(model, run), step)
+        counters["val_loss"], counters["eval_step"] = loss, step
+        run.log(step, val_loss=loss, val_ppl=math.exp(loss), epoch_end=epochs_done)
+        if loss < counters["best"]:
+            counters["best"] = loss
             if self.config.save:
                 save_weights(model, run.path("adapter"))
-                run.info("epoch %d: val_loss %.4f (best), saved to %s", epoch + 1, loss, run.path("adapter"))
+            run.info("step %d (epoch %.2f): val_loss %.4f (best)%s", step, epochs_done, loss,
+                     f", saved to {run.path('adapter')}" if self.config.save else "")
         else:
-            run.info("epoch %d: val_loss %.4f (best %.4f)", epoch + 1, loss, state["best"])
+            run.info("step %d (epoch %.2f): val_loss %.4f (best %.4f)", step, epochs_done, loss, counters["best"])
 
-
-def _stats(samples: list[float]) -> dict[str, float]:
-    """median/p10/p90/mean/cv of a list of seconds."""
-    ordered = sorted(samples)
-
-    def pct(q: float) -> float:
-        return ordered[min(len(ordered) - 1, int(q * (len(ordered) - 1) + 0.5))]
-
-    mean = statistics.fmean(ordered)
-    std = statistics.pstdev(ordered) if len(ordered) > 1 else 0.0
-    return {"median": statistics.median(ordered), "p10": pct(0.1), "p90": pct(0.9), "mean": mean,
-            "cv": std / mean if mean else 0.0, "n": len(ordered), "unit": "s"}
+    def _sample(self, run: Run, model: Any, tok: Any, data: Any, results: dict[str, Any]) -> dict[str, Any]:
+        """Generate poems for validation prompts; chrF++ and the spec's text metrics on them."""
+        cfg = self.config
+        sampling = sampling_from(cfg.sampling)
+        run.add_results(**results)  # the training results stay if sampling fails
+        feed = run.metric_feed(TEXT)  # the spec's [metrics] on the generated poems
+        with run.stage("generation"):
+            scores, rows = sample_poems(model, tok, data.val[: cfg.samples], sampling, marker=data.config.marker,
+                                        seed=run.seed, device=run.device, feed=feed)
+        run.record("samples", {"rows": rows})
+        return {**scores, **feed.result()}

@@ -25,14 +25,14 @@ def measurement(run_dir, name: str) -> dict:
 
 
 def test_train_lowers_val_loss_and_saves_best_adapter(run_experiment, poems_file, smol_tokenizer):
-    recipe = {"name": "peft.train", "lr": 0.05, "grad_accum": 2, "epochs": 2, "warmup_steps": 1,
+    recipe = {"name": "peft.train", "lr": 0.05, "grad_accum": 2, "epochs": 2, "warmup": 1,
               "samples": 1, "sampling": {"max_new_tokens": 4}}
     (record,) = run_experiment(spec(poems_file, "peft.ia3", recipe))
     assert record.status == "done", record.reason
     r = record.results
     assert r["val_loss"] < r["val_loss_base"] and r["val_loss_delta"] < 0
     assert r["best_val_loss"] <= r["val_loss"]
-    assert r["train_steps"] == 16 and r["train_examples"] == 32  # 2 epochs x 16 poems / accumulation 2
+    assert r["steps"] == 16 and r["train_examples"] == 32  # 2 epochs x 16 poems / accumulation 2
     assert r["trainable_params"] == 2 * (2 * 2 * 16 + 128)
     assert r["train_tokens_per_s"] > 0 and r["step_time_ms"] > 0 and r["peak_memory_bytes"] > 0
     assert 0 <= r["chrf_pp"] <= 100 and r["ttft_ms"] > 0
@@ -47,11 +47,11 @@ def test_train_stops_at_max_steps_and_budget(run_experiment, poems_file, smol_to
     recipe = {"name": "peft.train", "max_steps": 3, "grad_accum": 2, "samples": 0, "save": False}
     (record,) = run_experiment(spec(poems_file, "peft.lora", recipe, r=2))
     assert record.status == "done", record.reason
-    assert record.results["train_steps"] == 3 and record.results["stopped_by"] == "max_steps"
+    assert record.results["steps"] == 3 and record.results["stopped_by"] == "max_steps"
     recipe = {"name": "peft.train", "budget": "0.01s", "grad_accum": 16, "samples": 0, "save": False}
     (record,) = run_experiment(spec(poems_file, "peft.ia3", recipe))
     assert record.status == "done" and record.results["stopped_by"] == "budget"
-    assert record.results["train_steps"] == 1  # the partial accumulation is applied
+    assert record.results["steps"] == 1  # the budget is checked before each step: the first one runs
 
 
 def test_search_records_trials_and_resumes(run_experiment, poems_file, smol_tokenizer, tmp_path):
