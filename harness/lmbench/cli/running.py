@@ -30,6 +30,8 @@ from .common import DEFAULT_PRESET, console, json_option, open_store, store_opti
 @click.option("--resume", "resume_id", default=None, metavar="RUN",
               help="Continue a stored run from its last checkpoint (same spec, same id).")
 @click.option("--force", is_flag=True, help="Run again even if the store has this run done (checkpoints cleared).")
+@click.option("--reuse-stale", is_flag=True,
+              help="Reuse a done run of the same spec even if the core's or a plugin's code changed since.")
 @click.option("--spec-json", type=click.Path(dir_okay=False, exists=True), default=None,
               help="A fully expanded spec as JSON (used by sweeps' worker processes).")
 @click.option("--nproc", type=int, default=1, help="Processes per node: >1 launches under torchrun (DDP).")
@@ -45,7 +47,7 @@ def run_cmd(ctx: click.Context, preset: str | None, files: tuple[str, ...], data
             model: str | None, attention: str | None, recipe: str | None, seed: int | None, device: str | None,
             sets: tuple[str, ...], only: tuple[str, ...], resume_id: str | None, force: bool, spec_json: str | None,
             nproc: int, nnodes: str, rdzv_endpoint: str | None, dry_run: bool, no_report: bool,
-            store_dir: str | None, as_json: bool, wait: bool) -> None:
+            store_dir: str | None, as_json: bool, wait: bool, reuse_stale: bool) -> None:
     """Run an experiment: a preset, spec files and flags, merged in that order."""
     from ..limits import check_process_count
 
@@ -77,7 +79,7 @@ def run_cmd(ctx: click.Context, preset: str | None, files: tuple[str, ...], data
         if not (preset or files or recipe):
             preset = DEFAULT_PRESET
         spec = build_spec(host.registries, preset=preset, files=files, overrides=overrides, sets=sets, only=only)
-    runner = Runner(store, host, console=out, force=force, wait=wait)
+    runner = Runner(store, host, console=out, force=force, wait=wait, reuse_stale=reuse_stale)
     if dry_run:
         planned = runner.plan(spec, only=only)
         out = [{"label": p.label, "run_id": p.run_id, "spec": p.resolved.spec} for p in planned]
