@@ -35,11 +35,11 @@ from .config import ResolvedSpec, dump_toml, expand_variants, resolve
 from .context import DistInfo, Run, StopFlag
 from .errors import LmbenchError, NonFiniteError, StoreError, UnknownNameError
 from .files import SafeFileHandler, finite_json, write_text
+from .identity import code_hashes, combined_hash
 from .lease import RunLease, die_with_parent, parent_to_follow
 from .limits import check_limits, check_memory
 from .plugins import PluginHost, default_host, format_traceback
 from .preflight import check as check_contracts
-from .identity import code_hashes, combined_hash
 from .store import RunRecord, Store, content_id
 
 log = logging.getLogger("lmbench")
@@ -193,9 +193,10 @@ class Runner:
         spec_id, code = self.spec_id(resolved), self.code_hashes(resolved)
         run_id = content_id(spec_id, combined_hash(code))
         if self.reuse_stale and self.store is not None:
-            stale = self.store.find_done_by_spec_id(spec_id)
-            if stale is not None:
-                run_id = stale.id
+            current = self.store.find(run_id)
+            if current is None or current.status != "done":  # the current code's run, when done, wins
+                stale = self.store.find_done_by_spec_id(spec_id)
+                run_id = stale.id if stale is not None else run_id
         return PlannedRun(label, resolved, run_id, spec_id, code)
 
     def spec_id(self, resolved: ResolvedSpec) -> str:

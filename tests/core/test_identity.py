@@ -99,3 +99,26 @@ def test_show_says_nothing_when_the_code_is_unchanged(example_copy):
     host = _host()
     planned = Runner(None, host).plan(SPEC)[0]
     assert identity.stale_code_note({"code": planned.code}, host) is None
+
+
+def test_show_notes_a_run_whose_code_changed(example_copy, tmp_path, monkeypatch):
+    from click.testing import CliRunner
+
+    from lmbench.cli.inspecting import show_cmd
+    from lmbench.plugins import set_default_host
+
+    host = _host()
+    store = Store(tmp_path / "runs")
+    old = Runner(store, host).plan(SPEC)[0]
+    store.start_run(old.run_id, old.resolved.spec, env={"spec_id": old.spec_id, "code": old.code})
+    store.finish_run(old.run_id, "done")
+    store.close()
+    set_default_host(host)
+    try:
+        same = CliRunner().invoke(show_cmd, [old.run_id, "--store", str(tmp_path / "runs")])
+        _edit_comment(example_copy / "components.py")
+        changed = CliRunner().invoke(show_cmd, [old.run_id, "--store", str(tmp_path / "runs")])
+    finally:
+        set_default_host(None)
+    assert same.exit_code == 0 and "code changed" not in same.output
+    assert changed.exit_code == 0 and "code changed since this run (example)" in changed.output
