@@ -27,7 +27,7 @@ import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +35,7 @@ from .config import ResolvedSpec, dump_toml, expand_variants, resolve
 from .context import DistInfo, Run, StopFlag
 from .errors import LmbenchError, NonFiniteError, StoreError, UnknownNameError
 from .files import SafeFileHandler, finite_json, write_text
+from .identity import code_hashes, combined_hash
 from .lease import RunLease, die_with_parent, parent_to_follow
 from .limits import check_limits, check_memory
 from .plugins import PluginHost, default_host, format_traceback
@@ -57,6 +58,8 @@ class PlannedRun:
     label: str
     resolved: ResolvedSpec
     run_id: str
+    spec_id: str = ""  # the id without the code hash: what ``--reuse-stale`` looks runs up by
+    code: dict[str, str] = field(default_factory=dict)  # per-package code hashes (core and plugins used)
 
 
 def pick_device(requested: str) -> str:
@@ -146,8 +149,9 @@ class Runner:
 
     def __init__(self, store: Store | None, host: PluginHost | None = None, *, console: Any = None,
                  force: bool = False, progress: bool = True, dist: DistInfo | None = None,
-                 wait: bool | float = False, force_memory: bool | None = None):
+                 wait: bool | float = False, force_memory: bool | None = None, reuse_stale: bool = False):
         self.store = store
+        self.reuse_stale = reuse_stale  # reuse a done run of the same spec made by older code (``--reuse-stale``)
         self.wait = wait  # when another process runs the same run: wait for it (True or seconds), or exit 2
         self.force_memory = force_memory  # run even when the memory estimate exceeds free memory
         self.host = host or default_host()
@@ -181,17 +185,39 @@ class Runner:
                 if len(variants) > 1:  # name the variant the error is in
                     exc.args = (f"variant '{label}': {exc.args[0] if exc.args else exc}", *exc.args[1:])
                 raise
-            planned.append(PlannedRun(resolved.run.label or label, resolved, self.run_id(resolved)))
+            planned.append(self._planned(resolved.run.label or label, resolved))
         return planned
 
-    def run_id(self, resolved: ResolvedSpec) -> str:
+    def _planned(self, label: str, resolved: ResolvedSpec) -> PlannedRun:
+        """A planned run with its ids; with ``reuse_stale``, the id of a done run made by older code."""
+        spec_id, code = self.spec_id(resolved), self.code_hashes(resolved)
+        run_id = content_id(spec_id, combined_hash(code))
+        if self.reuse_stale and self.store is not None:
+            current = self.store.find(run_id)
+            if current is None or current.status != "done":  # the current code's run, when done, wins
+                stale = self.store.find_done_by_spec_id(spec_id)
+                run_id = stale.id if stale is not None else run_id
+        return PlannedRun(label, resolved, run_id, spec_id, code)
+
+    def spec_id(self, resolved: ResolvedSpec) -> str:
         """Hash of the resolved spec (minus cosmetic tables), the versions of the plugins it uses,
-        and the dataset's fingerprint."""
+        and the dataset's fingerprint: the run's identity apart from its code."""
         spec = {k: v for k, v in resolved.spec.items() if k not in _NOT_IN_ID}
         spec["run"] = {k: v for k, v in spec.get("run", {}).items() if k != "label"}
         plugins = sorted({c.entry.plugin for c in resolved.components.values()})
         versions = {p: self.host.versions.get(p, "?") for p in plugins}
         return content_id(spec, versions, data_fingerprint(resolved))
+
+    def code_hashes(self, resolved: ResolvedSpec) -> dict[str, str]:
+        """Per-package hashes of the core's code and of every plugin the run uses (cached per process)."""
+        plugins = sorted({c.entry.plugin for c in resolved.components.values()})
+        infos = self.host.plugins
+        return code_hashes({p: infos[p].module if p in infos else "" for p in plugins})
+
+    def run_id(self, resolved: ResolvedSpec) -> str:
+        """The run's id: its :meth:`spec_id` and the hash of the code that computes it
+        (:mod:`lmbench.identity`), so an edited plugin gives a new run."""
+        return content_id(self.spec_id(resolved), combined_hash(self.code_hashes(resolved)))
 
     # -- executing ----------------------------------------------------------------------------
     def run_spec(self, spec: dict[str, Any], *, command: str = "", only: tuple[str, ...] = (),
@@ -262,6 +288,7 @@ class Runner:
 
         env = capture_environment(self.host.versions, device=device, seed=resolved.run.seed)
         env["world_size"] = self.dist.world_size
+        env["spec_id"], env["code"] = planned.spec_id, planned.code  # see lmbench.identity
         if self.dist.is_main:
             write_text(run_dir / "env.json", json.dumps(env, indent=2, default=str))
         if store is not None:

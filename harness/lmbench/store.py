@@ -17,13 +17,14 @@ cannot create its shared-memory file there).
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import math
 import os
 import sqlite3
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -56,7 +57,7 @@ CREATE TABLE IF NOT EXISTS measurements(
 CREATE TABLE IF NOT EXISTS groups(
     id TEXT PRIMARY KEY, kind TEXT NOT NULL, name TEXT, command TEXT, spec TEXT, created REAL NOT NULL);
 CREATE TABLE IF NOT EXISTS group_runs(
-    group_id TEXT NOT NULL, run_id TEXT NOT NULL, position INTEGER, PRIMARY KEY(group_id, run_id));
+    group_id TEXT NOT NULL, run_id TEXT NOT NULL, position INTEGER, label TEXT, PRIMARY KEY(group_id, run_id));
 CREATE TABLE IF NOT EXISTS leases(
     run_id TEXT PRIMARY KEY, token TEXT NOT NULL, host TEXT NOT NULL, pid INTEGER NOT NULL, proc_started REAL,
     started REAL NOT NULL, heartbeat REAL NOT NULL);
@@ -144,6 +145,8 @@ class Store(LeaseRows):
                 with self.transaction() as c:
                     for statement in filter(str.strip, _SCHEMA.split(";")):
                         c.execute(statement)
+                    if "label" not in {r[1] for r in c.execute("PRAGMA table_info(group_runs)")}:
+                        c.execute("ALTER TABLE group_runs ADD COLUMN label TEXT")  # stores made before labels
                     c.execute("INSERT OR IGNORE INTO meta VALUES('schema_version', ?)", (str(SCHEMA_VERSION),))
                 return
             except (sqlite3.OperationalError, StoreError) as exc:
@@ -236,13 +239,16 @@ class Store(LeaseRows):
             c.execute("UPDATE runs SET command=? WHERE id=?", (command, run_id))
 
     def add_group(self, group_id: str, kind: str, name: str, command: str, spec: dict[str, Any],
-                  run_ids: Iterable[str]) -> None:
-        """Record an invocation (a run with variants, or a sweep) and its runs, in order."""
+                  run_ids: Iterable[str], labels: Sequence[str] | None = None) -> None:
+        """Record an invocation (a run with variants, or a sweep) and its runs, in order; ``labels``
+        names each run within this group (a run made earlier under another name keeps it elsewhere)."""
         with self.transaction() as c:
             c.execute("INSERT OR IGNORE INTO groups VALUES(?,?,?,?,?,?)",
                       (group_id, kind, name, command, _dumps(spec), time.time()))
             for position, run_id in enumerate(run_ids):
-                c.execute("INSERT OR IGNORE INTO group_runs VALUES(?,?,?)", (group_id, run_id, position))
+                label = labels[position] if labels is not None else None
+                c.execute("INSERT OR IGNORE INTO group_runs(group_id, run_id, position, label) VALUES(?,?,?,?)",
+                          (group_id, run_id, position, label))
 
     # -- reading ---------------------------------------------------------------------------
     def get(self, run_id: str) -> RunRecord:
@@ -262,6 +268,14 @@ class Store(LeaseRows):
         row = self.conn.execute("SELECT * FROM runs WHERE id=?", (run_id,)).fetchone()
         return self._record(row) if row else None
 
+    def find_done_by_spec_id(self, spec_id: str) -> RunRecord | None:
+        """The newest done run of a spec whatever code made it: its id is ``spec_id`` (a run stored
+        before ids covered the code) or its environment records that ``spec_id``."""
+        row = self.conn.execute(
+            "SELECT * FROM runs WHERE status='done' AND (id=? OR json_extract(env, '$.spec_id')=?) "
+            "ORDER BY updated DESC LIMIT 1", (spec_id, spec_id)).fetchone()
+        return self._record(row) if row else None
+
     def runs(self, *, last: int | None = None, status: str | None = None) -> list[RunRecord]:
         """Runs, newest first."""
         query, args = "SELECT * FROM runs", []
@@ -279,9 +293,15 @@ class Store(LeaseRows):
         if row is None:
             names = [r[0] for r in self.conn.execute("SELECT name FROM groups") if r[0]]
             raise UnknownNameError("sweep or experiment", group_id, names)
-        ids = [r[0] for r in self.conn.execute(
-            "SELECT run_id FROM group_runs WHERE group_id=? ORDER BY position", (row["id"],))]
-        return dict(row), [self.get(i) for i in ids]
+        label = "label" if self._group_labels() else "NULL"  # a read-only store made before group labels
+        members = self.conn.execute(
+            f"SELECT run_id, {label} FROM group_runs WHERE group_id=? ORDER BY position", (row["id"],)).fetchall()
+        records = [self.get(i) for i, _ in members]  # each run under the label the group gave it
+        return dict(row), [dataclasses.replace(r, label=label) if label else r for r, (_, label) in zip(records, members)]
+
+    def _group_labels(self) -> bool:
+        """Whether this store's ``group_runs`` has the ``label`` column."""
+        return "label" in {r[1] for r in self.conn.execute("PRAGMA table_info(group_runs)")}
 
     def group_info(self, group_id: str) -> dict[str, Any]:
         """A group's row (by id prefix or name) with ``runs``: its run ids in order, started or not."""

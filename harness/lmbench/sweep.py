@@ -5,9 +5,11 @@
 * :func:`parse_grid` / :func:`parse_seeds` read the flags; :func:`expand` turns them into the
   spec's ``variants`` (crossed with the spec's own variants, if it has some);
 * :func:`validate_grid` fails before anything runs when a grid key is not in the spec, naming
-  the valid keys; every point is then resolved by the runner's ``plan``;
+  the valid keys, or a value does not fit the variant's resolved spec; every point is then resolved
+  by the runner's ``plan``; :func:`select_variants` keeps the ``--only`` variants, and a key written
+  ``VARIANT:TABLE.KEY`` is swept in that variant only;
 * :func:`run_sweep` executes the points: points already ``done`` in the store are skipped (a
-  killed sweep resumes), ``jobs > 1`` runs points in parallel worker processes (``python -m
+  killed sweep resumes) and keep the sweep's labels, ``jobs > 1`` runs points in parallel worker processes (``python -m
   lmbench.cli run --spec-json FILE``; each measurement in a clean process), one point's failure
   is recorded and the others go on; workers die with the sweep (``LMBENCH_PARENT_PID``), and a point
   another live process is running (its lease) is left to it;
@@ -31,7 +33,7 @@ from typing import Any
 
 from .compare import group_points, summarize
 from .config import COMPONENT_TABLES, HARNESS_CONFIGS, TOP_LEVEL_KEYS, expand_variants, parse_value
-from .errors import ConfigError, RunBusyError
+from .errors import ConfigError, LmbenchError, RunBusyError, UnknownNameError
 from .files import finite_json
 from .lease import PARENT_ENV
 from .store import ABANDONED, FAILED, RunRecord, Store, content_id
@@ -59,15 +61,26 @@ def _split_top(text: str) -> list[str]:
     return items
 
 
+def grid_target(key: str) -> tuple[str | None, str]:
+    """``"lstm:model.hidden_size"`` -> ``("lstm", "model.hidden_size")``; a plain key -> ``(None, key)``."""
+    variant, sep, path = key.rpartition(":")
+    return (variant.strip() if sep else None), path.strip()
+
+
 def parse_grid(items: Sequence[str]) -> dict[str, list[Any]]:
-    """``["attention.n_hashes=2,4"]`` -> ``{"attention.n_hashes": [2, 4]}`` (values in TOML syntax)."""
+    """``["attention.n_hashes=2,4"]`` -> ``{"attention.n_hashes": [2, 4]}`` (values in TOML syntax).
+
+    A key may name one variant of the spec: ``lstm:model.hidden_size=64,128`` sweeps only that variant.
+    """
     grid: dict[str, list[Any]] = {}
     for item in items:
         key, sep, raw = item.partition("=")
-        key = key.strip()
-        parts = key.split(".")
-        if not sep or len(parts) < 2 or not all(parts) or not raw.strip():
-            raise ConfigError(f"bad --grid '{item}'; expected TABLE.KEY=V1,V2,..., e.g. attention.n_hashes=2,4")
+        variant, path = grid_target(key)
+        parts = path.split(".")
+        if not sep or len(parts) < 2 or not all(parts) or not raw.strip() or variant == "":
+            raise ConfigError(f"bad --grid '{item}'; expected [VARIANT:]TABLE.KEY=V1,V2,..., e.g. attention.n_hashes=2,4 "
+                              "or lstm:model.hidden_size=64,128")
+        key = f"{variant}:{path}" if variant else path
         values = [parse_value(v) for v in _split_top(raw) if v != ""]
         if not values:
             raise ConfigError(f"bad --grid '{item}': no values")
@@ -102,27 +115,50 @@ def _fmt(value: Any) -> str:
     return json.dumps(value) if isinstance(value, (list, dict)) else str(value)
 
 
-def _short_keys(keys: Sequence[str]) -> dict[str, str]:
-    """Each grid key's label form: the option name when unique in the grid, else the full key."""
-    last = [k.split(".")[-1] for k in keys]
-    return {k: (s if last.count(s) == 1 else k) for k, s in zip(keys, last)}
+def _short_keys(paths: Sequence[str]) -> dict[str, str]:
+    """Each grid option's label form: the option name when unique in the grid, else the full key."""
+    paths = list(dict.fromkeys(paths))
+    last = [k.split(".")[-1] for k in paths]
+    return {k: (s if last.count(s) == 1 else k) for k, s in zip(paths, last)}
+
+
+def select_variants(spec: dict[str, Any], only: Sequence[str] = ()) -> dict[str, Any]:
+    """The spec with only the variants named by ``--only`` (all when none is named)."""
+    if not only:
+        return spec
+    variants = spec.get("variants") or []
+    labels = [str(v.get("label") or f"variant{i}") for i, v in enumerate(variants)]
+    for wanted in only:
+        if wanted not in labels:
+            if not labels:
+                raise ConfigError(f"--only {wanted}: the spec has no variants to choose from; drop --only")
+            raise UnknownNameError("variant", wanted, labels)
+    return {**spec, "variants": [v for v, label in zip(variants, labels) if label in only]}
+
+
+def _applies(key: str, variant_label: str) -> bool:
+    target, _ = grid_target(key)
+    return target is None or target == variant_label
 
 
 def expand(spec: dict[str, Any], grid: dict[str, list[Any]], seeds: Sequence[int] = ()) -> dict[str, Any]:
     """The spec with ``variants`` = (its own variants or one) x grid points x seeds.
 
-    Labels read ``<variant> n_hashes=2 chunk=64 seed=0``.
+    Labels read ``<variant> n_hashes=2 chunk=64 seed=0``; a key addressed to one variant
+    (``lstm:model.hidden_size``) multiplies only that variant's points.
     """
     base_variants = spec.get("variants") or [{"label": spec.get("run", {}).get("label", ""), "set": {}}]
-    short = _short_keys(list(grid))
+    short = _short_keys([grid_target(k)[1] for k in grid])
     variants = []
-    combos = list(itertools.product(*grid.values())) if grid else [()]
-    for variant in base_variants:
-        for combo in combos:
+    for i, variant in enumerate(base_variants):
+        variant_label = str(variant.get("label") or (f"variant{i}" if spec.get("variants") else ""))
+        keys = [k for k in grid if _applies(k, variant_label)]
+        paths = [grid_target(k)[1] for k in keys]
+        for combo in itertools.product(*(grid[k] for k in keys)):
             for seed in (list(seeds) or [None]):
                 sets = dict(variant.get("set", {}))
-                sets.update(zip(grid, combo))
-                parts = [str(variant.get("label") or "")] + [f"{short[k]}={_fmt(v)}" for k, v in zip(grid, combo)]
+                sets.update(zip(paths, combo))
+                parts = [variant_label] + [f"{short[k]}={_fmt(v)}" for k, v in zip(paths, combo)]
                 if seed is not None:
                     sets["run.seed"] = seed
                     parts.append(f"seed={seed}")
@@ -133,14 +169,24 @@ def expand(spec: dict[str, Any], grid: dict[str, list[Any]], seeds: Sequence[int
 
 
 def validate_grid(spec: dict[str, Any], grid: dict[str, list[Any]], registries: Any) -> None:
-    """Fail before anything runs when a grid key names a table or option that is not in the spec."""
-    from .config import make_config, resolve
+    """Fail before anything runs when a grid key names a table, option or variant that is not in the
+    spec, or a value its option cannot take: each value is checked against each variant it applies
+    to, resolved with the rest of that variant's spec (so a recipe's own cross-key rules hold)."""
+    from .config import assignments_to_spec, merge, resolve
 
-    first = expand_variants(spec)[0][1]
-    tables_in_spec = sorted(t for t in spec if t in COMPONENT_TABLES) + list(HARNESS_CONFIGS)
-    resolved = None
-    for key in grid:
-        table, option = key.split(".", 1)
+    variants = expand_variants(spec)
+    labels = [label for label, _ in variants]
+    has_variants = bool(spec.get("variants"))
+    tables_in_spec = sorted(t for t in variants[0][1] if t in COMPONENT_TABLES) + list(HARNESS_CONFIGS)
+    resolved: dict[str, Any] = {}
+    for key, values in grid.items():
+        target, path = grid_target(key)
+        if target is not None and not has_variants:
+            raise ConfigError(f"grid key '{key}' names variant '{target}' but the spec has no variants; "
+                              f"write --grid {path}=...")
+        if target is not None and target not in labels:
+            raise UnknownNameError("variant (grid key {key})".format(key=key), target, labels)
+        table, option = path.split(".", 1)
         if table not in TOP_LEVEL_KEYS or table in ("variants", "preset", "description"):
             raise ConfigError(f"grid key '{key}': unknown table '{table}'; tables in the spec: {', '.join(tables_in_spec)}")
         if table in HARNESS_CONFIGS:
@@ -148,22 +194,38 @@ def validate_grid(spec: dict[str, Any], grid: dict[str, list[Any]], registries: 
             if option not in fields:
                 raise ConfigError(f"grid key '{key}' is not an option of [{table}]; valid: "
                                   + ", ".join(f"{table}.{f}" for f in fields))
-            continue
-        if table not in first:
-            raise ConfigError(f"grid key '{key}': the spec has no [{table}] table; tables in the spec: "
-                              f"{', '.join(tables_in_spec)}")
-        if option == "name" or f"{table}.name" in grid or table == "metrics":
-            continue  # options depend on the component picked: each point is resolved by the runner
-        if resolved is None:
-            resolved = resolve(first, registries)
-        component = resolved.components.get(table)
-        cls = getattr(component.entry.load(), "Config", None) if component else None
-        fields = [f.name for f in dataclasses.fields(cls) if f.init] if cls and dataclasses.is_dataclass(cls) else []
-        if option not in fields:
-            valid = ", ".join(f"{table}.{f}" for f in ["name", *fields])
-            raise ConfigError(f"grid key '{key}' is not an option of {table} {component.entry.name}; valid: {valid}")
-        for value in grid[key]:  # each value must parse as the option's type
-            make_config(cls, {option: value}, f"{table} {component.entry.name} (grid key {key})")
+        for label, variant in variants:
+            if not _applies(key, label):
+                continue
+            where = f" (variant '{label}')" if has_variants else ""
+            if table not in variant and table not in HARNESS_CONFIGS:
+                raise ConfigError(f"grid key '{key}': the spec{where} has no [{table}] table; tables in the spec: "
+                                  f"{', '.join(tables_in_spec)}")
+            if option == "name" or any(grid_target(k)[1] == f"{table}.name" for k in grid) or table == "metrics":
+                continue  # options depend on the component picked: each point is resolved by the runner
+            if table not in HARNESS_CONFIGS:
+                if label not in resolved:
+                    resolved[label] = resolve(variant, registries)
+                _check_option(key, table, option, resolved[label], where, has_variants and target is None, labels)
+            for value in values:  # each value, with the rest of the variant's resolved spec
+                try:
+                    resolve(merge(variant, assignments_to_spec({path: value})), registries)
+                except LmbenchError as exc:
+                    raise ConfigError(f"grid value {path}={_fmt(value)}{where}: {exc}") from None
+
+
+def _check_option(key: str, table: str, option: str, resolved: Any, where: str, addressable: bool,
+                  labels: Sequence[str]) -> None:
+    """The option must be a field of the component the variant resolves ``table`` to."""
+    component = resolved.components.get(table)
+    cls = getattr(component.entry.load(), "Config", None) if component else None
+    fields = [f.name for f in dataclasses.fields(cls) if f.init] if cls and dataclasses.is_dataclass(cls) else []
+    if option in fields:
+        return
+    valid = ", ".join(f"{table}.{f}" for f in ["name", *fields])
+    hint = (f"; to sweep it in one variant only, address it: --grid VARIANT:{table}.{option}=... "
+            f"(variants: {', '.join(labels)})") if addressable else ""
+    raise ConfigError(f"grid key '{key}' is not an option of {table} {component.entry.name}{where}; valid: {valid}{hint}")
 
 
 # -- running --------------------------------------------------------------------------------------
@@ -207,13 +269,19 @@ def _toml(value: Any) -> str:
 
 def run_sweep(store: Store, spec: dict[str, Any], *, host: Any = None, jobs: int = 1, name: str | None = None,
               command: str = "", point_commands: dict[str, str] | None = None, force: bool = False,
-              console: Any = None, worker_timeout: float | None = None) -> SweepResult:
-    """Run every point of an expanded spec (see :func:`expand`) and record the sweep as a group."""
+              console: Any = None, worker_timeout: float | None = None, reuse_stale: bool = False) -> SweepResult:
+    """Run every point of an expanded spec (see :func:`expand`) and record the sweep as a group.
+
+    Each point keeps the sweep's label in the group, also when the store had it done under another
+    name (an earlier run or sweep), so its seeds pool into one row and pair up in ``lmbench compare``.
+    ``reuse_stale`` counts a point done when a run of its spec is done, whatever code made it.
+    """
     from .plugins import default_host
     from .runner import Runner
 
     host = host or default_host()
-    runner = Runner(store, host, console=console, force=force, progress=jobs <= 1 and console is not None)
+    runner = Runner(store, host, console=console, force=force, progress=jobs <= 1 and console is not None,
+                    reuse_stale=reuse_stale)
     planned = runner.plan(spec)  # resolves every point: a bad value fails here, before any work
     name = name or sweep_name(spec)
     ids = [p.run_id for p in planned]
@@ -222,7 +290,7 @@ def run_sweep(store: Store, spec: dict[str, Any], *, host: Any = None, jobs: int
         raise ConfigError(f"sweep points resolve to the same run (e.g. '{dup}'): a grid value has no effect; "
                           "drop the duplicate values")
     group_id = content_id("sweep", name, ids)
-    store.add_group(group_id, "sweep", name, command, spec, ids)
+    store.add_group(group_id, "sweep", name, command, spec, ids, labels=[p.label for p in planned])
     commands = point_commands or {}
     done_before = {p.run_id for p in planned if (r := store.find(p.run_id)) is not None and r.status == "done"}
     skipped = 0 if force else len(done_before)
@@ -242,7 +310,8 @@ def run_sweep(store: Store, spec: dict[str, Any], *, host: Any = None, jobs: int
                     break
     else:
         _run_parallel(store, todo, jobs, commands, command, force, console, worker_timeout)
-    records = [store.get(i) for i in ids if store.find(i) is not None]
+    records = [dataclasses.replace(store.get(p.run_id), label=p.label) for p in planned
+               if store.find(p.run_id) is not None]  # labelled by this sweep, as in its stored group
     failed = [f"{r.name}: {r.status}" for r in records if r.status in FAILED or r.status == "running"]
     return SweepResult(group_id, name, records, skipped, failed)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from lmbench.config import build_spec
-from lmbench.errors import ConfigError
+from lmbench.errors import ConfigError, LmbenchError
 from lmbench.report.tables import results_table
 from lmbench.sweep import aggregate, expand, parse_grid, parse_seeds, run_sweep, validate_grid
 
@@ -93,3 +93,71 @@ def test_parallel_points_run_in_worker_processes(store):
     assert (store.run_dir(by_label["fail_at=1"].id) / "worker.log").exists()
     again = run_sweep(store, spec, host=host, jobs=2, name="par")
     assert again.skipped == 1
+
+
+def test_grid_keys_addressed_to_one_variant_and_only():
+    from lmbench.sweep import select_variants
+
+    assert parse_grid(["gru:model.hidden_size=64,128"]) == {"gru:model.hidden_size": [64, 128]}
+    with pytest.raises(ConfigError, match="bad --grid"):
+        parse_grid([":model.hidden_size=1"])
+    spec = {"recipe": {"name": "core.noop"}, "variants": [{"label": "a", "set": {}}, {"label": "b", "set": {}}]}
+    out = expand(spec, {"a:recipe.steps": [1, 2], "run.threads": [1]}, [0])
+    assert [v["label"] for v in out["variants"]] == ["a steps=1 threads=1 seed=0", "a steps=2 threads=1 seed=0",
+                                                     "b threads=1 seed=0"]
+    assert "recipe.steps" not in out["variants"][2]["set"]
+    assert [v["label"] for v in select_variants(spec, ["b"])["variants"]] == ["b"]
+    with pytest.raises(LmbenchError, match="unknown variant 'c'"):
+        select_variants(spec, ["c"])
+
+
+def test_grid_values_are_checked_against_the_resolved_spec():
+    """lm.train needs max_steps or budget: a grid over its lr must see the preset's budget, not defaults."""
+    from lmbench.plugins import make_host
+    from lmbench.sweep import select_variants
+
+    registries = make_host().registries
+    spec = build_spec(registries, preset="lm.compare", sets=["recipe.max_steps=5"])
+    validate_grid(spec, {"recipe.lr": [0.001, 0.002]}, registries)  # used to fail: set recipe.max_steps or budget
+    validate_grid(spec, {"lstm:model.hidden_size": [64, 128]}, registries)
+    with pytest.raises(ConfigError, match=r"not an option of model lm.transformer \(variant 'transformer'\).*"
+                                          r"--grid VARIANT:model.hidden_size"):
+        validate_grid(spec, {"model.hidden_size": [64]}, registries)
+    with pytest.raises(ConfigError, match=r"grid value model.hidden_size=x \(variant 'lstm'\)"):
+        validate_grid(spec, {"lstm:model.hidden_size": ["x"]}, registries)
+    with pytest.raises(LmbenchError, match="unknown variant .*'gru'; valid: lstm, transformer"):
+        validate_grid(spec, {"gru:model.hidden_size": [64]}, registries)
+    only = select_variants(spec, ["transformer"])
+    validate_grid(only, {"model.n_layers": [2, 4]}, registries)
+
+
+def test_points_done_earlier_are_labelled_by_the_sweep_so_seeds_pool(store, noop_spec, lmbench_host):
+    labelled = {**noop_spec, "variants": [{"label": "first", "set": {}}]}
+    earlier = run_sweep(store, expand(labelled, {"recipe.steps": [2]}, [0]), host=lmbench_host, name="early")
+    assert [r.label for r in earlier.records] == ["first steps=2 seed=0"]
+    renamed = {**noop_spec, "variants": [{"label": "second", "set": {}}]}
+    later = run_sweep(store, expand(renamed, {"recipe.steps": [2]}, [0, 1]), host=lmbench_host, name="late")
+    assert later.skipped == 1 and later.records[0].id == earlier.records[0].id
+    assert [r.label for r in later.records] == ["second steps=2 seed=0", "second steps=2 seed=1"]
+    assert [r.label for r in store.group("late")[1]] == ["second steps=2 seed=0", "second steps=2 seed=1"]
+    assert [r.label for r in store.group("early")[1]] == ["first steps=2 seed=0"]  # each group keeps its own
+    rows = aggregate(later.records)
+    assert [r["point"] for r in rows] == ["second steps=2"] and rows[0]["steps"]["n"] == 2
+
+
+def test_a_store_made_before_group_labels_gains_the_column(tmp_path):
+    import sqlite3
+
+    from lmbench.store import Store
+
+    root = tmp_path / "old"
+    root.mkdir()
+    conn = sqlite3.connect(root / "lmbench.sqlite")
+    conn.execute("CREATE TABLE group_runs(group_id TEXT NOT NULL, run_id TEXT NOT NULL, position INTEGER, "
+                 "PRIMARY KEY(group_id, run_id))")
+    conn.execute("INSERT INTO group_runs VALUES('g', 'r', 0)")
+    conn.commit()
+    conn.close()
+    store = Store(root)
+    assert "label" in {r[1] for r in store.conn.execute("PRAGMA table_info(group_runs)")}
+    assert store.group_members() == [("g", "r")]

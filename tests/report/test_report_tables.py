@@ -30,8 +30,8 @@ def test_numbers_are_compact_and_spread_is_shown():
     assert fmt_number(12) == "12"
     assert fmt_number(100_000.0, 3) == "100k" and fmt_number(999_960.0) == "1M"  # never "1e+02k" nor "1000k"
     assert fmt_number(float("nan")) == "nan"
-    assert fmt_spread(summarize([1.0, 1.1, 1.2])) == "1.1 ± 0.1"
-    assert fmt_spread(summarize([1.0, 1.1, 1.2]), style="tex") == "$1.1 \\pm 0.1$"
+    assert fmt_spread(summarize([1.0, 1.1, 1.2])) == "1.1 ± 0.25"  # mean ± 95% CI (t with 2 dof): as the terminal
+    assert fmt_spread(summarize([1.0, 1.1, 1.2]), style="tex") == "$1.1 \\pm 0.25$"
     assert fmt_spread(summarize([2.0])) == "2"
 
 

@@ -52,7 +52,7 @@ def test_markdown_has_quality_beside_cost_env_spec_and_commands(report):
     header = next(line for line in md.splitlines() if line.startswith("| run | status"))
     assert header == "| run | status | val loss ↓ | test ppl ↓ | train tok/s ↑ | peak mem (MiB) ↓ | params |"
     assert md.index(header) < md.index("## Experiment") + 400  # the answer comes first
-    assert re.search(r"\| transformer \| ok \(n=3\) \| \*\*1\.41 ± 0\.01\*\*", md)
+    assert re.search(r"\| transformer \| ok \(n=3\) \| \*\*1\.41 ± 0\.025\*\*", md)  # mean ± 95% CI
     assert "| big transformer | OOM | OOM |" in md
     assert "### All results" in md and "| run | steps |" in md  # the rest goes below, without bold
     assert "| high lr | NaN at step 12 |" in md
@@ -73,7 +73,7 @@ def test_html_is_self_contained(report):
     page = (out / "report.html").read_text()
     assert page.count("data:image/png;base64,") == 4
     assert not re.search(r'src="(?!data:)', page)
-    assert "<strong>1.41 ± 0.01</strong>" in page
+    assert "<strong>1.41 ± 0.025</strong>" in page
     assert "&lt;" not in page.split("<body>")[0]
 
 
@@ -83,7 +83,7 @@ def test_latex_source_is_well_formed(report):
     assert tex.count(r"\toprule") == tex.count(r"\midrule") == tex.count(r"\bottomrule") >= 3
     assert tex.count(r"\begin{table}") == tex.count(r"\end{table}")
     assert r"\usepackage{booktabs}" in tex
-    assert r"\textbf{\boldmath $1.41 \pm 0.01$}" in tex
+    assert r"\textbf{\boldmath $1.41 \pm 0.025$}" in tex
     assert r"tiny\_model\_\%" in tex and r"LM 100\% test\_report" in tex
     stripped = re.sub(r"\\begin\{verbatim\}.*?\\end\{verbatim\}", "", tex, flags=re.S).replace(r"\{", "").replace(r"\}", "")
     assert stripped.count("{") == stripped.count("}")

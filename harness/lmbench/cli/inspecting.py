@@ -68,8 +68,12 @@ def show_cmd(run_id: str, store_dir: str | None, as_json: bool) -> None:
     store = open_store(store_dir, readonly=True)
     record = store.get(run_id)
     measurements = store.measurements(record.id)
+    from ..identity import stale_code_note
+
+    code_note = stale_code_note(record.env)
     if as_json:
-        click.echo(json.dumps({**record.__dict__, "measurements": measurements}, indent=2, default=str))
+        click.echo(json.dumps({**record.__dict__, "measurements": measurements, "code_note": code_note},
+                              indent=2, default=str))
         return
     from rich.table import Table
 
@@ -77,6 +81,8 @@ def show_cmd(run_id: str, store_dir: str | None, as_json: bool) -> None:
     screen.print(f"[bold]{record.name}[/bold]  {record.id}  status: {record.status}"
                   + (f"  ({record.reason})" if record.reason else ""))
     screen.print(f"command: {record.command}\nfolder:  {record.run_dir}")
+    if code_note:
+        screen.print(f"[yellow]note:[/yellow] {code_note}")
     table = Table(box=None, header_style="bold")
     table.add_column("result", overflow="fold")
     table.add_column("value", overflow="fold")

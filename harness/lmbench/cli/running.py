@@ -30,6 +30,8 @@ from .common import DEFAULT_PRESET, console, json_option, open_store, store_opti
 @click.option("--resume", "resume_id", default=None, metavar="RUN",
               help="Continue a stored run from its last checkpoint (same spec, same id).")
 @click.option("--force", is_flag=True, help="Run again even if the store has this run done (checkpoints cleared).")
+@click.option("--reuse-stale", is_flag=True,
+              help="Reuse a done run of the same spec even if the core's or a plugin's code changed since.")
 @click.option("--spec-json", type=click.Path(dir_okay=False, exists=True), default=None,
               help="A fully expanded spec as JSON (used by sweeps' worker processes).")
 @click.option("--nproc", type=int, default=1, help="Processes per node: >1 launches under torchrun (DDP).")
@@ -45,7 +47,7 @@ def run_cmd(ctx: click.Context, preset: str | None, files: tuple[str, ...], data
             model: str | None, attention: str | None, recipe: str | None, seed: int | None, device: str | None,
             sets: tuple[str, ...], only: tuple[str, ...], resume_id: str | None, force: bool, spec_json: str | None,
             nproc: int, nnodes: str, rdzv_endpoint: str | None, dry_run: bool, no_report: bool,
-            store_dir: str | None, as_json: bool, wait: bool) -> None:
+            store_dir: str | None, as_json: bool, wait: bool, reuse_stale: bool) -> None:
     """Run an experiment: a preset, spec files and flags, merged in that order."""
     from ..limits import check_process_count
 
@@ -77,7 +79,7 @@ def run_cmd(ctx: click.Context, preset: str | None, files: tuple[str, ...], data
         if not (preset or files or recipe):
             preset = DEFAULT_PRESET
         spec = build_spec(host.registries, preset=preset, files=files, overrides=overrides, sets=sets, only=only)
-    runner = Runner(store, host, console=out, force=force, wait=wait)
+    runner = Runner(store, host, console=out, force=force, wait=wait, reuse_stale=reuse_stale)
     if dry_run:
         planned = runner.plan(spec, only=only)
         out = [{"label": p.label, "run_id": p.run_id, "spec": p.resolved.spec} for p in planned]
@@ -109,25 +111,30 @@ def run_cmd(ctx: click.Context, preset: str | None, files: tuple[str, ...], data
 @click.option("--plugin", "--preset", "preset", default=None, help="Preset to start from (e.g. attention.lsh).")
 @click.option("-c", "--config", "files", multiple=True, type=click.Path(dir_okay=False),
               help="TOML spec file(s), merged in order after the preset.")
-@click.option("--grid", "grids", multiple=True, metavar="TABLE.KEY=V1,V2",
-              help="A swept option and its values (repeatable; points are the cross product).")
+@click.option("--grid", "grids", multiple=True, metavar="[VARIANT:]TABLE.KEY=V1,V2",
+              help="A swept option and its values (repeatable; points are the cross product); "
+                   "VARIANT: sweeps it in that variant only.")
+@click.option("--only", multiple=True, metavar="LABEL", help="Sweep only these variants of the preset (repeatable).")
 @click.option("--seeds", default=None, metavar="0,1,2", help="Seeds per point (0,1,2 or 0-4).")
 @click.option("--set", "sets", multiple=True, metavar="TABLE.KEY=VALUE", help="Override one spec value (repeatable).")
 @click.option("-j", "--jobs", type=int, default=1, show_default=True,
               help="Points run at once, each in its own worker process (>1).")
 @click.option("--name", default=None, help="Sweep name [default: derived from the spec, stable across reruns].")
 @click.option("--force", is_flag=True, help="Run points again even if they are done in the store.")
+@click.option("--reuse-stale", is_flag=True,
+              help="Count a point done when a run of its spec is done, even if the code changed since.")
 @click.option("--dry-run", is_flag=True, help="Validate and list the points and their run ids; run nothing.")
 @click.option("--no-report", is_flag=True, help="Do not write the report at the end.")
 @store_option
 @json_option
-def sweep_cmd(preset: str | None, files: tuple[str, ...], grids: tuple[str, ...], seeds: str | None,
-              sets: tuple[str, ...], jobs: int, name: str | None, force: bool, dry_run: bool, no_report: bool,
-              store_dir: str | None, as_json: bool) -> None:
+def sweep_cmd(preset: str | None, files: tuple[str, ...], grids: tuple[str, ...], only: tuple[str, ...],
+              seeds: str | None, sets: tuple[str, ...], jobs: int, name: str | None, force: bool, reuse_stale: bool,
+              dry_run: bool, no_report: bool, store_dir: str | None, as_json: bool) -> None:
     """Run a grid of spec values times seeds; done points are skipped, so a killed sweep resumes."""
     from ..config import build_spec
     from ..plugins import default_host
-    from ..sweep import expand, parse_grid, parse_seeds, point_command, run_sweep, validate_grid
+    from ..sweep import (expand, grid_target, parse_grid, parse_seeds, point_command, run_sweep, select_variants,
+                         validate_grid)
 
     if jobs < 1:
         raise LmbenchError("--jobs must be at least 1")
@@ -137,8 +144,9 @@ def sweep_cmd(preset: str | None, files: tuple[str, ...], grids: tuple[str, ...]
     grid, seed_list = parse_grid(list(grids)), parse_seeds(seeds)
     if not grid and not seed_list:
         raise LmbenchError("nothing to sweep: give --grid TABLE.KEY=V1,V2 and/or --seeds 0,1,2")
-    base = build_spec(host.registries, preset=preset, files=files, sets=sets)
+    base = select_variants(build_spec(host.registries, preset=preset, files=files, sets=sets, only=only), only)
     validate_grid(base, grid, host.registries)
+    grid_paths = {grid_target(k)[1] for k in grid}
     spec = expand(base, grid, seed_list)
     base_args = (["--plugin", preset] if preset else []) + [a for f in files for a in ("-c", f)] + \
                 [a for s in sets for a in ("--set", s)] + (["--store", store_dir] if store_dir else [])
@@ -147,7 +155,7 @@ def sweep_cmd(preset: str | None, files: tuple[str, ...], grids: tuple[str, ...]
     for variant in spec["variants"]:
         base_label = next((lb for lb in base_labels
                            if lb and (variant["label"].startswith(lb + " ") or variant["label"] == lb)), "")
-        point_sets = {k: v for k, v in variant["set"].items() if k in grid or k == "run.seed"}
+        point_sets = {k: v for k, v in variant["set"].items() if k in grid_paths or k == "run.seed"}
         commands[variant["label"]] = point_command(base_args, variant["label"], point_sets, bool(base_labels), base_label)
     command = "lmbench " + " ".join(shlex.quote(a) for a in sys.argv[1:]) if sys.argv[1:2] == ["sweep"] else "lmbench sweep"
     out = console()
@@ -156,14 +164,14 @@ def sweep_cmd(preset: str | None, files: tuple[str, ...], grids: tuple[str, ...]
     if dry_run:
         from ..runner import Runner
 
-        planned = Runner(None, host).plan(spec)
+        planned = Runner(open_store(store_dir) if reuse_stale else None, host, reuse_stale=reuse_stale).plan(spec)
         click.echo(json.dumps([{"label": p.label, "run_id": p.run_id, "command": commands.get(p.label)}
                                for p in planned], indent=2))
         return
     store = Store(store_dir)
     out.print(f"sweep: {len(spec['variants'])} point(s)" + (f", {jobs} at a time" if jobs > 1 else ""))
     result = run_sweep(store, spec, host=host, jobs=jobs, name=name, command=command, point_commands=commands,
-                       force=force, console=out)
+                       force=force, console=out, reuse_stale=reuse_stale)
     _print_aggregate(out, result.records)
     reports = []
     if not no_report and result.records:

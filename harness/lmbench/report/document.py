@@ -212,7 +212,7 @@ def _headline(doc: Document, table: ResultTable, level: int) -> None:
     doc.add(Heading(level + 1, "Results"))
     caption = "Headline quality and cost; the best value is bold where the result declares which way is better."
     if table.has_seeds:
-        caption += " Runs that differ only in their seed are one row: mean ± std over n seeds."
+        caption += " Runs that differ only in their seed are one row: mean ± 95% confidence interval over n seeds."
     if table.detail_columns():
         caption += " Every other result is under 'All results'."
     if any(h.endswith("*") for h in headers):

@@ -1,7 +1,7 @@
 """The LaTeX reporter (``core.tex``): ``report.tex``, a document that compiles as it is.
 
 Tables use ``booktabs`` (``\\toprule``/``\\midrule``/``\\bottomrule``), numbers carry their spread
-(mean ± std over seeds; median [p10--p90] for timings), the best value per column is bold.
+(mean ± 95% confidence interval over seeds; median [p10--p90] for timings), the best value per column is bold.
 Figures are included as the PNG files saved beside the report. ``tables.tex`` holds the tables
 alone, for ``\\input`` into a paper.
 """

@@ -14,6 +14,7 @@ for markdown/HTML (``"md"``) or LaTeX (``"tex"``); every number goes through
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
@@ -91,13 +92,14 @@ def headline_columns(columns: Sequence[Column]) -> list[Column]:
 
 # -- number formatting ------------------------------------------------------------------------
 def fmt_spread(summary: Summary | None, scale: float = 1.0, style: str = "md") -> str:
-    """A value with its spread: ``3.21`` (one run) or ``3.21 ± 0.04`` (mean ± std over seeds)."""
+    """A value with its spread: ``3.21`` (one run) or ``3.21 ± 0.04`` (mean ± half-width of the t-based
+    95% confidence interval over seeds: the statistic the terminal shows too)."""
     if summary is None:
         return "–"
     value = fmt_number(summary.mean * scale)
-    if summary.n < 2 or summary.std == 0:
+    if summary.n < 2 or summary.std == 0 or not math.isfinite(summary.half_ci):
         return value
-    spread = fmt_number(summary.std * scale, digits=2)
+    spread = fmt_number(summary.half_ci * scale, digits=2)
     return f"${_tex_num(value)} \\pm {_tex_num(spread)}$" if style == "tex" else f"{value} ± {spread}"
 
 
