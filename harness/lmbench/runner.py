@@ -227,7 +227,7 @@ class Runner:
         group_id = content_id(group_kind, group_name, [p.run_id for p in planned])
         if self.store is not None and self.dist.is_main:
             self.store.add_group(group_id, group_kind, group_name or spec.get("preset") or "", command, spec,
-                                 [p.run_id for p in planned])
+                                 [p.run_id for p in planned], labels=[p.label for p in planned])
         records = []
         with self._interrupt_handler():
             for p in planned:
