@@ -32,12 +32,12 @@ def offline(monkeypatch, tmp_path):
 
 @pytest.fixture
 def docs(tmp_path) -> Path:
-    """300 short documents in 3 classes, each class with its own words plus common ones."""
+    """150 short documents in 3 classes, each class with its own words plus common ones."""
     rng = random.Random(0)
     common = "the of and we in this paper show that".split()
     path = tmp_path / "docs.jsonl"
     with path.open("w") as f:
-        for i in range(300):
+        for i in range(150):
             vocab = WORDS[i % 3].split() + common
             f.write(json.dumps({"text": " ".join(rng.choice(vocab) for _ in range(40)), "label": i % 3}) + "\n")
     return path
@@ -52,16 +52,16 @@ def _spec(docs: Path, recipe: dict) -> dict:
 
 
 def finetune_spec(docs: Path) -> dict:
-    """Fine-tuning: 5 epochs of 54 batches of 4, validation after each epoch."""
+    """Fine-tuning: 3 epochs of 27 batches of 4 (108 training documents), validation after each epoch."""
     return {**_spec(docs, {"name": "attention.finetune", "max_seq_len": 32, "tokens_per_batch": 0, "batch_size": 4,
-                           "epochs": 5, "measure_kernel": False}),
+                           "epochs": 3, "measure_kernel": False}),
             "metrics": {"name": ["attention.f1_macro", "attention.accuracy"]}}
 
 
 def mlm_spec(docs: Path, recipe: str) -> dict:
-    """MLM/TAPT: 240 steps over two sequence-length stages, validation every 40 steps."""
-    return _spec(docs, {"name": recipe, "max_steps": 240, "seq_lens": [16, 32], "seq_len_fractions": [0.5, 0.5],
-                        "tokens_per_batch": 128, "val_texts": 20, "eval_every": 40})
+    """MLM/TAPT: 100 steps over two sequence-length stages, validation every 20 steps."""
+    return _spec(docs, {"name": recipe, "max_steps": 100, "seq_lens": [16, 32], "seq_len_fractions": [0.5, 0.5],
+                        "tokens_per_batch": 128, "val_texts": 20, "eval_every": 20})
 
 
 def _steps_logged(store_dir: Path) -> int:
@@ -110,9 +110,9 @@ def test_kill_9_during_finetune_then_resume_equals_uninterrupted(docs, tmp_path)
     spec = finetune_spec(docs)
     [reference] = run_spec(spec, tmp_path / "reference")
     assert reference.status == "done", reference.reason
-    assert reference.results["steps"] == 5 * 54 and reference.results["stopped_by"] == "max_steps"
+    assert reference.results["steps"] == 3 * 27 and reference.results["stopped_by"] == "max_steps"
 
-    record, run_dir = _kill_then_resume(spec, tmp_path, kill_after_steps=75)  # past an epoch and a checkpoint
+    record, run_dir = _kill_then_resume(spec, tmp_path, kill_after_steps=40)  # past an epoch and a checkpoint
     assert record.id == reference.id
     for key in ("f1_macro", "accuracy", "val_f1_macro", "best_epoch", "steps", "train_tokens"):
         assert record.results[key] == pytest.approx(reference.results[key], rel=1e-9, abs=0), key
@@ -124,9 +124,9 @@ def test_kill_9_during_mlm_then_resume_equals_uninterrupted(docs, tmp_path, reci
     spec = mlm_spec(docs, recipe)
     [reference] = run_spec(spec, tmp_path / "reference")
     assert reference.status == "done", reference.reason
-    assert reference.results["steps"] == 240
+    assert reference.results["steps"] == 100
 
-    record, run_dir = _kill_then_resume(spec, tmp_path, kill_after_steps=55)  # past a validation
+    record, run_dir = _kill_then_resume(spec, tmp_path, kill_after_steps=30)  # past a validation
     for key in ("val_loss", "train_loss", "steps", "train_tokens"):
         assert record.results[key] == pytest.approx(reference.results[key], rel=1e-9, abs=0), key
     _same_weights(Path(reference.run_dir), run_dir)
