@@ -1,7 +1,8 @@
 """The results the attention lab's recipes and metrics return and log, declared for reports.
 
-Cost results (``train_tokens_per_s``, ``params``, ``trainable_params`` ...) are the core's
-shared vocabulary. ``attention.scaling`` returns one family of keys per kernel
+Cost results of training (``train_seconds``, ``train_tokens_per_s``, ``step_time_ms``, ``params``,
+``stopped_by`` ...) are the core's shared vocabulary (:func:`lmbench.training.cost_results`); old
+stored names such as ``train_time_s`` are read through the core's aliases. ``attention.scaling`` returns one family of keys per kernel
 (``lsh_time_slope``, ``lsh_crossover_fwd`` ...), declared here as patterns.
 """
 
@@ -42,6 +43,22 @@ RESULTS = (
     ResultSpec("test_examples", kind="info", header="test examples", description="examples in the test split"),
     ResultSpec("attention", kind="info", header="kernel", description="attention kernel of the encoder"),
     ResultSpec("epoch", kind="info", header="epoch", description="per-step log: epoch number"),
+    ResultSpec("seq_len", kind="info", header="seq len", description="per-step log: the MLM stage's sequence length"),
+    ResultSpec("n_classes", kind="info", header="classes", description="classes of the data set"),
+    ResultSpec("data_source", kind="info", header="data source", description="what was read: hub id or local path"),
+    ResultSpec("recipe_seconds", "lower", "cost", "s", "recipe (s)",
+               description="wall-clock seconds of the whole fine-tune: data, tokenizer, training, final evaluation"),
+    ResultSpec("kernel_fwd_ms", "lower", "cost", "ms", "kernel fwd (ms)",
+               description="the attention kernel alone at the training batch shape: median forward"),
+    ResultSpec("kernel_fwd_bwd_ms", "lower", "cost", "ms", "kernel fwd+bwd (ms)",
+               description="the attention kernel alone at the training batch shape: median forward+backward"),
+    ResultSpec("kernel_peak_memory_bytes", "lower", "cost", "bytes", "kernel mem",
+               description="peak memory of the kernel alone (which memory: kernel_memory_kind)"),
+    ResultSpec("kernel_error", "lower", "quality", "", "kernel error",
+               description="relative error of the kernel against exact attention on random inputs"),
+    ResultSpec("kernel_shape", kind="info", header="kernel shape", description="B x H x N x head_dim measured"),
+    ResultSpec("kernel_memory_kind", kind="info", header="kernel memory kind", description="which memory"),
+    ResultSpec("kernel_status", kind="info", header="kernel status", description="oom when the kernel did not fit"),
 )
 
 

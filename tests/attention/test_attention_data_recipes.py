@@ -131,3 +131,24 @@ def test_mlm_then_finetune_from_pretrained(tmp_path):
     [record] = run_spec(ft, tmp_path / "runs", host=host)
     assert record.status == "done", record.reason
     assert record.results["trainable_params"] < record.results["params"]
+
+
+def test_finetune_time_limit_leaves_an_explicit_reserve_for_the_final_evaluation():
+    import time
+
+    from lmbench.training import StopRule
+    from lmbench_attention.recipes.finetune import EVAL_SPEEDUP, FIXED_RESERVE_S, Finetune, FinetuneConfig
+
+    recipe = Finetune(FinetuneConfig(time_limit=600))
+    recipe.eval_tokens = 200_000
+    stop = StopRule(100, None).start(elapsed=100.0)
+    limit_end = time.monotonic() + 400.0  # 400 s of the limit left, 100 s trained at 1,000 tokens/s
+    recipe._fit_time_limit(stop, limit_end, {"tokens": 100_000})
+    reserve = FIXED_RESERVE_S + 200_000 / (EVAL_SPEEDUP * 1_000)
+    assert stop.budget == pytest.approx(100.0 + 400.0 - reserve, abs=1.0)  # the phase ends `reserve` before the limit
+    capped = Finetune(FinetuneConfig(time_limit=600, budget=120))
+    capped.eval_tokens = 200_000
+    capped._fit_time_limit(stop, limit_end, {"tokens": 100_000})
+    assert stop.budget == 120  # recipe.budget (the training phase) still caps it
+    with pytest.raises(LmbenchError, match="time_limit"):
+        FinetuneConfig(time_limit=-1)

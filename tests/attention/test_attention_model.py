@@ -171,14 +171,18 @@ def test_mlm_masking_statistics(tokenizer):
     torch.testing.assert_close(labels[chosen], ids[chosen])
 
 
-def test_lr_schedule_warmup_cosine_and_budget():
-    from lmbench.config import Seconds
-    from lmbench_attention.recipes.common import OptimConfig, lr_factor
+def test_training_config_shared_keys_old_names_and_batch_sizing():
+    from lmbench.errors import ConfigError
+    from lmbench.validate import make_config
+    from lmbench_attention.recipes.finetune import FinetuneConfig
+    from lmbench_attention.recipes.mlm import MLMConfig
 
-    cfg = OptimConfig(warmup_ratio=0.1, min_lr_ratio=0.1)
-    assert lr_factor(0, 100, cfg) < lr_factor(5, 100, cfg) < lr_factor(10, 100, cfg) == pytest.approx(1.0)
-    assert lr_factor(100, 100, cfg) == pytest.approx(0.1)
-    assert lr_factor(55, 100, cfg) == pytest.approx(0.55, abs=0.01)
-    timed = OptimConfig(warmup_ratio=0.1, min_lr_ratio=0.1, budget=Seconds(60))
-    assert lr_factor(5, 1000, timed, elapsed=60.0) == pytest.approx(0.1)  # the budget ends the schedule
-    assert OptimConfig(max_seq_len=256, tokens_per_batch=8192).batch_size() == 32
+    old = make_config(FinetuneConfig, {"warmup_ratio": 0.1, "min_lr_ratio": 0.1, "max_grad_norm": 0.5}, "recipe")
+    assert (old.warmup, old.min_lr, old.grad_clip) == (0.1, pytest.approx(1e-4), 0.5)  # old names still load
+    assert FinetuneConfig(max_seq_len=256, tokens_per_batch=8192).sequences_per_batch() == 32
+    assert FinetuneConfig(tokens_per_batch=0, batch_size=12).sequences_per_batch() == 12
+    with pytest.raises(ConfigError, match="not both"):
+        FinetuneConfig(tokens_per_batch=4096, batch_size=12)
+    mlm = MLMConfig(seq_lens=[128, 512], seq_len_fractions=[0.75, 0.25])
+    assert [mlm.stage(p) for p in (0.0, 0.74, 0.75, 1.0)] == [128, 128, 512, 512]
+    assert mlm.sequences_per_batch(128) == 4 * mlm.sequences_per_batch(512)

@@ -1,80 +1,95 @@
-"""Shared training pieces: batching, the optimiser with warm-up + cosine schedule, checkpoints of the encoder."""
+"""Shared training pieces of the attention recipes: the config, batching, resumable batch order, encoder files.
+
+The optimizer (:func:`lmbench.training.adamw`), the schedule (:func:`lmbench.training.lr_at`), the
+stop rule, step timing, checkpoints and cost keys come from :mod:`lmbench.training`; this module
+holds only what is particular to the attention lab: batches sized in tokens, padding, and the
+encoder files that ``init_from`` reads.
+"""
 
 from __future__ import annotations
 
-import math
+import dataclasses
+import logging
 import random
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import torch
 
-from lmbench.config import Seconds
-from lmbench.errors import LmbenchError
+from lmbench.errors import ConfigError, LmbenchError
+from lmbench.training import TrainingConfig, clip_and_step
+from lmbench.training.config import LEGACY_KEYS
 
 
 @dataclass
-class OptimConfig:
-    """Optimisation options shared by the recipes (batch size as a token budget)."""
+class AttentionTrainingConfig(TrainingConfig):
+    """The shared training keys (:class:`lmbench.training.TrainingConfig`) plus the lab's batch sizing.
+
+    - ``tokens_per_batch``: the batch size as a token budget: ``tokens_per_batch // seq_len``
+      sequences per optimizer step, so a batch holds about the same number of tokens at every
+      sequence length (the MLM length stages). ``0`` = use ``batch_size`` sequences instead; setting
+      both to non-default values is an error. With ``grad_accum = k`` a step trains on k such
+      batches (each a micro-batch), as in every lab.
+    - ``min_lr_ratio``: the old floor as a fraction of ``lr``; still read (with a warning) as
+      ``min_lr = lr * min_lr_ratio``. Old ``warmup_ratio`` is read as ``warmup`` (a fraction < 1).
+    - ``checkpoint_every``: steps between resumable ``last`` checkpoints (0 = only at evaluations
+      and the end); ``resume``: continue from the run's ``last`` checkpoint when there is one.
+    """
 
     max_seq_len: int = 256
-    tokens_per_batch: int = 8192  # batch size = tokens_per_batch // max_seq_len
+    tokens_per_batch: int = 8192
     lr: float = 1e-3
-    weight_decay: float = 0.01
-    warmup_ratio: float = 0.06
-    min_lr_ratio: float = 0.1  # cosine decays to lr * min_lr_ratio
-    grad_clip: float = 1.0
-    max_steps: int = 0  # 0 = derived from epochs
-    budget: Seconds | None = None  # wall-clock limit for training ("5m"); evaluation runs after it
+    min_lr: float = 1e-4
+    warmup: float = 0.06
+    min_lr_ratio: float | None = None
+    checkpoint_every: int = 100
+    resume: bool = True
 
-    def batch_size(self, seq_len: int | None = None) -> int:
+    aliases = LEGACY_KEYS
+
+    def __post_init__(self) -> None:
+        if self.min_lr_ratio is not None:
+            if not 0 <= self.min_lr_ratio <= 1:
+                raise ConfigError(f"recipe.min_lr_ratio must be in [0, 1] (got {self.min_lr_ratio}); prefer recipe.min_lr")
+            logging.getLogger("lmbench").warning("recipe.min_lr_ratio is now recipe.min_lr (an absolute rate): "
+                                                 "read as min_lr = lr * %g", self.min_lr_ratio)
+            self.min_lr, self.min_lr_ratio = self.lr * self.min_lr_ratio, None
+        default_bs = next(f.default for f in dataclasses.fields(TrainingConfig) if f.name == "batch_size")
+        if self.tokens_per_batch < 0:
+            raise ConfigError(f"recipe.tokens_per_batch must be >= 0 (got {self.tokens_per_batch})")
+        if self.tokens_per_batch and self.batch_size != default_bs:
+            raise ConfigError("set recipe.tokens_per_batch (tokens per step) or recipe.batch_size (sequences per "
+                              "step), not both; recipe.tokens_per_batch=0 uses batch_size")
+        if self.checkpoint_every < 0:
+            raise ConfigError(f"recipe.checkpoint_every must be >= 0 (got {self.checkpoint_every})")
+        super().__post_init__()
+
+    def sequences_per_batch(self, seq_len: int | None = None) -> int:
+        """Sequences per optimizer step at ``seq_len`` (default ``max_seq_len``)."""
+        if not self.tokens_per_batch:
+            return self.batch_size
         return max(1, self.tokens_per_batch // (seq_len or self.max_seq_len))
 
 
-def make_optimizer(model: torch.nn.Module, cfg: OptimConfig, device: str) -> torch.optim.Optimizer:
-    """AdamW (fused on CUDA) without weight decay on biases, norms and embeddings' padding."""
-    decay, no_decay = [], []
-    for name, p in model.named_parameters():
-        if not p.requires_grad:
-            continue
-        (no_decay if p.dim() < 2 else decay).append(p)
-    groups = [{"params": decay, "weight_decay": cfg.weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
-    return torch.optim.AdamW(groups, lr=cfg.lr, fused=device.startswith("cuda"))
-
-
-def lr_factor(step: int, total: int, cfg: OptimConfig, elapsed: float = 0.0) -> float:
-    """Linear warm-up for ``warmup_ratio`` of training, then cosine down to ``min_lr_ratio``.
-
-    Progress is the larger of steps done / ``total`` and, with a ``budget``, time used / budget,
-    so a run cut short by its wall-clock budget still ends its schedule at the minimum rate.
-    """
-    progress = step / max(1, total)
-    if cfg.budget:
-        progress = max(progress, elapsed / cfg.budget)
-    progress = min(1.0, progress)
-    if progress < cfg.warmup_ratio:
-        return max(progress / cfg.warmup_ratio, 1.0 / max(1, total))
-    rest = (progress - cfg.warmup_ratio) / max(1e-9, 1 - cfg.warmup_ratio)
-    return cfg.min_lr_ratio + (1 - cfg.min_lr_ratio) * 0.5 * (1 + math.cos(math.pi * rest))
-
-
 def train_step(train_model: Any, optimizer: torch.optim.Optimizer, ids: torch.Tensor, mask: torch.Tensor,
-               labels: torch.Tensor, *, lr: float, grad_clip: float, device: str) -> torch.Tensor:
-    """One optimizer step: set ``lr``, forward under autocast, backward, clip, step; return the loss.
+               labels: torch.Tensor, *, lr: float, grad_clip: float, grad_accum: int, device: str) -> torch.Tensor:
+    """One optimizer step over the batch cut into ``grad_accum`` micro-batches; return the mean loss.
 
-    ``train_model(ids, mask, labels=...)`` returns ``(loss, logits)``; ids/mask are (B, N).
+    ``train_model(ids, mask, labels=...)`` returns ``(loss, logits)``; ids/mask are (B, N). The
+    optimizer step is :func:`lmbench.training.clip_and_step` (set ``lr``, clip, step, zero).
     """
-    for group in optimizer.param_groups:
-        group["lr"] = lr
-    with autocast(device):
-        loss, _ = train_model(ids, mask, labels=labels)
-    optimizer.zero_grad(set_to_none=True)
-    loss.backward()
-    if grad_clip:
-        torch.nn.utils.clip_grad_norm_([p for g in optimizer.param_groups for p in g["params"]], grad_clip)
-    optimizer.step()
-    return loss.detach()
+    total = torch.zeros((), device=ids.device)
+    for part in range(grad_accum):
+        rows = slice(part * len(ids) // grad_accum, (part + 1) * len(ids) // grad_accum)
+        if rows.start == rows.stop:
+            continue
+        with autocast(device):
+            loss, _ = train_model(ids[rows], mask[rows], labels=labels[rows])
+        (loss / grad_accum).backward()
+        total += loss.detach() / grad_accum
+    clip_and_step(optimizer, grad_clip, lr=lr)
+    return total
 
 
 def pad_batch(seqs: list[list[int]], pad_id: int, multiple: int = 1) -> tuple[torch.Tensor, torch.Tensor]:
@@ -89,13 +104,53 @@ def pad_batch(seqs: list[list[int]], pad_id: int, multiple: int = 1) -> tuple[to
     return ids, mask
 
 
-def batches(n: int, batch_size: int, *, shuffle: bool, seed: int) -> Iterator[list[int]]:
-    """Index batches over ``range(n)``, shuffled with a seeded RNG."""
-    order = list(range(n))
-    if shuffle:
-        random.Random(seed).shuffle(order)
-    for i in range(0, n, batch_size):
-        yield order[i: i + batch_size]
+class EpochBatches:
+    """Index batches over ``range(n)``, reshuffled each epoch with seed ``seed + epoch``; resumable.
+
+    The position (epoch, batch index within it, seed) is the checkpoint's data position: a
+    resumed run draws exactly the batches an uninterrupted one would.
+    """
+
+    def __init__(self, n: int, batch_size: int, seed: int):
+        self.n, self.batch_size, self.seed = n, batch_size, seed
+        self.epoch, self.index = 0, 0
+        self._order: tuple[int, list[int]] | None = None
+
+    def order(self) -> list[int]:
+        """This epoch's shuffled order of examples."""
+        if self._order is None or self._order[0] != self.epoch:
+            order = list(range(self.n))
+            random.Random(self.seed + self.epoch).shuffle(order)
+            self._order = (self.epoch, order)
+        return self._order[1]
+
+    @property
+    def per_epoch(self) -> int:
+        """Batches in one epoch."""
+        return -(-self.n // self.batch_size)
+
+    def next_batch(self) -> list[int]:
+        """The next batch of this epoch (call :meth:`next_epoch` once ``index == per_epoch``)."""
+        if self.index >= self.per_epoch:
+            raise IndexError("the epoch is over: call next_epoch()")
+        start = self.index * self.batch_size
+        self.index += 1
+        return self.order()[start: start + self.batch_size]
+
+    def next_epoch(self) -> None:
+        """Move to the start of the next epoch."""
+        self.epoch, self.index = self.epoch + 1, 0
+
+    def state_dict(self) -> dict[str, int]:
+        """The data position: epoch, batch index within it, shuffle seed."""
+        return {"epoch": self.epoch, "index": self.index, "seed": self.seed, "n": self.n, "batch_size": self.batch_size}
+
+    def load_state_dict(self, state: dict[str, int]) -> None:
+        """Restore :meth:`state_dict`; a different data set or batch size is refused."""
+        if (state["n"], state["batch_size"], state["seed"]) != (self.n, self.batch_size, self.seed):
+            raise ValueError(f"checkpoint batches ({state['n']} examples, {state['batch_size']} a batch, seed "
+                             f"{state['seed']}) differ from this run's ({self.n}, {self.batch_size}, {self.seed})")
+        self.epoch, self.index = int(state["epoch"]), int(state["index"])
 
 
 def autocast(device: str):

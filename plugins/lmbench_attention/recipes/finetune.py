@@ -2,38 +2,55 @@
 
 Builds dataset -> tokenizer (trained on the training texts, or loaded from ``init_from``) ->
 model (``task="classify"``) with the spec's attention kernel, whose capabilities are checked
-before training. Trains with AdamW, warm-up + cosine, gradient clipping and an optional
-wall-clock budget; evaluates F1-macro and accuracy on the validation split after every epoch,
-keeps the best checkpoint, and reports the test metrics of that checkpoint, the data source, and
-the attention kernel's own time and memory at the training batch shape.
+before training. Trains with :mod:`lmbench.training` (AdamW groups, warm-up + cosine to
+``min_lr``, clipping, the shared stop rule); evaluates F1-macro and accuracy on the validation
+split after every epoch (and at a mid-epoch stop), keeps the best checkpoint, and reports the test
+metrics of that checkpoint, the data source, the shared cost keys, and the attention kernel's own
+time and memory at the training batch shape.
 
-The ``budget`` covers the whole recipe (data, tokenizer, training and the final evaluations):
-training stops early enough to leave time for the validation and test passes.
+Time: ``budget`` is the training phase (periodic validation included), as in every lab.
+``time_limit`` bounds the whole recipe (data, tokenizer, training, final evaluations): training
+then stops while an explicit reserve is left, :data:`FIXED_RESERVE_S` plus the estimated
+validation + test passes (their tokens at :data:`EVAL_SPEEDUP` x the measured training speed).
+
+Resumes: a ``last`` checkpoint (model, optimizer, RNG, epoch + batch index + shuffle seed,
+counters) every ``checkpoint_every`` steps and after every epoch's validation; running the same
+command again after a kill continues from it to the same result.
 """
 
 from __future__ import annotations
 
-import dataclasses
+import math
 import time
 from dataclasses import dataclass
 from typing import Any
 
 import torch
 from lmbench.components import CLASS_LABEL
-from lmbench.context import Run
-
 from lmbench.config import Seconds
+from lmbench.context import Run
+from lmbench.errors import ConfigError
+from lmbench.training import (EnergyMeter, StepClock, StopRule, adamw, cost_results, lr_at, restore_training_state,
+                              save_training_state)
 
 from ..contracts import FINETUNE_REQUIRES
 from ..data import truncate_words
 from ..metrics import classification_metrics
-from .common import (OptimConfig, autocast, batches, load_encoder, lr_factor, make_optimizer, pad_batch,
-                     train_step)
+from .common import AttentionTrainingConfig, EpochBatches, autocast, load_encoder, pad_batch, train_step
+
+#: Forward-only evaluation runs at about 3x the training speed on an idle CPU; 2x is assumed for a busy one.
+EVAL_SPEEDUP = 2.0
+#: Seconds kept for the kernel measurement, the checkpoints and the run's bookkeeping after training.
+FIXED_RESERVE_S = 30.0
 
 
 @dataclass
-class FinetuneConfig(OptimConfig):
-    """Options of ``attention.finetune``."""
+class FinetuneConfig(AttentionTrainingConfig):
+    """Options of ``attention.finetune`` (and the shared training keys).
+
+    ``max_steps`` 0 = ``epochs`` passes over the training split; with ``max_steps`` set, epochs
+    go on until it. ``time_limit``: the whole recipe's wall-clock limit (see the module doc).
+    """
 
     epochs: int = 2
     freeze_layers: int = 0  # freeze embeddings + the first N encoder layers
@@ -41,8 +58,21 @@ class FinetuneConfig(OptimConfig):
     eval_tokens_per_batch: int = 32768
     log_every: int = 20
     pad_multiple: int = 1  # pad batches to a multiple of this length (e.g. LSH chunk size)
-    budget: Seconds | None = None  # wall-clock limit for the whole recipe ("15m"), final evaluations included
+    time_limit: Seconds | None = None  # the whole recipe ("14m"): training leaves the final evaluations' time
     measure_kernel: bool = True  # time the attention kernel alone at the training batch shape
+
+    def check_training(self) -> None:
+        """The shared checks, with ``epochs`` (or ``time_limit``) as a valid bound on training."""
+        if self.epochs < 1:
+            raise ConfigError(f"recipe.epochs must be >= 1 (got {self.epochs})")
+        if self.time_limit is not None and not self.time_limit > 0:
+            raise ConfigError(f"recipe.time_limit must be a positive duration like '14m' (got {self.time_limit})")
+        steps = self.max_steps
+        self.max_steps = steps or 1  # epochs bound training when max_steps is 0
+        try:
+            super().check_training()
+        finally:
+            self.max_steps = steps
 
 
 def kernel_cost(kernel: Any, *, batch: int, heads: int, n: int, head_dim: int, device: str) -> dict[str, Any]:
@@ -103,70 +133,97 @@ class Finetune:
             run.info("loaded pretrained encoder from %s (missing: %s)", cfg.init_from, missing.missing_keys or "none")
         model.freeze_layers(cfg.freeze_layers)
         model.to(device)
-        params = sum(p.numel() for p in model.parameters())
-        trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
         t0 = time.perf_counter()
         enc = {name: tokenizer.batch(texts, cfg.max_seq_len) for name, texts in read.items()}
-        eval_tokens = sum(len(ids) for name in ("validation", "test") for ids in enc.get(name, []))
-        run.info("tokenized in %.1fs; model has %d parameters (%d trainable)", time.perf_counter() - t0, params, trainable)
+        self.eval_tokens = sum(len(ids) for name in ("validation", "test") for ids in enc.get(name, []))
+        run.info("tokenized in %.1fs", time.perf_counter() - t0)
 
-        bs = cfg.batch_size()
-        steps_per_epoch = -(-len(splits["train"]) // bs)
-        total = cfg.max_steps or steps_per_epoch * cfg.epochs
-        optimizer = make_optimizer(model, cfg, device)
+        bs = cfg.sequences_per_batch()
+        batches = EpochBatches(len(splits["train"]), bs * cfg.grad_accum, run.seed)
+        total = cfg.max_steps or batches.per_epoch * cfg.epochs
+        optimizer = adamw(model, lr=cfg.lr, weight_decay=cfg.weight_decay, device=device)
+        clock = StepClock(device)
+        state: dict[str, Any] = {"step": 0, "elapsed": 0.0, "tokens": 0, "best_score": -1.0, "best_epoch": 0,
+                                 "evaluated_step": -1, "history": []}
+        counters = restore_training_state(run, model, optimizer, data=batches, clock=clock) if cfg.resume else None
+        best_state = None
+        if counters is not None:
+            state.update(counters)
+            run.info("resumed from step %d (epoch %d, batch %d)", state["step"], batches.epoch + 1, batches.index)
+            best = run.load_checkpoint("best") if state["best_epoch"] else None
+            best_state = best["model"] if best is not None else None
         train_model = run.wrap_model(model)
         labels = torch.tensor(splits["train"].labels)
-        step, trained_tokens, train_time = 0, 0, 0.0
-        best: dict[str, Any] = {"score": -1.0}
-        history = []
-        t_start = time.monotonic()
-        deadline = t_recipe + cfg.budget if cfg.budget else None
-        sched = dataclasses.replace(cfg, budget=max(1.0, deadline - t_start)) if deadline else cfg
-        stop = False
-        with run.progress(total, "fine-tune") as advance:
-            for epoch in range(cfg.epochs if not cfg.max_steps else 10**9):
-                model.train()
-                for idx in batches(len(splits["train"]), bs, shuffle=True, seed=run.seed + epoch):
-                    t_step = time.perf_counter()
+        limit_end = t_recipe + cfg.time_limit if cfg.time_limit else None
+        stop = StopRule(total, cfg.budget, run).start(step=state["step"], elapsed=state["elapsed"])
+        self._fit_time_limit(stop, limit_end, state)
+        val_name = "validation" if len(splits["validation"]) else "test"
+
+        def end_of_epoch(epoch: int) -> None:
+            """Validate what is trained so far, keep the best weights, checkpoint."""
+            nonlocal best_state
+            scores = self.evaluate(model, enc[val_name], splits[val_name].labels, tokenizer.pad_id, device)
+            state["history"] = [*state["history"], {"epoch": epoch, "step": state["step"],
+                                                    **{f"val_{k}": v for k, v in scores.items()}}]
+            run.log(state["step"], epoch=epoch, **{f"val_{k}": v for k, v in scores.items()})
+            if scores["f1_macro"] > state["best_score"]:
+                state.update(best_score=scores["f1_macro"], best_epoch=epoch)
+                best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
+                run.save_checkpoint({"model": best_state, "epoch": epoch}, "best")
+            state["evaluated_step"] = state["step"]
+
+        def checkpoint() -> None:
+            state["elapsed"] = stop.elapsed
+            save_training_state(run, model, optimizer, state, data=batches, clock=clock)
+
+        with run.stage("training"), run.progress(total, "fine-tune") as advance, \
+                run.memory("train_memory") as mem, EnergyMeter(device) as energy:
+            if state["step"]:
+                advance(state["step"])
+            model.train()
+            while True:
+                if batches.index >= batches.per_epoch:  # an epoch is done: validate, go on to the next
+                    end_of_epoch(batches.epoch + 1)
+                    batches.next_epoch()
+                    checkpoint()
+                if stop.check(state["step"]):
+                    break
+                step = state["step"]
+                with clock.step():
+                    idx = batches.next_batch()
                     ids, mask = pad_batch([enc["train"][i] for i in idx], tokenizer.pad_id, cfg.pad_multiple)
                     ids, mask, y = ids.to(device), mask.to(device), labels[idx].to(device)
-                    lr = cfg.lr * lr_factor(step, total, sched, time.monotonic() - t_start)
+                    lr = lr_at(step, stop.progress(step), lr=cfg.lr, min_lr=cfg.min_lr, warmup=cfg.warmup,
+                               schedule=cfg.schedule)
                     loss = train_step(train_model, optimizer, ids, mask, y, lr=lr, grad_clip=cfg.grad_clip,
-                                      device=device)
+                                      grad_accum=cfg.grad_accum, device=device)
                     value = run.check_finite("train_loss", loss.item(), step)
-                    train_time += time.perf_counter() - t_step
-                    trained_tokens += int(mask.sum())
-                    step += 1
-                    advance()
-                    if step % cfg.log_every == 0 or step == 1:
-                        run.log(step, train_loss=value, lr=lr,
-                                train_tokens_per_s=trained_tokens / max(train_time, 1e-9))
-                    # leave time for the last validation and the test pass (forward only: 3x training speed
-                    # unloaded, taken as 2x for a busy machine), the kernel measurement and the checkpoint
-                    reserve = eval_tokens / max(2.0 * trained_tokens / max(train_time, 1e-9), 1.0) + 30.0
-                    if step >= total or run.should_stop() or (deadline and time.monotonic() > deadline - reserve):
-                        stop = True
-                        break
-                val_name = "validation" if len(splits["validation"]) else "test"
-                scores = self.evaluate(model, enc[val_name], splits[val_name].labels, tokenizer.pad_id, device)
-                history.append({"epoch": epoch + 1, "step": step, **{f"val_{k}": v for k, v in scores.items()}})
-                run.log(step, epoch=epoch + 1, **{f"val_{k}": v for k, v in scores.items()})
-                if scores["f1_macro"] > best["score"]:
-                    best = {"score": scores["f1_macro"], "epoch": epoch + 1, "step": step,
-                            "state": {k: v.detach().clone() for k, v in model.state_dict().items()}}
-                    run.save_checkpoint({"model": best["state"], "epoch": epoch + 1}, "best")
-                if stop:
-                    break
-        model.load_state_dict(best["state"])
+                state["tokens"] += int(mask.sum())
+                state["step"] = step = step + 1
+                advance()
+                if step % cfg.log_every == 0 or step == 1:
+                    run.log(step, train_loss=value, lr=lr, tokens=state["tokens"],
+                            tokens_per_s=state["tokens"] / max(stop.elapsed, 1e-9))
+                self._fit_time_limit(stop, limit_end, state)
+                if cfg.checkpoint_every and step % cfg.checkpoint_every == 0:
+                    checkpoint()
+            if state["evaluated_step"] != state["step"]:  # stopped mid-epoch: validate what was trained
+                end_of_epoch(batches.epoch + 1)
+            checkpoint()
+        if best_state is None:  # nothing validated (a resume whose best checkpoint is gone)
+            best_state = model.state_dict()
+        model.load_state_dict(best_state)
         feed = run.metric_feed(CLASS_LABEL)  # the spec's [metrics] on the test predictions
         test = self.evaluate(model, enc["test"], splits["test"].labels, tokenizer.pad_id, device, feed=feed)
         test.update(feed.result())
         run.add_results(**test)
-        run.record("epochs", {"rows": history})
+        run.record("epochs", {"rows": state["history"]})
         kernel_obj = model.encoder.blocks[0].attn.kernel
-        result = {**{k: v for k, v in test.items()}, "val_f1_macro": best["score"], "best_epoch": best["epoch"],
-                  "steps": step, "params": params, "trainable_params": trainable,
-                  "train_tokens_per_s": trained_tokens / max(train_time, 1e-9), "train_time_s": train_time,
+        result = {**test, "val_f1_macro": state["best_score"], "best_epoch": state["best_epoch"],
+                  **cost_results(seconds=state["elapsed"],
+                                 tokens=state["tokens"], tokens_kind="input tokens excl. padding",
+                                 steps=state["step"], stopped_by=stop.reason, model=model, clock=clock,
+                                 memory=mem.result(), energy_j=energy.joules, world_size=run.dist.world_size),
                   "test_examples": len(splits["test"]), "attention": getattr(kernel_obj, "name", "")}
         if getattr(kernel_obj, "last_backend", None):
             result["sdpa_backend"] = kernel_obj.last_backend
@@ -179,6 +236,19 @@ class Finetune:
                                       head_dim=attn.head_dim, device=device))
         result["recipe_seconds"] = time.monotonic() - t_recipe
         return result
+
+    def _fit_time_limit(self, stop: StopRule, limit_end: float | None, state: dict[str, Any]) -> None:
+        """Shorten the training budget so that what is left of ``time_limit`` covers the reserve.
+
+        The reserve is :data:`FIXED_RESERVE_S` plus the validation and test tokens at
+        :data:`EVAL_SPEEDUP` x the training speed measured so far.
+        """
+        if limit_end is None:
+            return
+        speed = state["tokens"] / stop.elapsed if state["tokens"] and stop.elapsed > 0 else math.inf
+        reserve = FIXED_RESERVE_S + self.eval_tokens / (EVAL_SPEEDUP * speed)
+        fitted = stop.elapsed + (limit_end - time.monotonic()) - reserve
+        stop.budget = max(min(self.config.budget or math.inf, fitted), 1e-9)
 
     @torch.no_grad()
     def evaluate(self, model, encoded: list[list[int]], labels: list[int], pad_id: int, device: str,

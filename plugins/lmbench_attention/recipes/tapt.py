@@ -20,6 +20,7 @@ class TAPTConfig(MLMConfig):
     seq_lens: list[int] = field(default_factory=lambda: [256])
     seq_len_fractions: list[float] = field(default_factory=lambda: [1.0])
     lr: float = 2e-4
+    min_lr: float = 2e-5
 
 
 class TaskAdaptivePretrain(MLMPretrain):
