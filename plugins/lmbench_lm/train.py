@@ -332,6 +332,7 @@ class Train:
         elif best is not None:
             raw_model.load_state_dict(best["model"])
         results: dict[str, Any] = {}
+        per_example: dict[str, list[float]] = {}  # loss per evaluation batch: `lmbench compare` pairs by batch
         with run.stage("evaluation"):
             for name in ("val", "test"):
                 if splits[name].n_tokens < 2:
@@ -345,6 +346,9 @@ class Train:
                                  **{f"{name}_{k}": v for k, v in feed.result().items()}}
                 run.add_results(**split_results)
                 results.update(split_results)
+                per_example[f"{name}_loss"] = ev["batch_losses"]
+            if per_example and run.dist.is_main:
+                run.record("per_example", per_example)
         tokens_per_s = state["tokens"] / max(state["train_time"], 1e-9)
         results.update({
             "best_val_loss": state["best_val"] if math.isfinite(state["best_val"]) else None,

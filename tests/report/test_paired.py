@@ -150,3 +150,24 @@ def test_noise_measures_a_spec_and_compare_uses_it(store):
     assert set(json.loads(path.read_text())) == {"kind", "seeds", "same_seed"}  # each mode its own section
     result = compare(store, records[0].id, records[1].id)
     assert any("noise floor of core.noop" in m.tolerance_source for m in result.metrics)
+
+
+def test_lm_train_stores_its_evaluation_losses_per_batch_and_two_runs_pair_by_them(corpus, run_experiment,
+                                                                                  tmp_path, monkeypatch):
+    monkeypatch.setenv("LMBENCH_CACHE", str(tmp_path / "cache"))
+    spec = {"dataset": {"name": "lm.text", "path": str(corpus)}, "tokenizer": {"name": "lm.char"},
+            "model": {"name": "lm.transformer", "n_layers": 1, "n_heads": 2, "emb_dim": 16, "max_seq_len": 32},
+            "recipe": {"name": "lm.train", "context": 16, "batch_size": 4, "max_steps": 4, "eval_every": 4,
+                       "warmup_steps": 1, "eval_tokens": 128, "final_eval_tokens": 512, "sample_prompts": [],
+                       "gen_tokens": 0},
+            "run": {"seed": 0, "threads": 1}}
+    [a] = run_experiment(spec)
+    [b] = run_experiment({**spec, "recipe": {**spec["recipe"], "lr": 0.01}})
+    assert a.ok and b.ok, (a.reason, b.reason)
+    from lmbench.store import Store
+
+    store = Store(tmp_path / "runs", readonly=True)
+    losses = store.measurements(a.id)["per_example"]["val_loss"]
+    assert len(losses) == 512 // (16 * 4) and np.mean(losses) == pytest.approx(a.results["val_loss"], rel=1e-4)
+    m = next(m for m in compare(store, a.id, b.id).metrics if m.metric == "val_loss")
+    assert m.basis.startswith("paired by example") and m.ci is not None
