@@ -30,8 +30,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from scipy import stats as sps
-
 from .errors import LmbenchError
 from .files import write_text
 from .numbers import is_number
@@ -40,10 +38,16 @@ from .stats import coefficient_of_variation
 from .store import RunRecord, Store, content_id
 
 __all__ = ["NoiseFloor", "run_kind", "noise_path", "load_noise", "floor_from_records", "save_noise", "measure_noise",
-           "Z95"]
+           "z95"]
 
-#: The two-sided 95% quantile of the standard normal (from scipy.stats, not typed by hand).
-Z95 = float(sps.norm.ppf(0.975))
+
+
+def z95() -> float:
+    """The two-sided 95% quantile of the standard normal (from scipy.stats, not typed by hand)."""
+    from scipy.stats import norm
+
+    return float(norm.ppf(0.975))
+
 MODES = ("seeds", "same_seed")
 
 
@@ -97,7 +101,7 @@ class NoiseFloor:
         cv, mode = found
         repeats = self.sections[mode].get("repeats", "?")
         what = "seeds" if mode == "seeds" else "same-seed repeats"
-        tol = Z95 * cv * math.sqrt(1 / max(n_a, 1) + 1 / max(n_b, 1))
+        tol = z95() * cv * math.sqrt(1 / max(n_a, 1) + 1 / max(n_b, 1))
         return tol, f"noise floor of {self.kind} ({repeats} {what}, cv {cv:.2%})"
 
     def to_dict(self) -> dict[str, Any]:

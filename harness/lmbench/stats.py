@@ -17,16 +17,22 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import stats as sps
 
 __all__ = ["Summary", "summarize", "t_quantile95", "bootstrap_ratio_ci", "paired_ratio_ci", "relative_change",
            "center", "paired_t_pvalue", "welch_pvalue", "mcnemar_pvalue", "chrf_paired_pvalue", "bh_adjust",
            "coefficient_of_variation"]
 
 
+def _sps():
+    """``scipy.stats``, imported on first use so that ``lmbench --help`` never loads scipy."""
+    from scipy import stats
+
+    return stats
+
+
 def t_quantile95(dof: int) -> float:
     """The two-sided 95% quantile of Student's t with ``dof`` degrees of freedom (NaN below 1)."""
-    return float(sps.t.ppf(0.975, dof)) if dof >= 1 else math.nan
+    return float(_sps().t.ppf(0.975, dof)) if dof >= 1 else math.nan
 
 
 @dataclass
@@ -117,7 +123,7 @@ def _bootstrap(data: tuple[np.ndarray, ...], statistic, *, paired: bool, n_boot:
     for method in ("BCa", "percentile"):
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # degenerate or small samples: handled below
-            res = sps.bootstrap(data, statistic, paired=paired, vectorized=True, n_resamples=n_boot,
+            res = _sps().bootstrap(data, statistic, paired=paired, vectorized=True, n_resamples=n_boot,
                                 confidence_level=level, method=method, random_state=np.random.default_rng(seed))
         low, high = float(res.confidence_interval.low), float(res.confidence_interval.high)
         if math.isfinite(low) and math.isfinite(high):
@@ -167,7 +173,7 @@ def paired_t_pvalue(a: Sequence[float], b: Sequence[float]) -> float:
         return math.nan
     if np.all(diff == diff[0]):
         return 1.0 if diff[0] == 0 else 0.0
-    return float(sps.ttest_rel(b, a).pvalue)
+    return float(_sps().ttest_rel(b, a).pvalue)
 
 
 def welch_pvalue(a: Sequence[float], b: Sequence[float]) -> float:
@@ -180,10 +186,10 @@ def welch_pvalue(a: Sequence[float], b: Sequence[float]) -> float:
         many, one = (b_arr, a_arr[0]) if a_arr.size < 2 else (a_arr, b_arr[0])
         if np.all(many == many[0]):
             return 1.0 if many[0] == one else 0.0
-        return float(sps.ttest_1samp(many, one).pvalue)
+        return float(_sps().ttest_1samp(many, one).pvalue)
     if np.all(a_arr == a_arr[0]) and np.all(b_arr == b_arr[0]):
         return 1.0 if a_arr[0] == b_arr[0] else 0.0
-    return float(sps.ttest_ind(a_arr, b_arr, equal_var=False).pvalue)
+    return float(_sps().ttest_ind(a_arr, b_arr, equal_var=False).pvalue)
 
 
 def mcnemar_pvalue(a_correct: Sequence[float], b_correct: Sequence[float]) -> float:
@@ -195,7 +201,7 @@ def mcnemar_pvalue(a_correct: Sequence[float], b_correct: Sequence[float]) -> fl
     only_a, only_b = int(np.sum(a_arr & ~b_arr)), int(np.sum(~a_arr & b_arr))
     if only_a + only_b == 0:
         return 1.0
-    return float(sps.binomtest(only_b, only_a + only_b, 0.5).pvalue)
+    return float(_sps().binomtest(only_b, only_a + only_b, 0.5).pvalue)
 
 
 def chrf_paired_pvalue(a_hyps: Sequence[str], b_hyps: Sequence[str], references: Sequence[str], *,
@@ -221,5 +227,5 @@ def bh_adjust(pvalues: Sequence[float]) -> list[float]:
     out = np.full(arr.shape, math.nan)
     ok = np.isfinite(arr)
     if ok.any():
-        out[ok] = sps.false_discovery_control(np.clip(arr[ok], 0.0, 1.0), method="bh")
+        out[ok] = _sps().false_discovery_control(np.clip(arr[ok], 0.0, 1.0), method="bh")
     return [float(x) for x in out]
