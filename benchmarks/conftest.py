@@ -10,6 +10,10 @@ assert that the benchmarks work, not how fast they are. Fixtures:
 - ``one_thread``: torch limited to one thread for the test (restored after).
 - ``median_time``: ``median_time(fn, repeats)`` -> median wall seconds of ``fn()``, measured by the
   test itself (``benchmark.stats`` is None under ``--benchmark-disable``).
+- ``gate``: ``gate(value, limit, kind=..., metric=..., higher_is_better=False)`` asserts a measured
+  value against its limit, allowing the noise floor that ``lmbench noise`` measured for that kind of
+  run (in ``$LMBENCH_NOISE_STORE``, else the store the suite started with, else ``./runs``) and
+  printing which tolerance it used; without a noise floor the limit is exact.
 
 Every benchmark's runs go to a temporary store, never ``./runs``.
 """
@@ -25,6 +29,20 @@ from typing import Any
 import pytest
 
 QUICK = os.environ.get("LMBENCH_BENCH_QUICK") == "1"
+#: Where gates read noise floors: read before ``_isolated_store`` points the store at a temporary folder.
+NOISE_STORE = os.environ.get("LMBENCH_NOISE_STORE") or os.environ.get("LMBENCH_STORE") or "runs"
+
+
+def gate_tolerance(kind: str, metric: str, metric_kind: str = "cost") -> tuple[float, str]:
+    """The relative tolerance of a gate on ``metric`` of ``kind`` and where it comes from: the measured
+    noise floor (one run against a limit: ``1.96 * cv * sqrt(2)``), else 0 ("no noise floor")."""
+    from lmbench.noise import load_noise
+
+    floor = load_noise(NOISE_STORE, kind)
+    found = floor.tolerance(metric, None, metric_kind) if floor is not None else None
+    if found is None:
+        return 0.0, f"no noise floor for {kind} in {NOISE_STORE} (`lmbench noise {kind} --same-seed`): exact limit"
+    return found
 
 
 @pytest.fixture(autouse=True)
@@ -76,3 +94,21 @@ def median_time() -> Callable[..., float]:
         return statistics.median(samples)
 
     return measure
+
+
+@pytest.fixture
+def gate() -> Callable[..., float]:
+    """``gate(value, limit, kind=..., metric=..., higher_is_better=False)``: assert ``value`` is within
+    ``limit`` widened by the measured noise floor of ``kind``; say which tolerance; return it."""
+
+    def check(value: float, limit: float, *, kind: str, metric: str, higher_is_better: bool = False,
+              metric_kind: str = "cost") -> float:
+        tolerance, source = gate_tolerance(kind, metric, metric_kind)
+        print(f"\ngate {metric} ({kind}): {value:.4g} vs limit {limit:.4g}, tolerance {tolerance:.1%} ({source})")
+        if higher_is_better:
+            assert value >= limit * (1 - tolerance), f"{metric} {value:.4g} < {limit:.4g} beyond {source}"
+        else:
+            assert value <= limit * (1 + tolerance), f"{metric} {value:.4g} > {limit:.4g} beyond {source}"
+        return tolerance
+
+    return check

@@ -1,23 +1,32 @@
-"""The comparison of two runs or two sweeps: change, interval and verdict per shared result.
+"""The comparison of two runs or two sweeps: change, interval, p-value and verdict per shared result.
 
-``lmbench compare A B`` pairs the points of two runs or sweeps (:mod:`lmbench.points`), and for
-every numeric result they share gives the relative change, a bootstrap confidence interval where
-repeats exist (several seeds, or timing samples in a measurement; :mod:`lmbench.stats`), and a
-verdict:
+``lmbench compare A B`` pairs the points of two runs or sweeps (:mod:`lmbench.points`) and, for
+every numeric result they share, picks the strongest design the stored runs allow (``basis``):
 
-* ``better`` / ``worse``: the 95% interval of the relative change excludes zero (or, without
-  repeats, the change exceeds ``tolerance``), the change is at least ``tolerance``, and the
-  result has a direction (declared, :mod:`lmbench.results`; or guessed for undeclared keys,
-  which the comparison marks);
+1. ``paired by seed``: at least two seeds ran on both sides; a paired BCa bootstrap interval of
+   ``mean(B) / mean(A) - 1`` over the seeds and a paired t test.
+2. ``paired by example``: one run a side, and both stored per-example scores for the result
+   (the ``per_example`` measurement, below); a paired bootstrap over examples and a paired t test,
+   McNemar's exact test when the scores are right/wrong (0/1), sacrebleu's paired bootstrap when
+   they are hypotheses with references (chrF++).
+3. ``unpaired``: several runs on a side but no pairing; an unpaired BCa interval and Welch's t test
+   (timing samples of a measurement: the medians' interval and a Mann-Whitney U test).
+4. ``single run: no interval``: one value a side; only the tolerance decides.
+
+The p-values of one comparison are adjusted together (Benjamini-Hochberg), and the verdict is
+
+* ``better`` / ``worse``: adjusted p < 0.05 and the interval excludes zero (single runs: always),
+  the change is at least the tolerance, and the result has a direction (declared,
+  :mod:`lmbench.results`; guessed for undeclared keys, which the comparison marks);
 * ``changed``: the same, for a result without a direction (``steps``, ``params``);
 * ``within noise``: otherwise.
 
-Old result names (``train_time_s``) are read under their declared new names, so runs of labs
-that return the shared cost vocabulary line up. When the two sides come from different plugins
-(``lm.train`` against ``looped.train``), only keys whose meaning both share are compared: the
-core's cost vocabulary and keys nobody declared; one lab's ``val_loss`` is not another's.
-:func:`Comparison.regressions` lists the ``worse`` results whose change exceeds a threshold:
-what ``--fail-on regression --threshold 0.1`` gates on.
+The tolerance is ``--tolerance`` when given, else the measured noise floor of the kind of run
+(:mod:`lmbench.noise`), else 2%; each row says which. Per-example scores are a measurement named
+``per_example`` whose data maps a result name to a list aligned by example index: numbers
+(a loss per evaluation batch or document, 0/1 correctness), or ``{"hypotheses": [...],
+"references": [...]}`` for a text metric. Old result names are read under their declared new
+names; when the sides come from different plugins only keys whose meaning both share are compared.
 """
 
 from __future__ import annotations
@@ -27,22 +36,29 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
+
 from .errors import LmbenchError
+from .noise import load_noise, run_kind
 from .numbers import fmt_number, format_change, is_number
 from .points import group_points, recipe_plugin, resolve_side
 from .results import NEUTRAL, Renamed, ResultRegistry, canonical_results, vocabulary
-from .stats import bootstrap_ratio_ci, center, relative_change, summarize
+from .stats import (bh_adjust, bootstrap_ratio_ci, center, chrf_paired_pvalue, mcnemar_pvalue, paired_ratio_ci,
+                    paired_t_pvalue, relative_change, summarize, welch_pvalue)
 from .store import RunRecord, Store
 
-__all__ = ["Comparison", "MetricComparison", "compare", "compare_samples", "comparison_rows", "verdict_for",
-           "shared_meaning", "group_points", "summarize"]  # the last two: kept importable from here for callers
+__all__ = ["Comparison", "MetricComparison", "compare", "compare_samples", "compare_examples", "comparison_rows",
+           "verdict_for", "shared_meaning", "group_points", "summarize", "DEFAULT_TOLERANCE", "ALPHA"]
 
 KIND_ORDER = {"quality": 0, "cost": 1, "info": 2}
+DEFAULT_TOLERANCE = 0.02
+ALPHA = 0.05
+SINGLE = "single run: no interval"
 
 
 @dataclass
 class MetricComparison:
-    """One result of one pair of points: both sides, relative change, interval and verdict."""
+    """One result of one pair of points: both sides, relative change, interval, p-value and verdict."""
 
     point: str
     metric: str
@@ -57,6 +73,11 @@ class MetricComparison:
     verdict: str
     kind: str = "info"
     guessed: bool = False
+    basis: str = SINGLE
+    p_value: float = math.nan
+    p_adjusted: float = math.nan
+    tolerance: float = DEFAULT_TOLERANCE
+    tolerance_source: str = "default 2%"
 
     @property
     def worse_by(self) -> float:
@@ -64,6 +85,22 @@ class MetricComparison:
         if self.direction == NEUTRAL or not math.isfinite(self.rel_change):
             return 0.0
         return max(0.0, -self.direction * self.rel_change)
+
+    def decide(self, alpha: float = ALPHA) -> str:
+        """Set and return the verdict from the (adjusted) p-value, the interval and the tolerance."""
+        p = self.p_adjusted if math.isfinite(self.p_adjusted) else self.p_value
+        if self.basis == SINGLE:
+            significant = True
+        else:
+            excludes_zero = self.ci is None or (math.isfinite(self.ci[0]) and (self.ci[0] > 0 or self.ci[1] < 0))
+            significant = math.isfinite(p) and p < alpha and excludes_zero
+        if not significant or abs(self.rel_change) < self.tolerance or self.a_value == self.b_value:
+            self.verdict = "within noise"
+        elif self.direction == NEUTRAL:
+            self.verdict = "changed"
+        else:
+            self.verdict = "better" if self.rel_change * self.direction > 0 else "worse"
+        return self.verdict
 
 
 @dataclass
@@ -81,39 +118,95 @@ class Comparison:
         return [m for m in self.metrics if m.verdict == "worse" and m.worse_by > threshold]
 
 
-def verdict_for(a: Sequence[float], b: Sequence[float], sign: int, *, stat: str = "mean", tolerance: float = 0.02,
-                n_boot: int = 2000, seed: int = 0) -> tuple[float, tuple[float, float] | None, str]:
+def verdict_for(a: Sequence[float], b: Sequence[float], sign: int, *, stat: str = "mean",
+                tolerance: float = DEFAULT_TOLERANCE, paired: bool = False, n_boot: int = 2000,
+                seed: int = 0) -> tuple[float, tuple[float, float] | None, str]:
     """Relative change of ``stat`` from a to b, its bootstrap CI (None without repeats), and the
-    verdict for a result whose better direction is ``sign`` (+1, -1, or 0 for none)."""
-    a_value, b_value = center(a, stat), center(b, stat)
-    rel = relative_change(a_value, b_value)
-    ci = None
-    if len(a) > 1 or len(b) > 1:
-        ci = bootstrap_ratio_ci(a, b, stat=stat, n_boot=n_boot, seed=seed)
-        significant = math.isfinite(ci[0]) and (ci[0] > 0 or ci[1] < 0)
-    else:
-        significant = True  # no noise estimate: the tolerance alone decides
-    if not significant or abs(rel) < tolerance or (a_value == b_value):
-        verdict = "within noise"
-    elif sign == NEUTRAL:
-        verdict = "changed"
-    else:
-        verdict = "better" if rel * sign > 0 else "worse"
-    return rel, ci, verdict
+    verdict (unadjusted p-value) for a result whose better direction is ``sign`` (+1, -1, 0)."""
+    m = compare_samples("", "", a, b, stat=stat, tolerance=tolerance, paired=paired, seed=seed, n_boot=n_boot,
+                        sign=sign)
+    return m.rel_change, m.ci, m.verdict
+
+
+def _spec(metric: str, vocab: ResultRegistry | None, plugin: str | None, sign: int | None) -> tuple[int, str, bool]:
+    if sign is not None:
+        return sign, "info", False
+    spec = (vocab or vocabulary()).spec(metric, plugin)
+    return spec.sign, spec.kind, spec.guessed
 
 
 def compare_samples(point: str, metric: str, a: Sequence[float], b: Sequence[float], *, stat: str = "mean",
-                    tolerance: float = 0.02, seed: int = 0, vocab: ResultRegistry | None = None,
-                    plugin: str | None = None) -> MetricComparison:
-    """Compare two sets of repeated values of one result (the building block of :func:`compare`)."""
-    a = [float(x) for x in a if x is not None and math.isfinite(x)]
-    b = [float(x) for x in b if x is not None and math.isfinite(x)]
+                    tolerance: float | None = None, seed: int = 0, vocab: ResultRegistry | None = None,
+                    plugin: str | None = None, paired: bool = False, n_boot: int = 2000,
+                    sign: int | None = None) -> MetricComparison:
+    """Compare two sets of repeated values of one result; ``paired``: ``a[i]`` and ``b[i]`` share a seed."""
+    if paired:
+        keep = [(x, y) for x, y in zip(a, b) if x is not None and y is not None and math.isfinite(x) and math.isfinite(y)]
+        a, b = [float(x) for x, _ in keep], [float(y) for _, y in keep]
+    else:
+        a = [float(x) for x in a if x is not None and math.isfinite(x)]
+        b = [float(x) for x in b if x is not None and math.isfinite(x)]
     if not a or not b:
         raise LmbenchError(f"cannot compare {metric}: one side has no finite values")
-    spec = (vocab or vocabulary()).spec(metric, plugin)
-    rel, ci, verdict = verdict_for(a, b, spec.sign, stat=stat, tolerance=tolerance, seed=seed)
-    return MetricComparison(point, metric, a, b, stat, center(a, stat), center(b, stat), rel, ci, spec.sign, verdict,
-                            spec.kind, spec.guessed)
+    direction, kind, guessed = _spec(metric, vocab, plugin, sign)
+    a_value, b_value = center(a, stat), center(b, stat)
+    m = MetricComparison(point, metric, a, b, stat, a_value, b_value, relative_change(a_value, b_value), None,
+                         direction, "", kind, guessed)
+    if tolerance is not None:
+        m.tolerance, m.tolerance_source = tolerance, "--tolerance"
+    if paired and len(a) > 1:
+        m.basis = f"paired by seed (n={len(a)})"
+        m.ci = paired_ratio_ci(a, b, n_boot=n_boot, seed=seed)
+        m.p_value = paired_t_pvalue(a, b)
+    elif len(a) > 1 or len(b) > 1:
+        m.basis = "timing samples" if stat == "median" else "unpaired"
+        m.ci = bootstrap_ratio_ci(a, b, stat=stat, n_boot=n_boot, seed=seed)
+        m.p_value = _mann_whitney(a, b) if stat == "median" else welch_pvalue(a, b)
+    m.decide()
+    return m
+
+
+def _mann_whitney(a: Sequence[float], b: Sequence[float]) -> float:
+    from scipy.stats import mannwhitneyu
+
+    if len(set(a) | set(b)) == 1:
+        return 1.0
+    return float(mannwhitneyu(a, b, alternative="two-sided").pvalue)
+
+
+def compare_examples(point: str, metric: str, a_scores: Any, b_scores: Any, *, a_value: float | None = None,
+                     b_value: float | None = None, tolerance: float | None = None, seed: int = 0,
+                     vocab: ResultRegistry | None = None, plugin: str | None = None) -> MetricComparison:
+    """Compare one result of two single runs example by example (their ``per_example`` scores).
+
+    Numbers: paired bootstrap interval and paired t test (McNemar's exact test when every score is
+    0 or 1); ``{"hypotheses", "references"}``: sacrebleu's paired bootstrap test of chrF++."""
+    direction, kind, guessed = _spec(metric, vocab, plugin, None)
+    if isinstance(a_scores, dict):
+        if a_scores.get("references") != b_scores.get("references"):
+            raise LmbenchError(f"{metric}: the two runs were scored against different references")
+        chrf_a, chrf_b, p = chrf_paired_pvalue(a_scores["hypotheses"], b_scores["hypotheses"], a_scores["references"])
+        a_value = chrf_a if a_value is None else a_value
+        b_value = chrf_b if b_value is None else b_value
+        m = MetricComparison(point, metric, [a_value], [b_value], "corpus", a_value, b_value,
+                             relative_change(a_value, b_value), None, direction, "", kind, guessed,
+                             basis=f"paired by example, sacrebleu bootstrap (n={len(a_scores['hypotheses'])})",
+                             p_value=p)
+    else:
+        a_arr, b_arr = np.asarray(a_scores, dtype=float), np.asarray(b_scores, dtype=float)
+        binary = bool(np.isin(a_arr, (0.0, 1.0)).all() and np.isin(b_arr, (0.0, 1.0)).all())
+        a_mean, b_mean = float(a_arr.mean()), float(b_arr.mean())
+        a_value = a_mean if a_value is None else a_value
+        b_value = b_mean if b_value is None else b_value
+        test = "McNemar" if binary else "paired t"
+        m = MetricComparison(point, metric, [a_value], [b_value], "mean", a_value, b_value,
+                             relative_change(a_value, b_value), paired_ratio_ci(a_arr, b_arr, seed=seed), direction,
+                             "", kind, guessed, basis=f"paired by example, {test} (n={a_arr.size})",
+                             p_value=mcnemar_pvalue(a_arr, b_arr) if binary else paired_t_pvalue(a_arr, b_arr))
+    if tolerance is not None:
+        m.tolerance, m.tolerance_source = tolerance, "--tolerance"
+    m.decide()
+    return m
 
 
 def _timing_samples(store: Store, records: Sequence[RunRecord]) -> dict[str, list[float]]:
@@ -127,15 +220,24 @@ def _timing_samples(store: Store, records: Sequence[RunRecord]) -> dict[str, lis
     return out
 
 
-def _result_values(records: Sequence[RunRecord], vocab: ResultRegistry, renamed: Renamed) -> dict[str, list[float]]:
-    values: dict[str, list[float]] = {}
-    for record in records:
-        if not record.ok:
-            continue
+def _by_seed(records: Sequence[RunRecord], vocab: ResultRegistry, renamed: Renamed) -> dict[str, dict[Any, float]]:
+    """key -> {seed: value} over finished runs; a seed seen twice makes that key unpairable (None key)."""
+    values: dict[str, dict[Any, float]] = {}
+    for i, record in enumerate(r for r in records if r.ok):
+        seed = record.spec.get("run", {}).get("seed", 0)
         for key, value in canonical_results(record.results, vocab, renamed).items():
             if is_number(value):
-                values.setdefault(key, []).append(float(value))
+                per_seed = values.setdefault(key, {})
+                per_seed[("dup", i) if seed in per_seed else seed] = float(value)
     return values
+
+
+def _per_example(store: Store, records: Sequence[RunRecord], vocab: ResultRegistry) -> dict[str, Any]:
+    done = [r for r in records if r.ok]
+    if len(done) != 1:
+        return {}
+    data = store.measurements(done[0].id).get("per_example") or {}
+    return {vocab.canonical(k): v for k, v in data.items() if isinstance(v, (list, dict))}
 
 
 def _plugins(records: Sequence[RunRecord]) -> set[str]:
@@ -150,7 +252,20 @@ def shared_meaning(key: str, vocab: ResultRegistry, a_plugins: set[str], b_plugi
     return not owners or "core" in owners
 
 
-def compare(store: Store, a: str, b: str, *, tolerance: float = 0.02, seed: int = 0, host: Any = None) -> Comparison:
+def _compare_key(point: str, key: str, a_seeds: dict, b_seeds: dict, a_ex: dict, b_ex: dict, **kw: Any) -> MetricComparison:
+    common = [s for s in a_seeds if s in b_seeds and not isinstance(s, tuple)]
+    if len(common) >= 2:
+        return compare_samples(point, key, [a_seeds[s] for s in common], [b_seeds[s] for s in common], paired=True, **kw)
+    a_list, b_list = list(a_seeds.values()), list(b_seeds.values())
+    ex_a, ex_b = a_ex.get(key), b_ex.get(key)
+    if ex_a is not None and ex_b is not None and type(ex_a) is type(ex_b) and \
+            (isinstance(ex_a, dict) or (len(ex_a) == len(ex_b) and len(ex_a) > 1)):
+        return compare_examples(point, key, ex_a, ex_b, a_value=a_list[0], b_value=b_list[0], **kw)
+    return compare_samples(point, key, a_list, b_list, **kw)
+
+
+def compare(store: Store, a: str, b: str, *, tolerance: float | None = None, seed: int = 0, host: Any = None,
+            alpha: float = ALPHA) -> Comparison:
     """Compare runs or sweeps ``a`` and ``b`` in ``store`` result by result (see module docstring)."""
     vocab = vocabulary(host)
     a_name, a_records = resolve_side(store, a)
@@ -166,6 +281,8 @@ def compare(store: Store, a: str, b: str, *, tolerance: float = 0.02, seed: int 
         if not pairs:
             raise LmbenchError(f"'{a}' and '{b}' share no points (labels differ: {', '.join(list(a_points)[:4])} vs "
                                f"{', '.join(list(b_points)[:4])}); compare single runs by id")
+    kind = run_kind(a_records[0])
+    floor = load_noise(store.root, kind) if tolerance is None else None
     renamed, left_out = Renamed(), set()
     for label, a_runs, b_runs in pairs:
         for side, runs in (("A", a_runs), ("B", b_runs)):
@@ -175,19 +292,42 @@ def compare(store: Store, a: str, b: str, *, tolerance: float = 0.02, seed: int 
                                         f"({', '.join(sorted({r.status for r in failed}))}) left out")
         a_plugins, b_plugins = _plugins(a_runs), _plugins(b_runs)
         plugin = next(iter(a_plugins)) if len(a_plugins) == 1 else None
-        a_vals, b_vals = _result_values(a_runs, vocab, renamed), _result_values(b_runs, vocab, renamed)
+        kw = {"tolerance": tolerance, "seed": seed, "vocab": vocab, "plugin": plugin}
+        a_vals, b_vals = _by_seed(a_runs, vocab, renamed), _by_seed(b_runs, vocab, renamed)
+        a_ex, b_ex = _per_example(store, a_runs, vocab), _per_example(store, b_runs, vocab)
         for key in [k for k in a_vals if k in b_vals]:
             if not shared_meaning(key, vocab, a_plugins, b_plugins):
                 left_out.add(key)
                 continue
-            comparison.metrics.append(compare_samples(label, key, a_vals[key], b_vals[key], stat="mean",
-                                                      tolerance=tolerance, seed=seed, vocab=vocab, plugin=plugin))
+            comparison.metrics.append(_compare_key(label, key, a_vals[key], b_vals[key], a_ex, b_ex, **kw))
         a_t, b_t = _timing_samples(store, a_runs), _timing_samples(store, b_runs)
         for key in [k for k in a_t if k in b_t]:
-            comparison.metrics.append(compare_samples(label, key, a_t[key], b_t[key], stat="median",
-                                                      tolerance=tolerance, seed=seed, vocab=vocab, plugin=plugin))
+            comparison.metrics.append(compare_samples(label, key, a_t[key], b_t[key], stat="median", **kw))
+        if floor is not None:
+            point = label.split(" vs ")[0]
+            n_a, n_b = sum(r.ok for r in a_runs), sum(r.ok for r in b_runs)
+            for m in comparison.metrics:
+                if m.point == label and m.tolerance_source != "--tolerance":
+                    found = floor.tolerance(m.metric, point, m.kind, n_a, n_b)
+                    if found:
+                        m.tolerance, m.tolerance_source = found
+    _adjust_and_decide(comparison, alpha)
     plugin = next(iter(_plugins(a_records)), None)
     comparison.metrics.sort(key=lambda m: (KIND_ORDER.get(m.kind, 3), m.guessed, vocab.position(m.metric, plugin)))
+    _notes(comparison, kind, floor, tolerance, left_out, renamed)
+    return comparison
+
+
+def _adjust_and_decide(comparison: Comparison, alpha: float) -> None:
+    """Benjamini-Hochberg across every p-value of the comparison, then each verdict."""
+    adjusted = bh_adjust([m.p_value for m in comparison.metrics])
+    for m, p in zip(comparison.metrics, adjusted):
+        m.p_adjusted = p
+        m.decide(alpha)
+
+
+def _notes(comparison: Comparison, kind: str, floor: Any, tolerance: float | None, left_out: set[str],
+           renamed: Renamed) -> None:
     if left_out:
         comparison.notes.append("declared differently by the two sides' plugins, not compared: "
                                 + ", ".join(sorted(left_out)))
@@ -197,15 +337,28 @@ def compare(store: Store, a: str, b: str, *, tolerance: float = 0.02, seed: int 
         comparison.notes.append("* undeclared result: its direction is guessed from its name")
     if not comparison.metrics:
         comparison.notes.append("no numeric result is shared by both sides")
-    return comparison
+    if tolerance is not None:
+        comparison.notes.append(f"tolerance: {tolerance:.1%} (--tolerance)")
+    elif floor is not None:
+        comparison.notes.append(f"tolerance: the noise floor of {kind} measured by `lmbench noise` "
+                                "(1.96 x cv x sqrt(1/nA + 1/nB)); results it lacks use 2%")
+    else:
+        comparison.notes.append(f"tolerance: 2% (no noise floor measured for {kind}; measure one with "
+                                f"`lmbench noise {kind} --repeats 5`)")
+    if any(math.isfinite(m.p_value) for m in comparison.metrics):
+        comparison.notes.append("p-values adjusted across the comparison's results (Benjamini-Hochberg)")
 
 
 def comparison_rows(comparison: Comparison) -> list[dict[str, Any]]:
-    """Rows for display or JSON: point, metric, kind, A, B, change, CI, verdict, n."""
+    """Rows for display or JSON: point, metric, kind, A, B, change, CI, p, basis, tolerance, verdict, n."""
     rows = []
     for m in comparison.metrics:
-        ci = f"[{format_change(m.ci[0])}, {format_change(m.ci[1])}]" if m.ci else "n=1"
+        ci = f"[{format_change(m.ci[0])}, {format_change(m.ci[1])}]" if m.ci and math.isfinite(m.ci[0]) else \
+            ("–" if m.basis != SINGLE else SINGLE)
+        p = m.p_adjusted if math.isfinite(m.p_adjusted) else m.p_value
         rows.append({"point": m.point, "metric": m.metric, "guessed": m.guessed, "kind": m.kind,
                      "a": fmt_number(m.a_value), "b": fmt_number(m.b_value), "change": format_change(m.rel_change),
-                     "ci95": ci, "verdict": m.verdict, "n": f"{len(m.a)}/{len(m.b)}", "stat": m.stat})
+                     "ci95": ci, "p": f"{p:.2g}" if math.isfinite(p) else "–", "basis": m.basis,
+                     "tolerance": f"{m.tolerance:.1%}", "tolerance_source": m.tolerance_source,
+                     "verdict": m.verdict, "n": f"{len(m.a)}/{len(m.b)}", "stat": m.stat})
     return rows

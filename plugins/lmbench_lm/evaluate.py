@@ -23,7 +23,8 @@ def lm_loss(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
 def evaluate(model: Any, split: TokenSplit, *, context: int, batch_size: int, device: str, mode: str = "packed",
              pad_id: int = 0, max_tokens: int = 0, autocast: Any = None, name: str = "val",
              on_batch: Callable[[torch.Tensor, torch.Tensor], None] | None = None) -> dict[str, float]:
-    """``loss`` (nats per token), ``ppl``, ``bits_per_byte`` and ``tokens`` over the split's targets.
+    """``loss`` (nats per token), ``ppl``, ``bits_per_byte`` and ``tokens`` over the split's targets, and
+    ``batch_losses`` (the mean loss of each evaluation batch, in order: per-example scores for paired comparisons).
 
     Bits per byte divide the bits spent on the targets by the UTF-8 bytes of those targets, so
     they are comparable across tokenizers: targets x the split's bytes per predicted token
@@ -34,7 +35,7 @@ def evaluate(model: Any, split: TokenSplit, *, context: int, batch_size: int, de
     """
     was_training = model.training
     model.eval()
-    total, count = 0.0, 0
+    total, count, batch_losses = 0.0, 0, []
     try:
         with autocast or nullcontext():
             for x, y in eval_batches(split, context, batch_size, mode=mode, pad_id=pad_id, max_tokens=max_tokens,
@@ -42,7 +43,8 @@ def evaluate(model: Any, split: TokenSplit, *, context: int, batch_size: int, de
                 x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
                 logits = model(x)  # (B, T, V)
                 n = int((y != IGNORE_INDEX).sum())
-                total += float(lm_loss(logits, y)) * n
+                batch_losses.append(float(lm_loss(logits, y)))
+                total += batch_losses[-1] * n
                 if on_batch is not None:
                     keep = y != IGNORE_INDEX  # (B, T)
                     on_batch(logits[keep].float(), y[keep])  # (N, V), (N,)
@@ -51,4 +53,5 @@ def evaluate(model: Any, split: TokenSplit, *, context: int, batch_size: int, de
         model.train(was_training)
     loss = total / max(count, 1)
     bpb = loss / math.log(2) / split.bytes_per_target(mode)
-    return {"loss": loss, "ppl": math.exp(min(loss, 700.0)), "bits_per_byte": bpb, "tokens": count}
+    return {"loss": loss, "ppl": math.exp(min(loss, 700.0)), "bits_per_byte": bpb, "tokens": count,
+            "batch_losses": batch_losses}

@@ -3,6 +3,7 @@
 - :mod:`.running`: ``run``, ``sweep``
 - :mod:`.inspecting`: ``list``, ``plugins``, ``show``, ``export``, ``env``
 - :mod:`.results`: ``report``, ``compare``
+- :mod:`.noise`: ``noise`` (the noise floor of a kind of run)
 - :mod:`.fetching`: ``fetch`` (model weights and other declared files, into the cache)
 - :mod:`.common`: the options, consoles and report writing they share
 
@@ -25,6 +26,7 @@ from .fetching import fetch_cmd
 from .inspecting import env_cmd, export_cmd, list_cmd, plugins_cmd, show_cmd
 from .results import compare_cmd, report_cmd
 from .running import run_cmd, sweep_cmd
+from .noise import noise_cmd
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -46,7 +48,7 @@ def cli(ctx: click.Context, debug: bool) -> None:
 
 
 for _command in (run_cmd, sweep_cmd, list_cmd, plugins_cmd, show_cmd, export_cmd, env_cmd, report_cmd, compare_cmd,
-                 fetch_cmd):
+                 fetch_cmd, noise_cmd):
     cli.add_command(_command)
 
 

@@ -87,18 +87,23 @@ def report_cmd(runs: tuple[str, ...], sweep: str | None, last: int | None, forma
               help="Exit 1 when a metric of B is worse than A beyond noise and --threshold.")
 @click.option("--threshold", type=float, default=0.1, show_default=True,
               help="Relative change (0.1 = 10%) a regression must exceed to fail.")
-@click.option("--tolerance", type=float, default=0.02, show_default=True,
-              help="Relative changes below this are always within noise.")
+@click.option("--tolerance", type=float, default=None,
+              help="Relative changes below this are always within noise [default: the noise floor measured by "
+                   "`lmbench noise` for this kind of run, else 0.02].")
 @click.option("--metric", "metrics", multiple=True, help="Only these metrics (repeatable).")
 @store_option
 @json_option
-def compare_cmd(a: str, b: str, fail_on: str, threshold: float, tolerance: float, metrics: tuple[str, ...],
+def compare_cmd(a: str, b: str, fail_on: str, threshold: float, tolerance: float | None, metrics: tuple[str, ...],
                 store_dir: str | None, as_json: bool) -> None:
-    """Compare two runs or two sweeps (A is the baseline): change, 95% CI, verdict per metric."""
+    """Compare two runs or two sweeps (A is the baseline): change, 95% CI, p-value, verdict per metric.
+
+    Seeds run on both sides are paired (and evaluation examples, where runs store them); p-values are
+    adjusted across the metrics (Benjamini-Hochberg). See docs/reports.md for each verdict.
+    """
     from ..compare import compare, comparison_rows
     from ..store import Store
 
-    if threshold < 0 or tolerance < 0:
+    if threshold < 0 or (tolerance is not None and tolerance < 0):
         raise LmbenchError("--threshold and --tolerance must be >= 0 (fractions: 0.1 = 10%)")
     store = Store(store_dir, readonly=True)
     result = compare(store, a, b, tolerance=tolerance)
@@ -130,19 +135,29 @@ def _print_comparison(result: Any, rows: list[dict[str, Any]]) -> None:
 
     screen = console(stderr=False)
     multi_point = len({r["point"] for r in rows}) > 1
-    headers = (["point"] if multi_point else []) + ["metric", "kind", "A", "B", "change", "95% CI", "n (A/B)", "verdict"]
+    headers = (["point"] if multi_point else []) + ["metric", "kind", "A", "B", "change", "95% CI", "p", "n (A/B)",
+                                                    "basis", "verdict"]
     colours = {"better": "green", "worse": "red", "changed": "yellow"}
     cells = []
     for r in rows:
         verdict = r["verdict"]
         metric = r["metric"] + ("*" if r.get("guessed") else "")
         cells.append(([r["point"]] if multi_point else []) + [
-            metric, r["kind"], r["a"], r["b"], r["change"], r["ci95"], r["n"],
+            metric, r["kind"], r["a"], r["b"], r["change"], r["ci95"], r["p"], r["n"], _short_basis(r["basis"]),
             f"[{colours[verdict]}]{verdict}[/]" if verdict in colours else verdict])
     print_table(screen, f"A = {result.a_name}   B = {result.b_name}", headers, cells,
-                left=("point", "metric", "kind", "verdict"))
+                left=("point", "metric", "kind", "basis", "verdict"))
     for note in result.notes + [f"unpaired {u}" for u in result.unpaired]:
         screen.print(f"[dim]{note}[/dim]")
+
+
+def _short_basis(basis: str) -> str:
+    """``paired by seed (n=5)`` -> ``seed``; the table's basis column stays narrow."""
+    for word in ("seed", "McNemar", "sacrebleu", "example", "timing", "unpaired"):
+        if word in basis:
+            return {"McNemar": "McNemar", "sacrebleu": "chrF++ bootstrap", "example": "example",
+                    "timing": "timing samples"}.get(word, word)
+    return "single run"
 
 
 # -- declared results -------------------------------------------------------------------------------
