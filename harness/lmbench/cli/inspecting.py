@@ -9,7 +9,8 @@ import click
 
 from .common import console, json_option, open_store, store_option
 
-LIST_KINDS = ("datasets", "tokenizers", "models", "attention", "recipes", "metrics", "reporters", "presets")
+LIST_KINDS = ("datasets", "tokenizers", "models", "attention", "recipes", "metrics", "reporters", "presets",
+              "launchers")
 
 
 @click.command("list")
