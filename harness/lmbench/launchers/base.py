@@ -6,19 +6,24 @@ import json
 import os
 import subprocess
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
 
 @dataclass(frozen=True)
 class Point:
-    """One sweep point to run: its run id, label, the fully expanded spec and its reproducing command."""
+    """One sweep point to run: its run id, label, the fully expanded spec and its reproducing command.
+
+    ``planned`` is the runner's planned run, when the point was planned in this process (the local
+    launcher runs it in place with ``--jobs 1``); it never travels to another process.
+    """
 
     run_id: str
     label: str
     spec: dict[str, Any]
     command: str
+    planned: Any = field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True)
