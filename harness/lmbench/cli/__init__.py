@@ -1,7 +1,7 @@
 """The ``lmbench`` command line (click), one module per job; human output on stderr, ``--json`` on stdout.
 
 - :mod:`.running`: ``run``, ``sweep``
-- :mod:`.inspecting`: ``list``, ``plugins``, ``show``, ``export``, ``env``
+- :mod:`.inspecting`: ``list``, ``plugins``, ``show``, ``status``, ``export``, ``env``
 - :mod:`.results`: ``report``, ``compare``
 - :mod:`.fetching`: ``fetch`` (model weights and other declared files, into the cache)
 - :mod:`.common`: the options, consoles and report writing they share
@@ -22,7 +22,7 @@ from .. import __version__
 from ..errors import LmbenchError
 from .common import EXIT_INTERRUPTED
 from .fetching import fetch_cmd
-from .inspecting import env_cmd, export_cmd, list_cmd, plugins_cmd, show_cmd
+from .inspecting import env_cmd, export_cmd, list_cmd, plugins_cmd, show_cmd, status_cmd
 from .results import compare_cmd, report_cmd
 from .running import run_cmd, sweep_cmd
 
@@ -46,7 +46,7 @@ def cli(ctx: click.Context, debug: bool) -> None:
 
 
 for _command in (run_cmd, sweep_cmd, list_cmd, plugins_cmd, show_cmd, export_cmd, env_cmd, report_cmd, compare_cmd,
-                 fetch_cmd):
+                 fetch_cmd, status_cmd):
     cli.add_command(_command)
 
 
