@@ -16,12 +16,18 @@ def launch_file(store: Any, group_id: str) -> Path:
 
 
 def record_launch(store: Any, group_id: str, launcher: str, submissions: list[Any]) -> Path:
-    """Remember which job runs which point, for ``lmbench status``."""
+    """Remember which job runs which point, for ``lmbench status``.
+
+    A later launch of the same sweep (its unfinished points again) updates the points it queued and
+    keeps the job ids of the others.
+    """
     path = launch_file(store, group_id)
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps({"launcher": launcher, "jobs": {s.run_id: s.job_id for s in submissions},
-                                "labels": {s.run_id: s.label for s in submissions},
-                                "logs": {s.run_id: s.log for s in submissions}}, indent=2))
+    record = json.loads(path.read_text()) if path.exists() else {}
+    record["launcher"] = launcher
+    for key, attr in (("jobs", "job_id"), ("labels", "label"), ("logs", "log")):
+        record[key] = {**record.get(key, {}), **{s.run_id: getattr(s, attr) for s in submissions}}
+    path.write_text(json.dumps(record, indent=2))
     return path
 
 
