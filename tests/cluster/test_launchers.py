@@ -104,3 +104,20 @@ def test_a_multi_node_point_exports_torch_distributed_env_from_slurm(tmp_path, m
     assert env["LMBENCH_STORE"] == str(tmp_path / "runs") and "--spec-json" in seen["argv"]
     assert (tmp_path / "slurm-77.log").exists()
     assert os.environ["RANK"] == "3"  # exported in the task itself too (restored by monkeypatch)
+
+
+def test_a_job_that_left_the_queue_without_a_run_is_failed_unless_slurm_cannot_be_asked(tmp_path, monkeypatch):
+    from lmbench.launchers import slurm
+    from lmbench.launchers.base import Submission
+    from lmbench.launchers.status import point_states, record_launch
+
+    store = Store(tmp_path / "runs")
+    store.add_group("g1", "sweep", "s", "cmd", {}, ["r1", "r2"])
+    record_launch(store, "g1", "core.slurm", [Submission("r1", "a", "9_0", ""), Submission("r2", "b", "9_1", "")])
+    monkeypatch.setattr(slurm, "queue_states", lambda jobs: {"9_1": "PENDING"})
+    rows = point_states(store, "g1")
+    assert [r["state"] for r in rows] == ["failed", "pending"] and "9_0 ended before its run started" in rows[0]["reason"]
+    monkeypatch.setattr(slurm, "queue_states", lambda jobs: None)  # no squeue here: absence says nothing
+    assert [r["state"] for r in point_states(store, "g1")] == ["pending", "pending"]
+    record_launch(store, "g1", "core.slurm", [Submission("r2", "b", "10_0", "")])  # a relaunch of one point
+    assert [r["job"] for r in point_states(store, "g1")] == ["9_0", "10_0"]
