@@ -102,6 +102,9 @@ def test_the_sweep_command_queues_a_grid_on_slurm_and_status_follows_it_to_done(
     status = _cli("status", launched["name"], "--store", store, "--json")
     assert status["counts"]["done"] == 4 and [p["job"] for p in status["points"]] == \
         [p["job"] for p in launched["points"]]
+    for point in launched["points"]:  # each run records the command that reproduces it, not the worker's
+        command = Store(store).get(point["run_id"]).command
+        assert command.startswith("lmbench run --plugin core.noop") and f"--set recipe.steps={point['label'][6:]}" in command
     again = _cli("sweep", "--launcher", "slurm", "--plugin", "core.noop", "--grid", "recipe.steps=3,4,5,6",
                  "--store", store, "--json")
     assert again["skipped"] == 4 and again["points"] == []  # done points are not submitted again

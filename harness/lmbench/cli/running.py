@@ -87,6 +87,10 @@ def run_cmd(ctx: click.Context, preset: str | None, files: tuple[str, ...], data
         "lmbench run"
     if resume_id:
         command = f"lmbench run --resume {resume_id}"
+    elif spec_json:  # a sweep point: record the command that reproduces it, not the worker's
+        from ..launchers.base import point_command_of
+
+        command = point_command_of(spec_json) or command
     group_id, records = runner.run_spec(spec, command=command, only=only)
     reports = []
     if not no_report and runner.dist.is_main and records:

@@ -62,7 +62,19 @@ def write_point_spec(store: Any, point: Point) -> Path:
     path = store.run_dir(point.run_id) / "point.json"
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(spec, indent=2, sort_keys=True))
+    if point.command:  # the reproducing command: the worker records it on the run (point_command_of)
+        path.with_name(COMMAND_FILE).write_text(point.command)
     return path
+
+
+#: Beside ``point.json``: the ``lmbench run ...`` command that reproduces the point.
+COMMAND_FILE = "point-command.txt"
+
+
+def point_command_of(spec_path: Path | str) -> str:
+    """The reproducing command written beside a point's spec (``""`` if none): the run records it."""
+    command_path = Path(spec_path).with_name(COMMAND_FILE)
+    return command_path.read_text().strip() if command_path.is_file() else ""
 
 
 def point_argv(spec_path: Path | str, store_location: str, *, force: bool = False) -> list[str]:
