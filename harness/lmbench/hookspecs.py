@@ -50,6 +50,9 @@ before any work starts (:mod:`lmbench.preflight`).
              store) -> list[Path]``.
 - presets:   a spec as a dict (same shape as a TOML spec file), or a ``"module:attr"`` string
              naming one, or a path to a ``.toml`` file. Not called.
+- launchers: :class:`lmbench.launchers.base.Launcher`: ``Config``, ``blocking`` and
+             ``launch(store, points, force=..., console=...) -> list[Submission]``; chosen by
+             ``lmbench sweep --launcher NAME``, never by a spec table.
 """
 
 from __future__ import annotations
