@@ -2,7 +2,8 @@
 
 It is loaded through the ``lmbench`` entry point like every other plugin, so its components are
 named ``core.<name>``: reporters ``core.md``, ``core.tex``, ``core.html``, ``core.csv``,
-``core.tensorboard``, ``core.wandb``, and the recipe ``core.noop`` (measures the harness itself).
+``core.tensorboard``, ``core.wandb``, the recipes ``core.noop`` (measures the harness itself) and
+``core.sleep``, and the sweep launchers ``core.local`` and ``core.slurm``.
 """
 
 from __future__ import annotations
@@ -41,3 +42,12 @@ def lmbench_register_presets(registry):
     """Register the harness's own presets."""
     registry.add("noop", {"description": "harness overhead: a recipe that only logs",
                           "recipe": {"name": "core.noop", "steps": 100}}, summary="harness overhead: a recipe that only logs")
+
+
+@hookimpl
+def lmbench_register_launchers(registry):
+    """Register the sweep launchers: this machine's worker processes, and SLURM job arrays."""
+    registry.add("local", "lmbench.launchers.local:LocalLauncher",
+                 summary="points on this machine, --jobs N at a time (the default)")
+    registry.add("slurm", "lmbench.launchers.slurm:SlurmLauncher",
+                 summary="points as one SLURM job array through submitit; returns at once")

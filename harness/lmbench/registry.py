@@ -1,7 +1,7 @@
 """Typed registries of components, filled by plugin hooks.
 
 Each component kind (datasets, tokenizers, models, attention, recipes, metrics, reporters,
-presets) has one :class:`Registry`. Plugins fill them in ``lmbench_register_<kind>`` hooks with
+presets, launchers) has one :class:`Registry`. Plugins fill them in ``lmbench_register_<kind>`` hooks with
 ``registry.add("lstm", "lmbench_lm.models.lstm:LSTMLanguageModel")``; the name is qualified with
 the plugin's name (``lm.lstm``) and the target string is imported only when the entry is used,
 so registering never imports torch. A duplicate name raises naming both plugins; an unknown name
@@ -27,6 +27,7 @@ KINDS: dict[str, str] = {
     "metrics": "metrics",
     "reporters": "report",
     "presets": "preset",
+    "launchers": "launcher",
 }
 #: Spec table name -> registry kind (``model`` -> ``models``).
 TABLE_TO_KIND = {table: kind for kind, table in KINDS.items()}

@@ -305,8 +305,8 @@ class Store(LeaseRows):
 
     def group_info(self, group_id: str) -> dict[str, Any]:
         """A group's row (by id prefix or name) with ``runs``: its run ids in order, started or not."""
-        row = self.conn.execute("SELECT * FROM groups WHERE id LIKE ? OR name=? ORDER BY created DESC",
-                                (group_id + "%", group_id)).fetchone()
+        row = self.conn.execute("SELECT * FROM groups WHERE substr(id, 1, ?)=? OR name=? ORDER BY created DESC",
+                                (len(group_id), group_id, group_id)).fetchone() if group_id else None
         if row is None:
             names = [r[0] for r in self.conn.execute("SELECT name FROM groups") if r[0]]
             raise UnknownNameError("sweep or experiment", group_id, names)

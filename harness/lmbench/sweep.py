@@ -8,8 +8,9 @@
   the valid keys, or a value does not fit the variant's resolved spec; every point is then resolved
   by the runner's ``plan``; :func:`select_variants` keeps the ``--only`` variants, and a key written
   ``VARIANT:TABLE.KEY`` is swept in that variant only;
-* :func:`run_sweep` executes the points: points already ``done`` in the store are skipped (a
-  killed sweep resumes) and keep the sweep's labels, ``jobs > 1`` runs points in parallel worker processes (``python -m
+* :func:`run_sweep` hands the points to a launcher (``core.local`` by default, ``core.slurm``...):
+  points already ``done`` in the store are skipped (a killed sweep resumes); :func:`run_points`
+  (``core.local``) with ``jobs > 1`` runs points in parallel worker processes (``python -m
   lmbench.cli run --spec-json FILE``; each measurement in a clean process), one point's failure
   is recorded and the others go on; workers die with the sweep (``LMBENCH_PARENT_PID``), and a point
   another live process is running (its lease) is left to it;
@@ -24,7 +25,6 @@ import json
 import os
 import shlex
 import subprocess
-import sys
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import nullcontext
@@ -238,6 +238,8 @@ class SweepResult:
     records: list[RunRecord]
     skipped: int = 0
     failed: list[str] = field(default_factory=list)
+    submissions: list[Any] = field(default_factory=list)  # where each launched point went (job ids)
+    launched: bool = False  # True: a non-blocking launcher queued the points; records come later
 
 
 def sweep_name(spec: dict[str, Any]) -> str:
@@ -269,18 +271,29 @@ def _toml(value: Any) -> str:
 
 def run_sweep(store: Store, spec: dict[str, Any], *, host: Any = None, jobs: int = 1, name: str | None = None,
               command: str = "", point_commands: dict[str, str] | None = None, force: bool = False,
-              console: Any = None, worker_timeout: float | None = None, reuse_stale: bool = False) -> SweepResult:
+              console: Any = None, worker_timeout: float | None = None, launcher: Any = None,
+              launcher_name: str = "core.local", reuse_stale: bool = False) -> SweepResult:
     """Run every point of an expanded spec (see :func:`expand`) and record the sweep as a group.
 
     Each point keeps the sweep's label in the group, also when the store had it done under another
     name (an earlier run or sweep), so its seeds pool into one row and pair up in ``lmbench compare``.
     ``reuse_stale`` counts a point done when a run of its spec is done, whatever code made it.
+
+    ``launcher`` (default: ``core.local`` with ``jobs``) decides where the points run. A blocking
+    launcher returns when every point has ended and the result holds their records; a non-blocking
+    one (``core.slurm``) only queues them: the job ids are written for ``lmbench status``
+    (:func:`lmbench.launchers.status.record_launch`) and returned in ``submissions``.
     """
+    from .launchers.base import Point
+    from .launchers.local import LocalConfig, LocalLauncher
+    from .launchers.status import record_launch
     from .plugins import default_host
     from .runner import Runner
 
     host = host or default_host()
-    runner = Runner(store, host, console=console, force=force, progress=jobs <= 1 and console is not None,
+    launcher = launcher or LocalLauncher(LocalConfig(jobs=jobs))
+    in_process = isinstance(launcher, LocalLauncher) and launcher.config.jobs <= 1
+    runner = Runner(store, host, console=console, force=force, progress=in_process and console is not None,
                     reuse_stale=reuse_stale)
     planned = runner.plan(spec)  # resolves every point: a bad value fails here, before any work
     name = name or sweep_name(spec)
@@ -294,82 +307,98 @@ def run_sweep(store: Store, spec: dict[str, Any], *, host: Any = None, jobs: int
     commands = point_commands or {}
     done_before = {p.run_id for p in planned if (r := store.find(p.run_id)) is not None and r.status == "done"}
     skipped = 0 if force else len(done_before)
-    todo = [p for p in planned if force or p.run_id not in done_before]
+    todo = [Point(p.run_id, p.label, p.resolved.spec, commands.get(p.label, command), planned=p)
+            for p in planned if force or p.run_id not in done_before]
     if console is not None and skipped:
         console.print(f"[dim]{skipped} of {len(planned)} point(s) already done in the store: skipped[/dim]")
+    if isinstance(launcher, LocalLauncher):
+        submissions = launcher.launch(store, todo, force=force, console=console, runner=runner, timeout=worker_timeout)
+    else:
+        submissions = launcher.launch(store, todo, force=force, console=console)
+    if not getattr(launcher, "blocking", True):
+        record_launch(store, group_id, launcher_name, submissions)
+        return SweepResult(group_id, name, [], skipped, [], submissions=submissions, launched=True)
+    records = [dataclasses.replace(store.get(p.run_id), label=p.label) for p in planned
+               if store.find(p.run_id) is not None]  # labelled by this sweep, as in its stored group
+    failed = [f"{r.name}: {r.status}" for r in records if r.status in FAILED or r.status == "running"]
+    return SweepResult(group_id, name, records, skipped, failed, submissions=submissions)
+
+
+def run_points(store: Store, points: Sequence[Any], *, jobs: int = 1, force: bool = False, console: Any = None,
+               runner: Any = None, worker_timeout: float | None = None) -> None:
+    """Run sweep points on this machine (what ``core.local`` does).
+
+    ``jobs == 1`` runs them here, one after another, through ``runner`` (each point's ``planned``
+    run); Ctrl-C stops after the current point. ``jobs > 1`` runs ``jobs`` worker processes at once
+    (``python -m lmbench.cli run --spec-json FILE``), each dying with this process
+    (``LMBENCH_PARENT_PID``, see :func:`lmbench.lease.die_with_parent`). A worker that crashes has
+    its point recorded failed (timed out: ``timeout``); a point another live process holds (its
+    lease) is left to that process in both modes.
+    """
     if jobs <= 1:
+        if runner is None:
+            from .runner import Runner
+
+            runner = Runner(store, force=force, console=console)
         handler = getattr(runner, "_interrupt_handler", nullcontext)
         with handler():
-            for p in todo:
+            for p in points:
+                planned = p.planned if p.planned is not None else runner.plan(p.spec)[0]
                 try:
-                    runner.execute(p, command=commands.get(p.label, command))
+                    runner.execute(planned, command=p.command)
                 except RunBusyError as exc:  # another live process is running this point: leave it to it
                     if console is not None:
                         console.print(f"[yellow]busy[/yellow] {p.label}: {exc}")
                 if runner.stop.reason == "interrupted":
                     break
-    else:
-        _run_parallel(store, todo, jobs, commands, command, force, console, worker_timeout)
-    records = [dataclasses.replace(store.get(p.run_id), label=p.label) for p in planned
-               if store.find(p.run_id) is not None]  # labelled by this sweep, as in its stored group
-    failed = [f"{r.name}: {r.status}" for r in records if r.status in FAILED or r.status == "running"]
-    return SweepResult(group_id, name, records, skipped, failed)
-
-
-def _run_parallel(store: Store, todo: Sequence[Any], jobs: int, commands: dict[str, str], command: str,
-                  force: bool, console: Any, worker_timeout: float | None) -> None:
-    """Run points in ``jobs`` worker processes at once; a crashed worker's point is recorded failed."""
-    spec_dir = store.root / "sweep-points"
-    spec_dir.mkdir(parents=True, exist_ok=True)
-
-    def work(p: Any) -> None:
-        spec_path = spec_dir / f"{p.run_id}.json"
-        point_spec = dict(p.resolved.spec)
-        point_spec.setdefault("run", {})["label"] = p.label
-        spec_path.write_text(json.dumps(point_spec, indent=2, sort_keys=True))
-        argv = [sys.executable, "-m", "lmbench.cli", "run", "--spec-json", str(spec_path), "--store", str(store.root),
-                "--no-report", "--json"] + (["--force"] if force else [])
-        log_path = store.run_dir(p.run_id) / "worker.log"
-        log_path.parent.mkdir(parents=True, exist_ok=True)
-        env = {**os.environ, "LMBENCH_STORE": str(store.root), PARENT_ENV: str(os.getpid())}
-        out = ""
-        try:
-            with log_path.open("w") as log:
-                proc = subprocess.run(argv, stdout=subprocess.PIPE, stderr=log, text=True, env=env,
-                                      timeout=worker_timeout)
-            code, out = proc.returncode, proc.stdout
-        except subprocess.TimeoutExpired:
-            code = -1
-        worker_ids = _worker_run_ids(out)
-        worker_store = Store(store.root)
-        try:
-            record = worker_store.find(p.run_id)
-            if record is not None and record.status == "running":  # a live process other than our worker has it
-                holder = worker_store.lease_holder(p.run_id)
-                if console is not None and holder is not None:
-                    console.print(f"[yellow]busy[/yellow] {p.label}: {holder.describe()}")
-                return
-            if record is None or record.status == ABANDONED:
-                tail = [line for line in log_path.read_text(errors="replace").splitlines() if line.strip()][-1:]
-                reason = f"worker exited with code {code}" + (f": {tail[0][:200]}" if tail else "")
-                if worker_ids and p.run_id not in worker_ids:
-                    reason = (f"the worker process ran it as run {worker_ids[0]}: plugin versions differ between "
-                              "the sweep process and its workers; sweep with the installed plugins")
-                if record is None:
-                    worker_store.start_run(p.run_id, p.resolved.spec, label=p.label, command=commands.get(p.label, command))
-                worker_store.finish_run(p.run_id, "timeout" if code == -1 else "failed", reason=reason)
-            set_command(worker_store, p.run_id, commands.get(p.label, command))
-            record = worker_store.get(p.run_id)
-        finally:
-            worker_store.close()
-        if console is not None:
-            colour = "green" if record.status == "done" else "red"
-            console.print(f"[{colour}]{record.status}[/{colour}] {p.label} [dim]{p.run_id}[/dim]"
-                          + (f": {record.reason}" if record.reason else ""))
-
+        return
     with ThreadPoolExecutor(max_workers=jobs) as pool:
-        for future in [pool.submit(work, p) for p in todo]:
+        for future in [pool.submit(_run_worker, store, p, force, console, worker_timeout) for p in points]:
             future.result()
+
+
+def _run_worker(store: Store, p: Any, force: bool, console: Any, worker_timeout: float | None) -> None:
+    """One point in its own worker process; record it failed if the worker died without a verdict."""
+    from .launchers.base import point_argv, write_point_spec
+
+    spec_path = write_point_spec(store, p)
+    argv = point_argv(spec_path, str(store.root), force=force)
+    log_path = store.run_dir(p.run_id) / "worker.log"
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    env = {**os.environ, "LMBENCH_STORE": str(store.root), PARENT_ENV: str(os.getpid())}
+    out = ""
+    try:
+        with log_path.open("w") as log:
+            proc = subprocess.run(argv, stdout=subprocess.PIPE, stderr=log, text=True, env=env, timeout=worker_timeout)
+        code, out = proc.returncode, proc.stdout
+    except subprocess.TimeoutExpired:
+        code = -1
+    worker_ids = _worker_run_ids(out)
+    worker_store = Store(store.root)
+    try:
+        record = worker_store.find(p.run_id)
+        if record is not None and record.status == "running":  # a live process other than our worker has it
+            holder = worker_store.lease_holder(p.run_id)
+            if console is not None and holder is not None:
+                console.print(f"[yellow]busy[/yellow] {p.label}: {holder.describe()}")
+            return
+        if record is None or record.status == ABANDONED:
+            tail = [line for line in log_path.read_text(errors="replace").splitlines() if line.strip()][-1:]
+            reason = f"worker exited with code {code}" + (f": {tail[0][:200]}" if tail else "")
+            if worker_ids and p.run_id not in worker_ids:
+                reason = (f"the worker process ran it as run {worker_ids[0]}: plugin versions differ between "
+                          "the sweep process and its workers; sweep with the installed plugins")
+            if record is None:
+                worker_store.start_run(p.run_id, p.spec, label=p.label, command=p.command)
+            worker_store.finish_run(p.run_id, "timeout" if code == -1 else "failed", reason=reason)
+        set_command(worker_store, p.run_id, p.command)
+        record = worker_store.get(p.run_id)
+    finally:
+        worker_store.close()
+    if console is not None:
+        colour = "green" if record.status == "done" else "red"
+        console.print(f"[{colour}]{record.status}[/{colour}] {p.label} [dim]{p.run_id}[/dim]"
+                      + (f": {record.reason}" if record.reason else ""))
 
 
 def _worker_run_ids(stdout: str) -> list[str]:

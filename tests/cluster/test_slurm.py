@@ -71,3 +71,40 @@ def test_a_grid_runs_to_done_and_a_requeued_point_resumes(tmp_path):
     rows = point_states(Store(store.root), "grid")
     assert [r["state"] for r in rows] == ["done"] * 4
     assert all((tmp_path / "runs" / p.run_id).glob("slurm-*.log") for p in points)
+
+
+def _cli(*args, timeout=120):
+    import json
+    import os
+    import sys
+
+    out = subprocess.run([sys.executable, "-m", "lmbench.cli", *args], capture_output=True, text=True,
+                         timeout=timeout, env=dict(os.environ))
+    assert out.returncode == 0, out.stderr[-2000:]
+    return json.loads(out.stdout) if "--json" in args else out.stdout
+
+
+def test_the_sweep_command_queues_a_grid_on_slurm_and_status_follows_it_to_done(tmp_path):
+    store = str(tmp_path / "runs")
+    t0 = time.monotonic()
+    launched = _cli("sweep", "--launcher", "slurm", "--plugin", "core.noop", "--grid", "recipe.steps=3,4,5,6",
+                    "--slurm-time", "10", "--slurm-array-parallelism", "4", "--store", store, "--json")
+    assert time.monotonic() - t0 < 60  # returns once queued, without waiting for the points
+    assert launched["launcher"] == "core.slurm" and len(launched["points"]) == 4
+    assert all(p["job"] and "_" in p["job"] for p in launched["points"])
+
+    def states():
+        return [p["state"] for p in _cli("status", "--store", store, "--json")["points"]]
+
+    first = states()
+    assert len(first) == 4 and all(s in ("pending", "running", "done") for s in first)
+    assert _wait(lambda: states() == ["done"] * 4, 300), states()
+    status = _cli("status", launched["name"], "--store", store, "--json")
+    assert status["counts"]["done"] == 4 and [p["job"] for p in status["points"]] == \
+        [p["job"] for p in launched["points"]]
+    for point in launched["points"]:  # each run records the command that reproduces it, not the worker's
+        command = Store(store).get(point["run_id"]).command
+        assert command.startswith("lmbench run --plugin core.noop") and f"--set recipe.steps={point['label'][6:]}" in command
+    again = _cli("sweep", "--launcher", "slurm", "--plugin", "core.noop", "--grid", "recipe.steps=3,4,5,6",
+                 "--store", store, "--json")
+    assert again["skipped"] == 4 and again["points"] == []  # done points are not submitted again

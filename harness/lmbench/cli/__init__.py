@@ -1,7 +1,7 @@
 """The ``lmbench`` command line (click), one module per job; human output on stderr, ``--json`` on stdout.
 
 - :mod:`.running`: ``run``, ``sweep``
-- :mod:`.inspecting`: ``list``, ``plugins``, ``show``, ``export``, ``env``
+- :mod:`.inspecting`: ``list``, ``plugins``, ``show``, ``status``, ``export``, ``env``
 - :mod:`.results`: ``report``, ``compare``
 - :mod:`.noise`: ``noise`` (the noise floor of a kind of run)
 - :mod:`.fetching`: ``fetch`` (model weights and other declared files, into the cache)
@@ -23,10 +23,10 @@ from .. import __version__
 from ..errors import LmbenchError
 from .common import EXIT_INTERRUPTED
 from .fetching import fetch_cmd
-from .inspecting import env_cmd, export_cmd, list_cmd, plugins_cmd, show_cmd
+from .inspecting import env_cmd, export_cmd, list_cmd, plugins_cmd, show_cmd, status_cmd
 from .results import compare_cmd, report_cmd
-from .running import run_cmd, sweep_cmd
 from .noise import noise_cmd
+from .running import run_cmd, sweep_cmd
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -48,7 +48,7 @@ def cli(ctx: click.Context, debug: bool) -> None:
 
 
 for _command in (run_cmd, sweep_cmd, list_cmd, plugins_cmd, show_cmd, export_cmd, env_cmd, report_cmd, compare_cmd,
-                 fetch_cmd, noise_cmd):
+                 fetch_cmd, noise_cmd, status_cmd):
     cli.add_command(_command)
 
 

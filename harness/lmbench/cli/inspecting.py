@@ -1,4 +1,4 @@
-"""Commands that inspect: ``lmbench list``, ``plugins``, ``show``, ``export`` and ``env``."""
+"""Commands that inspect: ``lmbench list``, ``plugins``, ``show``, ``status``, ``export`` and ``env``."""
 
 from __future__ import annotations
 
@@ -9,7 +9,8 @@ import click
 
 from .common import console, json_option, open_store, store_option
 
-LIST_KINDS = ("datasets", "tokenizers", "models", "attention", "recipes", "metrics", "reporters", "presets")
+LIST_KINDS = ("datasets", "tokenizers", "models", "attention", "recipes", "metrics", "reporters", "presets",
+              "launchers")
 
 
 @click.command("list")
@@ -97,6 +98,42 @@ def show_cmd(run_id: str, store_dir: str | None, as_json: bool) -> None:
     screen.print("spec: " + json.dumps(record.spec, sort_keys=True))
 
 
+@click.command("status")
+@click.argument("group", required=False)
+@store_option
+@json_option
+def status_cmd(group: str | None, store_dir: str | None, as_json: bool) -> None:
+    """Where each point of a sweep stands: pending, running, requeued, done or failed.
+
+    GROUP is a sweep's name or id prefix [default: the most recent sweep]. States combine the
+    results store with the launcher's queue (squeue for SLURM sweeps).
+    """
+    from ..errors import LmbenchError
+    from ..launchers.status import STATES, point_states
+
+    store = open_store(store_dir, readonly=True)
+    if group is None:
+        sweeps = [g for g in store.groups() if g["kind"] == "sweep"]
+        if not sweeps:
+            raise LmbenchError("no sweep in this store yet; start one with lmbench sweep (or pass --store DIR)")
+        group = sweeps[0]["id"]
+    info = store.group_info(group)
+    rows = point_states(store, info["id"])
+    counts = {s: sum(r["state"] == s for r in rows) for s in STATES}
+    if as_json:
+        click.echo(json.dumps({"group": info["id"], "name": info["name"], "counts": counts, "points": rows}, indent=2))
+        return
+    from ..report.terminal import print_table
+
+    colours = {"done": "green", "failed": "red", "running": "cyan", "requeued": "yellow", "pending": "dim"}
+    screen = console(stderr=False)
+    summary = ", ".join(f"{n} {s}" for s, n in counts.items() if n)
+    screen.print(f"[bold]{info['name']}[/bold]  {info['id'][:12]}  {len(rows)} point(s): {summary or 'none'}")
+    table_rows = [[r["label"] or r["run_id"][:12], f"[{colours[r['state']]}]{r['state']}[/{colours[r['state']]}]",
+                   r["job"], r["run_id"][:12], r["reason"] or ""] for r in rows]
+    print_table(screen, "", ["point", "state", "job", "run", "reason"], table_rows, left=["state", "job", "run", "reason"])
+
+
 @click.command("export")
 @click.argument("run_ids", nargs=-1)
 @click.option("-o", "--out", type=click.Path(dir_okay=False), default=None, help="File to write [default: stdout].")
@@ -125,4 +162,4 @@ def env_cmd(device: str) -> None:
                           default=str))
 
 
-__all__ = ["list_cmd", "plugins_cmd", "show_cmd", "export_cmd", "env_cmd"]
+__all__ = ["list_cmd", "plugins_cmd", "show_cmd", "status_cmd", "export_cmd", "env_cmd"]

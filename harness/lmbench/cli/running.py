@@ -89,6 +89,10 @@ def run_cmd(ctx: click.Context, preset: str | None, files: tuple[str, ...], data
         "lmbench run"
     if resume_id:
         command = f"lmbench run --resume {resume_id}"
+    elif spec_json:  # a sweep point: record the command that reproduces it, not the worker's
+        from ..launchers.base import point_command_of
+
+        command = point_command_of(spec_json) or command
     group_id, records = runner.run_spec(spec, command=command, only=only)
     reports = []
     if not no_report and runner.dist.is_main and records:
@@ -119,6 +123,15 @@ def run_cmd(ctx: click.Context, preset: str | None, files: tuple[str, ...], data
 @click.option("--set", "sets", multiple=True, metavar="TABLE.KEY=VALUE", help="Override one spec value (repeatable).")
 @click.option("-j", "--jobs", type=int, default=1, show_default=True,
               help="Points run at once, each in its own worker process (>1).")
+@click.option("--launcher", default="local", show_default=True, metavar="NAME",
+              help="Where the points run: local, slurm, or a plugin's launcher (lmbench list launchers).")
+@click.option("--slurm-partition", default=None, help="SLURM partition of the job array.")
+@click.option("--slurm-time", type=int, default=None, metavar="MIN", help="Time limit of each task, minutes [60].")
+@click.option("--slurm-nodes", type=int, default=None, help="Nodes per point (multi-node: torch.distributed) [1].")
+@click.option("--slurm-gpus-per-node", type=int, default=None, help="GPUs per node; one process per GPU [0].")
+@click.option("--slurm-array-parallelism", type=int, default=None, metavar="N", help="Tasks of the array at once [256].")
+@click.option("--slurm-set", "slurm_sets", multiple=True, metavar="KEY=VALUE",
+              help="Any other sbatch parameter, e.g. qos=high, account=lab (repeatable).")
 @click.option("--name", default=None, help="Sweep name [default: derived from the spec, stable across reruns].")
 @click.option("--force", is_flag=True, help="Run points again even if they are done in the store.")
 @click.option("--reuse-stale", is_flag=True,
@@ -128,8 +141,10 @@ def run_cmd(ctx: click.Context, preset: str | None, files: tuple[str, ...], data
 @store_option
 @json_option
 def sweep_cmd(preset: str | None, files: tuple[str, ...], grids: tuple[str, ...], only: tuple[str, ...],
-              seeds: str | None, sets: tuple[str, ...], jobs: int, name: str | None, force: bool, reuse_stale: bool,
-              dry_run: bool, no_report: bool, store_dir: str | None, as_json: bool) -> None:
+              seeds: str | None, sets: tuple[str, ...], jobs: int, launcher: str, slurm_partition: str | None,
+              slurm_time: int | None, slurm_nodes: int | None, slurm_gpus_per_node: int | None,
+              slurm_array_parallelism: int | None, slurm_sets: tuple[str, ...], name: str | None, force: bool,
+              reuse_stale: bool, dry_run: bool, no_report: bool, store_dir: str | None, as_json: bool) -> None:
     """Run a grid of spec values times seeds; done points are skipped, so a killed sweep resumes."""
     from ..config import build_spec
     from ..plugins import default_host
@@ -141,6 +156,12 @@ def sweep_cmd(preset: str | None, files: tuple[str, ...], grids: tuple[str, ...]
     if not (preset or files):
         raise LmbenchError("lmbench sweep needs a spec: --plugin PRESET or -c spec.toml")
     host = default_host()
+    from ..launchers.select import build_launcher, parse_key_values
+
+    slurm = {"partition": slurm_partition, "time": slurm_time, "nodes": slurm_nodes,
+             "gpus_per_node": slurm_gpus_per_node, "array_parallelism": slurm_array_parallelism}
+    launcher_name, launcher_obj = build_launcher(host.registries, launcher, jobs=jobs, slurm=slurm,
+                                                 slurm_set=parse_key_values(slurm_sets, "--slurm-set"))
     grid, seed_list = parse_grid(list(grids)), parse_seeds(seeds)
     if not grid and not seed_list:
         raise LmbenchError("nothing to sweep: give --grid TABLE.KEY=V1,V2 and/or --seeds 0,1,2")
@@ -169,9 +190,14 @@ def sweep_cmd(preset: str | None, files: tuple[str, ...], grids: tuple[str, ...]
                                for p in planned], indent=2))
         return
     store = Store(store_dir)
-    out.print(f"sweep: {len(spec['variants'])} point(s)" + (f", {jobs} at a time" if jobs > 1 else ""))
+    out.print(f"sweep: {len(spec['variants'])} point(s)" + (f", {jobs} at a time" if jobs > 1 else "")
+              + (f" on {launcher_name}" if launcher_name != "core.local" else ""))
     result = run_sweep(store, spec, host=host, jobs=jobs, name=name, command=command, point_commands=commands,
-                       force=force, console=out, reuse_stale=reuse_stale)
+                       force=force, console=out, launcher=launcher_obj, launcher_name=launcher_name,
+                       reuse_stale=reuse_stale)
+    if result.launched:
+        _print_launched(out, result, launcher_name, as_json)
+        return
     _print_aggregate(out, result.records)
     reports = []
     if not no_report and result.records:
@@ -189,6 +215,20 @@ def sweep_cmd(preset: str | None, files: tuple[str, ...], grids: tuple[str, ...]
                   f"{len(result.failed)} not done" + (f" ({'; '.join(result.failed[:5])})" if result.failed else ""))
     if result.failed:
         raise SystemExit(1)
+
+
+def _print_launched(out: Any, result: Any, launcher_name: str, as_json: bool) -> None:
+    """A non-blocking launch: the job id of each point, and the commands that follow them."""
+    if as_json:
+        click.echo(json.dumps({"group": result.group_id, "name": result.name, "launcher": launcher_name,
+                               "skipped": result.skipped,
+                               "points": [{"run_id": s.run_id, "label": s.label, "job": s.job_id, "log": s.log}
+                                          for s in result.submissions]}, indent=2))
+    for sub in result.submissions:
+        out.print(f"queued {sub.label} [dim]{sub.run_id}[/dim] job {sub.job_id}")
+    out.print(f"sweep [bold]{result.name}[/bold]: {len(result.submissions)} point(s) queued on {launcher_name}, "
+              f"{result.skipped} skipped as done. Follow it with `lmbench status {result.name}`; "
+              f"when done: `lmbench report --sweep {result.name}`")
 
 
 def _print_aggregate(out: Any, records: list) -> None:

@@ -6,19 +6,24 @@ import json
 import os
 import subprocess
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
 
 @dataclass(frozen=True)
 class Point:
-    """One sweep point to run: its run id, label, the fully expanded spec and its reproducing command."""
+    """One sweep point to run: its run id, label, the fully expanded spec and its reproducing command.
+
+    ``planned`` is the runner's planned run, when the point was planned in this process (the local
+    launcher runs it in place with ``--jobs 1``); it never travels to another process.
+    """
 
     run_id: str
     label: str
     spec: dict[str, Any]
     command: str
+    planned: Any = field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True)
@@ -57,7 +62,19 @@ def write_point_spec(store: Any, point: Point) -> Path:
     path = store.run_dir(point.run_id) / "point.json"
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(spec, indent=2, sort_keys=True))
+    if point.command:  # the reproducing command: the worker records it on the run (point_command_of)
+        path.with_name(COMMAND_FILE).write_text(point.command)
     return path
+
+
+#: Beside ``point.json``: the ``lmbench run ...`` command that reproduces the point.
+COMMAND_FILE = "point-command.txt"
+
+
+def point_command_of(spec_path: Path | str) -> str:
+    """The reproducing command written beside a point's spec (``""`` if none): the run records it."""
+    command_path = Path(spec_path).with_name(COMMAND_FILE)
+    return command_path.read_text().strip() if command_path.is_file() else ""
 
 
 def point_argv(spec_path: Path | str, store_location: str, *, force: bool = False) -> list[str]:

@@ -155,10 +155,11 @@ class SlurmLauncher:
         return subs
 
 
-def queue_states(job_ids: list[str]) -> dict[str, str]:
-    """SLURM's state of each queued job (``PENDING``, ``RUNNING``, ``REQUEUED`` ...); {} without squeue.
+def queue_states(job_ids: list[str]) -> dict[str, str] | None:
+    """SLURM's state of each queued job (``PENDING``, ``RUNNING``, ``REQUEUED`` ...).
 
-    Jobs that left the queue are absent: their outcome is in the results store.
+    Jobs that left the queue are absent: their outcome is in the results store. None when SLURM
+    could not be asked (no ``squeue`` here, or it failed): then nothing can be said about absence.
     """
     if not job_ids:
         return {}
@@ -166,7 +167,9 @@ def queue_states(job_ids: list[str]) -> dict[str, str]:
         out = subprocess.run(["squeue", "-h", "-r", "-o", "%i %T", "-j", ",".join(sorted({j.split("_")[0] for j in job_ids}))],
                              capture_output=True, text=True, timeout=30)
     except (OSError, subprocess.TimeoutExpired):
-        return {}
+        return None
+    if out.returncode != 0:  # every job long gone reads "Invalid job id specified": an empty queue
+        return {} if "invalid job id" in out.stderr.lower() else None
     states = {}
     for line in out.stdout.splitlines():
         parts = line.split()

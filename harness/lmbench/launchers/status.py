@@ -16,12 +16,18 @@ def launch_file(store: Any, group_id: str) -> Path:
 
 
 def record_launch(store: Any, group_id: str, launcher: str, submissions: list[Any]) -> Path:
-    """Remember which job runs which point, for ``lmbench status``."""
+    """Remember which job runs which point, for ``lmbench status``.
+
+    A later launch of the same sweep (its unfinished points again) updates the points it queued and
+    keeps the job ids of the others.
+    """
     path = launch_file(store, group_id)
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps({"launcher": launcher, "jobs": {s.run_id: s.job_id for s in submissions},
-                                "labels": {s.run_id: s.label for s in submissions},
-                                "logs": {s.run_id: s.log for s in submissions}}, indent=2))
+    record = json.loads(path.read_text()) if path.exists() else {}
+    record["launcher"] = launcher
+    for key, attr in (("jobs", "job_id"), ("labels", "label"), ("logs", "log")):
+        record[key] = {**record.get(key, {}), **{s.run_id: getattr(s, attr) for s in submissions}}
+    path.write_text(json.dumps(record, indent=2))
     return path
 
 
@@ -34,11 +40,13 @@ def point_states(store: Any, group_id: str) -> list[dict[str, Any]]:
     path = launch_file(store, group["id"])
     launch = json.loads(path.read_text()) if path.exists() else {"jobs": {}}
     jobs: dict[str, str | None] = launch.get("jobs", {})
-    queue: dict[str, str] = {}
+    queue: dict[str, str] | None = {}
     if launch.get("launcher", "").endswith("slurm"):
         from .slurm import queue_states
 
         queue = queue_states([j for j in jobs.values() if j])
+    known = queue is not None  # SLURM answered: a job absent from its queue has left it
+    queue = queue or {}
     rows = []
     labels: dict[str, str] = launch.get("labels", {})
     for run_id in group["runs"]:
@@ -46,9 +54,13 @@ def point_states(store: Any, group_id: str) -> list[dict[str, Any]]:
         job = jobs.get(run_id)
         queued = queue.get(job or "", "")
         status = record.status if record is not None else ""
+        state = _state(status, queued)
+        reason = (record.reason or "") if record else ""
+        if state == "pending" and job and known and not queued:  # left the queue without starting the run
+            state = "failed"
+            reason = f"job {job} ended before its run started; see its logs in {Path(store.root) / 'slurm'}"
         rows.append({"run_id": run_id, "label": (record.label if record else "") or labels.get(run_id, ""), "job": job or "-",
-                     "state": _state(status, queued), "status": status or "-", "queue": queued or "-",
-                     "reason": (record.reason or "") if record else ""})
+                     "state": state, "status": status or "-", "queue": queued or "-", "reason": reason})
     return rows
 
 
