@@ -45,7 +45,7 @@ def _preempt(job):
 
 def test_a_preempted_point_is_requeued_and_resumes_to_the_same_result(tmp_path):
     store = Store(tmp_path / "runs")
-    spec = {"recipe": {"name": "core.sleep", "steps": 30, "seconds": 0.2}}
+    spec = {"recipe": {"name": "core.sleep", "steps": 60, "seconds": 0.25}}
     [point] = _points(spec)
     launcher = SlurmLauncher(SlurmConfig(cluster="local", time=10))
     started = time.monotonic()
@@ -54,12 +54,12 @@ def test_a_preempted_point_is_requeued_and_resumes_to_the_same_result(tmp_path):
     store.add_group("g1", "sweep", "s", "cmd", spec, [point.run_id])
     record_launch(store, "g1", "core.slurm", [sub])
     job = launcher.jobs[0]
-    assert _wait(lambda: len(Store(store.root).steps(point.run_id).get("slept", [])) >= 5, 60), job.stderr()
+    assert _wait(lambda: len(Store(store.root).steps(point.run_id).get("slept", [])) >= 5, 180), job.stderr()
     _preempt(job)
-    assert _wait(lambda: (r := Store(store.root).find(point.run_id)) is not None and r.status == "done", 120), \
+    assert _wait(lambda: (r := Store(store.root).find(point.run_id)) is not None and r.status == "done", 240), \
         job.stderr()
     record = Store(store.root).get(point.run_id)
-    assert record.results["steps"] == 30 and 5 <= record.results["resumed_from"] < 30
+    assert record.results["steps"] == 60 and 5 <= record.results["resumed_from"] < 60
     assert record.attempts >= 2
     [row] = point_states(Store(store.root), "g1")
     assert row["state"] == "done" and row["job"] == job.job_id

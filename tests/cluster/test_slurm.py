@@ -48,7 +48,7 @@ def _status(store, run_id):
 
 def test_a_grid_runs_to_done_and_a_requeued_point_resumes(tmp_path):
     store = Store(tmp_path / "runs")
-    spec = {"recipe": {"name": "core.sleep", "steps": 20, "seconds": 0.2},
+    spec = {"recipe": {"name": "core.sleep", "steps": 40, "seconds": 0.25},
             "variants": [{"label": f"s{i}", "set": {"run.seed": i}} for i in range(4)]}
     points = [Point(p.run_id, p.label, p.resolved.spec, "") for p in Runner(None).plan(spec)]
     store.add_group("grid", "sweep", "grid", "lmbench sweep", spec, [p.run_id for p in points])
@@ -67,7 +67,7 @@ def test_a_grid_runs_to_done_and_a_requeued_point_resumes(tmp_path):
     assert _wait(lambda: all(_status(store, p.run_id) == "done" for p in points), 300), \
         [(_status(store, p.run_id), p.label) for p in points]
     record = Store(store.root).get(first)
-    assert record.results["steps"] == 20 and record.results["resumed_from"] >= 4 and record.attempts >= 2
+    assert record.results["steps"] == 40 and record.results["resumed_from"] >= 4 and record.attempts >= 2
     rows = point_states(Store(store.root), "grid")
     assert [r["state"] for r in rows] == ["done"] * 4
     assert all((tmp_path / "runs" / p.run_id).glob("slurm-*.log") for p in points)
