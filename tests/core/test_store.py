@@ -138,3 +138,46 @@ def test_opening_a_new_store_while_another_process_creates_it_waits(tmp_path):
     assert store.get("r1").attempts == 1  # written once the other process let go
     release.join()
     other.close()
+
+
+_VERSION_1 = """
+CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT);
+CREATE TABLE runs(id TEXT PRIMARY KEY, label TEXT, preset TEXT, status TEXT NOT NULL, reason TEXT,
+    spec TEXT NOT NULL, env TEXT, command TEXT, run_dir TEXT, created REAL NOT NULL, updated REAL NOT NULL,
+    attempts INTEGER NOT NULL DEFAULT 1);
+CREATE TABLE steps(run_id TEXT NOT NULL, step INTEGER NOT NULL, key TEXT NOT NULL, value REAL, time REAL NOT NULL);
+CREATE INDEX steps_run ON steps(run_id, key, step);
+CREATE TABLE results(run_id TEXT NOT NULL, key TEXT NOT NULL, value REAL, text TEXT, PRIMARY KEY(run_id, key));
+CREATE TABLE measurements(run_id TEXT NOT NULL, name TEXT NOT NULL, data TEXT NOT NULL, PRIMARY KEY(run_id, name));
+CREATE TABLE groups(id TEXT PRIMARY KEY, kind TEXT NOT NULL, name TEXT, command TEXT, spec TEXT, created REAL NOT NULL);
+CREATE TABLE group_runs(group_id TEXT NOT NULL, run_id TEXT NOT NULL, position INTEGER, PRIMARY KEY(group_id, run_id));
+INSERT INTO meta VALUES('schema_version', '1');
+INSERT INTO runs VALUES('old1', 'kept', '', 'done', NULL, '{}', '{}', 'lmbench run', '/elsewhere/old1', 1.0, 2.0, 1);
+INSERT INTO steps VALUES('old1', 0, 'loss', 3.0, 1.0);
+INSERT INTO results VALUES('old1', 'val_loss', 2.5, NULL);
+"""
+
+
+def test_version_1_store_upgrades_in_place(tmp_path):
+    """A store written before migrations (schema 1, no leases table) is upgraded on open, data kept;
+    opened read-only it is read as it is."""
+    old = sqlite3.connect(tmp_path / "lmbench.sqlite")
+    old.executescript(_VERSION_1)
+    old.close()
+    ro = Store(tmp_path, readonly=True)
+    assert ro.get("old1").results == {"val_loss": 2.5} and ro.lease_holder("old1") is None
+    ro.close()
+    store = Store(tmp_path)
+    record = store.get("old1")
+    assert (record.label, record.results, record.run_dir) == ("kept", {"val_loss": 2.5}, str((tmp_path / "old1").absolute()))
+    assert store.steps("old1") == {"loss": [(0, 3.0)]}
+    conn = sqlite3.connect(tmp_path / "lmbench.sqlite")
+    assert conn.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()[0] == "2"
+    assert conn.execute("SELECT version_num FROM alembic_version").fetchone()[0] == "0002"
+    indexes = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='index'")}
+    assert {"runs_updated", "group_runs_run", "steps_run"} <= indexes
+    assert conn.execute("SELECT COUNT(*) FROM leases").fetchone()[0] == 0  # created by the upgrade
+    conn.close()
+    from lmbench.lease import RunLease
+
+    RunLease(store, "old1").acquire().release()
