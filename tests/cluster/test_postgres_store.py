@@ -153,3 +153,21 @@ def test_eight_concurrent_writers_lose_no_row(pg_url, tmp_path):
         assert c.execute(sa.text("SELECT COUNT(*) FROM steps")).scalar() == 8 * 100 * 2
     runs = store.runs()
     assert len(runs) == 8 and all(r.status == "done" and r.results == {"last": 99, "n": 100} for r in runs)
+
+
+def test_merge_a_folder_store_into_the_server(pg_url, tmp_path):
+    from lmbench.store_merge import merge_stores
+
+    local = Store(tmp_path / "laptop")
+    local.start_run("r1", {"m": 1})
+    local.log_step("r1", 0, {"loss": 2.0})
+    local.finish_run("r1", "done", results={"val_loss": 2.0})
+    local.run_dir("r1").mkdir()
+    (local.run_dir("r1") / "log.txt").write_text("hello\n")
+    server = Store(pg_url, artifacts=tmp_path / "shared")
+    report = merge_stores([Store(tmp_path / "laptop", readonly=True)], server)
+    assert report.copied == ["r1"] and not report.conflicts
+    assert server.get("r1").results == {"val_loss": 2.0} and server.steps("r1") == {"loss": [(0, 2.0)]}
+    assert (tmp_path / "shared" / "r1" / "log.txt").read_text() == "hello\n"
+    back = merge_stores([server], Store(tmp_path / "laptop"))
+    assert back.same == ["r1"] and not back.copied

@@ -181,3 +181,67 @@ def test_version_1_store_upgrades_in_place(tmp_path):
     from lmbench.lease import RunLease
 
     RunLease(store, "old1").acquire().release()
+
+
+def _fill(root, run_id, loss, *, group=None):
+    store = Store(root)
+    store.start_run(run_id, {"model": {"name": "m"}}, label=run_id)
+    store.log_step(run_id, 0, {"loss": 3.0})
+    store.log_step(run_id, 1, {"loss": loss})
+    store.add_measurement(run_id, "step_time", {"median": 0.1})
+    store.finish_run(run_id, "done", results={"val_loss": loss, "note": "x"})
+    if group:
+        store.add_group(group, "sweep", group, "lmbench sweep", {}, [run_id])
+    store.run_dir(run_id).mkdir(parents=True, exist_ok=True)
+    (store.run_dir(run_id) / "log.txt").write_text(f"log of {run_id}\n")
+    store.close()
+
+
+def test_store_merge_copies_new_runs_and_reports_conflicts(tmp_path):
+    from lmbench.cli import cli
+    from click.testing import CliRunner
+
+    a, b, dst = tmp_path / "a", tmp_path / "b", tmp_path / "dst"
+    _fill(a, "shared", 1.0, group="grid-a")
+    _fill(a, "only_a", 2.0)
+    _fill(b, "shared", 1.0)  # the same run, made elsewhere
+    _fill(b, "only_b", 4.0)
+    _fill(dst, "clash", 1.0)
+    _fill(b, "clash", 9.0)  # same id, other results: a conflict
+    result = CliRunner().invoke(cli, ["store", "merge", str(a), str(b), str(dst), "--json"])
+    assert result.exit_code == 1 and "conflict" in str(result.exception)
+    summary = json.loads(result.stdout)
+    assert sorted(summary["copied"]) == ["only_a", "only_b", "shared"] and summary["same"] == ["shared"]
+    assert summary["conflicts"] == [{"run": "clash", "source": str(b), "fields": ["results", "steps"]}]
+    merged = Store(dst, readonly=True)
+    assert merged.get("clash").results["val_loss"] == 1.0  # never overwritten
+    assert merged.get("only_b").results == {"val_loss": 4.0, "note": "x"}
+    assert merged.steps("only_a") == {"loss": [(0, 3.0), (1, 2.0)]}
+    assert merged.measurements("only_a") == {"step_time": {"median": 0.1}}
+    assert merged.group_info("grid-a")["runs"] == ["shared"]
+    assert (dst / "only_a" / "log.txt").read_text() == "log of only_a\n"
+    again = CliRunner().invoke(cli, ["store", "merge", str(a), str(dst), "--json"])  # idempotent
+    assert again.exit_code == 0 and json.loads(again.stdout)["copied"] == []
+
+
+def test_import_jsonl_round_trip(tmp_path):
+    from lmbench.cli import cli
+    from click.testing import CliRunner
+
+    _fill(tmp_path / "a", "r1", 1.5)
+    out = tmp_path / "runs.jsonl"
+    with open(out, "w") as handle:
+        Store(tmp_path / "a", readonly=True).export_jsonl(handle)
+    runner = CliRunner()
+    first = runner.invoke(cli, ["import", str(out), "--store", str(tmp_path / "b"), "--json"])
+    assert first.exit_code == 0, first.output
+    assert json.loads(first.stdout)["copied"] == ["r1"]
+    record = Store(tmp_path / "b", readonly=True).get("r1")
+    assert record.results == {"val_loss": 1.5, "note": "x"} and record.label == "r1"
+    assert Store(tmp_path / "b", readonly=True).steps("r1") == {"loss": [(0, 3.0), (1, 1.5)]}
+    second = runner.invoke(cli, ["import", str(out), "--store", str(tmp_path / "b"), "--json"])
+    assert second.exit_code == 0 and json.loads(second.stdout)["same"] == ["r1"]
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"id": "x"}\n')
+    result = runner.invoke(cli, ["import", str(bad), "--store", str(tmp_path / "b")])
+    assert result.exit_code == 1 and "bad.jsonl:1 is not a run exported by `lmbench export`" in str(result.exception)
