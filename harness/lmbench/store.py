@@ -174,6 +174,16 @@ class Store(LeaseRows):
     def run_dir(self, run_id: str) -> Path:
         return self.root / run_id
 
+    def optuna_url(self) -> str | None:
+        """For a server store, a URL on the same database for Optuna studies (schema ``optuna``, so its
+        tables never meet the store's); None for a SQLite store (a search keeps its own file)."""
+        if self.where.url is None or self.dialect != "postgresql":
+            return None
+        with self.transaction() as c:
+            c.execute(sa.text("CREATE SCHEMA IF NOT EXISTS optuna"))
+        url = sa.engine.make_url(self.where.url)
+        return url.update_query_dict({"options": "-csearch_path=optuna"}).render_as_string(hide_password=False)
+
     # -- writing ---------------------------------------------------------------------------
     def start_run(self, run_id: str, spec: dict[str, Any], *, label: str = "", preset: str = "",
                   command: str = "", env: dict[str, Any] | None = None) -> None:

@@ -15,6 +15,8 @@ import sqlalchemy as sa
 
 #: Bump together with a new revision under ``migrations/versions``.
 SCHEMA_VERSION = 2
+#: Alembic's own table, named so that other Alembic users of the same database (Optuna) keep theirs.
+VERSION_TABLE = "lmbench_alembic_version"
 _MIGRATION_LOCK = 0x6C6D6265  # "lmbe": PostgreSQL advisory lock taken while migrating
 
 metadata = sa.MetaData()

@@ -57,7 +57,7 @@ def test_round_trip_and_reopen_by_folder(pg_url, tmp_path):
     assert again.export_jsonl(out) == 1 and json.loads(out.getvalue())["steps"]["loss"] == [[0, 2.0], [1, 1.5]]
     with sa.create_engine(pg_url).connect() as c:
         assert c.execute(sa.text("SELECT value FROM meta WHERE key='schema_version'")).scalar() == "2"
-        assert c.execute(sa.text("SELECT version_num FROM alembic_version")).scalar() == "0002"
+        assert c.execute(sa.text("SELECT version_num FROM lmbench_alembic_version")).scalar() == "0002"
 
 
 def test_database_store_without_artifacts_folder_is_one_clear_line(pg_url, monkeypatch):
@@ -171,3 +171,19 @@ def test_merge_a_folder_store_into_the_server(pg_url, tmp_path):
     assert (tmp_path / "shared" / "r1" / "log.txt").read_text() == "hello\n"
     back = merge_stores([server], Store(tmp_path / "laptop"))
     assert back.same == ["r1"] and not back.copied
+
+
+def test_optuna_study_lives_in_the_same_database(pg_url, tmp_path):
+    optuna = pytest.importorskip("optuna")
+    from lmbench_peft.search import storage_url
+
+    store = Store(pg_url, artifacts=tmp_path)
+    url = storage_url(tmp_path / "unused", store)
+    assert url.startswith(pg_url.split("?")[0]) and not (tmp_path / "unused").exists()
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    study = optuna.create_study(study_name="s", storage=url, load_if_exists=True)
+    study.optimize(lambda t: t.suggest_float("x", 0, 1), n_trials=2)
+    again = optuna.load_study(study_name="s", storage=url)  # another node sees the same trials
+    assert len(again.trials) == 2
+    assert Store(tmp_path, readonly=True).runs() == []  # the store's own tables untouched
+    assert storage_url(tmp_path / "local", Store(tmp_path / "folder")).startswith("sqlite:///")

@@ -173,7 +173,7 @@ def test_version_1_store_upgrades_in_place(tmp_path):
     assert store.steps("old1") == {"loss": [(0, 3.0)]}
     conn = sqlite3.connect(tmp_path / "lmbench.sqlite")
     assert conn.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()[0] == "2"
-    assert conn.execute("SELECT version_num FROM alembic_version").fetchone()[0] == "0002"
+    assert conn.execute("SELECT version_num FROM lmbench_alembic_version").fetchone()[0] == "0002"
     indexes = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='index'")}
     assert {"runs_updated", "group_runs_run", "steps_run"} <= indexes
     assert conn.execute("SELECT COUNT(*) FROM leases").fetchone()[0] == 0  # created by the upgrade
