@@ -24,6 +24,9 @@ from lmbench.store_schema import groups, group_runs, results, runs, steps
 
 QUICK = os.environ.get("LMBENCH_BENCH_QUICK", "1") == "1"
 N_RUNS, N_STEPS = (200, 100) if QUICK else (10_000, 1_000)
+# an intermediate size: LMBENCH_SCALE_RUNS=1000 LMBENCH_SCALE_STEPS=1000
+N_RUNS = int(os.environ.get("LMBENCH_SCALE_RUNS", N_RUNS))
+N_STEPS = int(os.environ.get("LMBENCH_SCALE_STEPS", N_STEPS))
 REPORTED = 100
 BOUND = {"show": 2.0, "compare": 2.0, "report": 10.0}
 
