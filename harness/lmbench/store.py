@@ -142,6 +142,11 @@ class Store(LeaseRows):
             pass
         return engine
 
+    def reopen(self, *, readonly: bool | None = None, timeout: float = 60.0) -> "Store":
+        """Another handle on this same store (its own connections: a heartbeat thread, a worker)."""
+        return Store(self.where.url or self.root, readonly=self.readonly if readonly is None else readonly,
+                     timeout=timeout, artifacts=self.root)
+
     def close(self) -> None:
         self.engine.dispose()
 

@@ -187,3 +187,18 @@ def test_optuna_study_lives_in_the_same_database(pg_url, tmp_path):
     assert len(again.trials) == 2
     assert Store(tmp_path, readonly=True).runs() == []  # the store's own tables untouched
     assert storage_url(tmp_path / "local", Store(tmp_path / "folder")).startswith("sqlite:///")
+
+
+def test_heartbeat_refreshes_the_lease_on_the_server(pg_url, tmp_path):
+    store = Store(pg_url, artifacts=tmp_path)
+    lease = RunLease(store, "beating", ttl=1.0).acquire()
+    first = store.lease_holder("beating").heartbeat
+    lease.start_heartbeat()
+    try:
+        deadline = time.time() + 10
+        while store.lease_holder("beating").heartbeat == first and time.time() < deadline:
+            time.sleep(0.1)
+        assert store.lease_holder("beating").heartbeat > first and not lease.lost
+    finally:
+        lease.release()
+    assert store.lease_holder("beating") is None
