@@ -97,7 +97,8 @@ class Store(LeaseRows):
     """A results store: ``root/lmbench.sqlite``, or a database URL with run folders under ``artifacts``.
 
     ``root`` is a folder or a URL (default ``$LMBENCH_STORE`` or ``runs``); ``self.root`` is always
-    the folder that holds run folders, ``self.location`` what reopens this store (URL or folder).
+    the folder that holds run folders and ``self.location`` what reopens this store in another
+    process (that folder: a server store's folder names its database in ``store.json``).
     """
 
     def __init__(self, root: str | Path | None = None, *, readonly: bool = False, timeout: float = 60.0,
@@ -105,7 +106,8 @@ class Store(LeaseRows):
         self.where = engines.resolve(str(root) if root is not None and engines.is_url(str(root)) else root, artifacts)
         self.root = self.where.root
         self.path = self.root / DB_NAME if self.where.url is None else self.where.display
-        self.location = self.where.url or str(self.root)
+        self.location = str(self.root)  # reopens either kind: a server store's folder names its database
+        self.url = self.where.url
         self.readonly = readonly
         try:
             if self.where.url is None:

@@ -122,9 +122,9 @@ def merge_stores(sources: list[Store], dst: Store) -> MergeReport:
     """``lmbench store merge``: runs, then groups and their memberships, from each source in turn."""
     report = MergeReport()
     for src in sources:
-        if src.location == dst.location:
-            raise StoreError(f"cannot merge store {src.location} into itself; name a different destination")
-        merge_into(dst, store_payloads(src), src.location, report)
+        if (src.url or str(src.root.resolve())) == (dst.url or str(dst.root.resolve())):
+            raise StoreError(f"cannot merge store {src.path} into itself; name a different destination")
+        merge_into(dst, store_payloads(src), str(src.path if src.url else src.root), report)
         for group in src.groups():
             members = src.group_info(group["id"])["runs"]
             with dst.transaction() as c:

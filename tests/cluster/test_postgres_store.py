@@ -52,7 +52,7 @@ def test_round_trip_and_reopen_by_folder(pg_url, tmp_path):
     assert store.get("abc123").attempts == 2
     # the artifacts folder alone reopens the same database (sweep workers, heartbeats)
     again = Store(tmp_path / "art", readonly=True)
-    assert again.location == pg_url and again.get("abc123").attempts == 2
+    assert again.url == pg_url and again.location == str(tmp_path / "art") and again.get("abc123").attempts == 2
     out = io.StringIO()
     assert again.export_jsonl(out) == 1 and json.loads(out.getvalue())["steps"]["loss"] == [[0, 2.0], [1, 1.5]]
     with sa.create_engine(pg_url).connect() as c:
