@@ -140,9 +140,16 @@ class Store(LeaseRows):
             if not os.access(self.root, os.W_OK):
                 raise StoreError(f"results store folder {self.root} is not writable; pass --store DIR or fix its permissions")
         engine = engines.sqlite_engine(path, readonly=readonly, timeout=timeout)
-        with engine.connect():  # open now, so a bad file fails here with its own message
-            pass
+        with engine.connect() as c:  # open now, so a bad file fails here with its own message
+            self._sqlite = c.connection.driver_connection
         return engine
+
+    @property
+    def conn(self) -> Any:
+        """SQLite stores: the store's one ``sqlite3`` connection (PRAGMAs, ad-hoc reads)."""
+        if self.url is not None:
+            raise StoreError(f"results store {self.path} is a database server; it has no SQLite connection")
+        return self._sqlite
 
     def reopen(self, *, readonly: bool | None = None, timeout: float = 60.0) -> "Store":
         """Another handle on this same store (its own connections: a heartbeat thread, a worker)."""

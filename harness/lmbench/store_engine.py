@@ -98,7 +98,9 @@ def sqlite_engine(path: Path, *, readonly: bool, timeout: float) -> sa.Engine:
             _wal(conn, timeout)
         return conn
 
-    engine = sa.create_engine(f"sqlite:///{path}", creator=connect, pool_size=2, max_overflow=8)
+    # one connection per store, as SQLite wants (PRAGMAs such as max_page_count hold per connection);
+    # a thread that needs its own (the lease heartbeat) opens its own store
+    engine = sa.create_engine(f"sqlite:///{path}", creator=connect, poolclass=sa.pool.StaticPool)
 
     @event.listens_for(engine, "begin")
     def _begin(conn: sa.Connection) -> None:  # pysqlite's own BEGIN is deferred: take the write lock now
