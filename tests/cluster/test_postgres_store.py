@@ -202,3 +202,22 @@ def test_heartbeat_refreshes_the_lease_on_the_server(pg_url, tmp_path):
     finally:
         lease.release()
     assert store.lease_holder("beating") is None
+
+
+def test_lmbench_run_and_show_against_the_server(pg_url, tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "LMBENCH_STORE": pg_url, "LMBENCH_ARTIFACTS": str(tmp_path / "art")}
+    run = subprocess.run([sys.executable, "-m", "lmbench.cli", "run", "--plugin", "core.noop", "--set",
+                          "recipe.steps=50", "--no-report", "--json"], capture_output=True, text=True, env=env,
+                         timeout=300)
+    assert run.returncode == 0, run.stderr[-2000:]
+    run_id = json.loads(run.stdout)["runs"][0]["id"]
+    show = subprocess.run([sys.executable, "-m", "lmbench.cli", "show", run_id, "--json", "--store",
+                           str(tmp_path / "art")], capture_output=True, text=True, timeout=120)
+    assert show.returncode == 0, show.stderr[-2000:]
+    shown = json.loads(show.stdout)
+    assert shown["status"] == "done" and shown["run_dir"] == str((tmp_path / "art" / run_id).absolute())
+    assert len(Store(pg_url, artifacts=tmp_path / "art").steps(run_id)["loss"]) == 50
