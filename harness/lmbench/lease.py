@@ -178,7 +178,8 @@ class RunLease:
                         on_lost("parent gone")
                     return
                 try:
-                    store = store or Store(self.store.root, timeout=5.0)
+                    store = store or (self.store.reopen(timeout=5.0) if hasattr(self.store, "reopen")
+                                      else Store(self.store.root, timeout=5.0))
                     if not store.lease_heartbeat(self.me):
                         self.lost = True
                         log.warning("run %s was taken over by another process; stopping", self.run_id)

@@ -1,18 +1,23 @@
-"""The results store: one SQLite file (WAL, one transaction per write) under a runs folder.
+"""The results store: runs, per-step metrics, results, measurements and groups (SQLAlchemy Core).
 
-Layout of a store folder (``runs/`` by default, ``--store DIR`` or ``LMBENCH_STORE``)::
+A store is a folder with one SQLite file (the default), or a database server::
 
-    runs/lmbench.sqlite     runs, per-step metrics, final results, measurements, groups
+    runs/lmbench.sqlite     runs, per-step metrics, final results, measurements, groups, leases
     runs/<run id>/          spec.toml/spec.json, env.json, log.txt, checkpoints/, report files
 
+``--store postgresql+psycopg://USER@HOST/DB`` (or ``LMBENCH_STORE``) keeps the same tables in
+PostgreSQL, with the run folders under ``--artifacts DIR`` (or ``LMBENCH_ARTIFACTS``) on a shared
+filesystem (see :mod:`lmbench.store_engine`). The schema is versioned and upgraded in place
+(:mod:`lmbench.store_schema`, Alembic).
+
 Rows are appended; a run's final results and measurements are replaced only by a later attempt of
-the same run (same id), so a killed run leaves everything it recorded. Several processes may
-write one store at once (a sweep with ``--jobs``): SQLite's locking serialises them, and a run's
-lease (:mod:`lmbench.lease`, the ``leases`` table) lets only one of them train a given run.
+the same run (same id), so a killed run leaves everything it recorded. Several processes, on one
+host or many, may write one store at once: each write is one transaction, and a run's lease
+(:mod:`lmbench.lease`, the ``leases`` table) lets only one of them train a given run.
 
 Run folders are stored relative to the store folder, so a store can be moved, copied or archived
-whole. A store on read-only media opens read-only (``mode=ro``, or ``immutable=1`` when SQLite
-cannot create its shared-memory file there).
+whole. A SQLite store on read-only media opens read-only (``mode=ro``, or ``immutable=1`` when
+SQLite cannot create its shared-memory file there).
 """
 
 from __future__ import annotations
@@ -22,7 +27,6 @@ import hashlib
 import json
 import math
 import os
-import sqlite3
 import time
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
@@ -30,42 +34,26 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import sqlalchemy as sa
+
+from . import store_engine as engines
+from . import store_schema as schema
 from .errors import StoreError, UnknownNameError
 from .files import json_dumps
 from .store_leases import LeaseRows
+from .store_schema import SCHEMA_VERSION  # noqa: F401  (re-exported)
+from .store_writes import insert_ignore, upsert
 
-DB_NAME = "lmbench.sqlite"
-SCHEMA_VERSION = 1
+DB_NAME = engines.DB_NAME
 FINISHED = ("done",)
 FAILED = ("failed", "oom", "nan", "timeout", "interrupted", "abandoned")
 #: Shown instead of ``running`` when the run's owner process is gone (killed, machine lost).
 ABANDONED = "abandoned"
-
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT);
-CREATE TABLE IF NOT EXISTS runs(
-    id TEXT PRIMARY KEY, label TEXT, preset TEXT, status TEXT NOT NULL, reason TEXT,
-    spec TEXT NOT NULL, env TEXT, command TEXT, run_dir TEXT,
-    created REAL NOT NULL, updated REAL NOT NULL, attempts INTEGER NOT NULL DEFAULT 1);
-CREATE TABLE IF NOT EXISTS steps(
-    run_id TEXT NOT NULL, step INTEGER NOT NULL, key TEXT NOT NULL, value REAL, time REAL NOT NULL);
-CREATE INDEX IF NOT EXISTS steps_run ON steps(run_id, key, step);
-CREATE TABLE IF NOT EXISTS results(
-    run_id TEXT NOT NULL, key TEXT NOT NULL, value REAL, text TEXT, PRIMARY KEY(run_id, key));
-CREATE TABLE IF NOT EXISTS measurements(
-    run_id TEXT NOT NULL, name TEXT NOT NULL, data TEXT NOT NULL, PRIMARY KEY(run_id, name));
-CREATE TABLE IF NOT EXISTS groups(
-    id TEXT PRIMARY KEY, kind TEXT NOT NULL, name TEXT, command TEXT, spec TEXT, created REAL NOT NULL);
-CREATE TABLE IF NOT EXISTS group_runs(
-    group_id TEXT NOT NULL, run_id TEXT NOT NULL, position INTEGER, label TEXT, PRIMARY KEY(group_id, run_id));
-CREATE TABLE IF NOT EXISTS leases(
-    run_id TEXT PRIMARY KEY, token TEXT NOT NULL, host TEXT NOT NULL, pid INTEGER NOT NULL, proc_started REAL,
-    started REAL NOT NULL, heartbeat REAL NOT NULL);
-"""
+_BATCH = 500  # ids per IN (...) when reading many runs' results
 
 
 def default_store_dir() -> Path:
-    """``$LMBENCH_STORE`` or ``./runs``."""
+    """``$LMBENCH_STORE`` or ``./runs`` (a folder store; see :func:`lmbench.store_engine.resolve` for URLs)."""
     return Path(os.environ.get("LMBENCH_STORE", "runs"))
 
 
@@ -107,55 +95,70 @@ class RunRecord:
 
 
 class Store(LeaseRows):
-    """The SQLite results store at ``root/lmbench.sqlite``; run folders under ``root``."""
+    """A results store: ``root/lmbench.sqlite``, or a database URL with run folders under ``artifacts``.
 
-    def __init__(self, root: str | Path | None = None, *, readonly: bool = False, timeout: float = 60.0):
-        self.root = Path(root) if root is not None else default_store_dir()
-        self.path = self.root / DB_NAME
+    ``root`` is a folder or a URL (default ``$LMBENCH_STORE`` or ``runs``); ``self.root`` is always
+    the folder that holds run folders and ``self.location`` what reopens this store in another
+    process (that folder: a server store's folder names its database in ``store.json``).
+    """
+
+    def __init__(self, root: str | Path | None = None, *, readonly: bool = False, timeout: float = 60.0,
+                 artifacts: str | Path | None = None):
+        self.where = engines.resolve(str(root) if root is not None and engines.is_url(str(root)) else root, artifacts)
+        self.root = self.where.root
+        self.path = self.root / DB_NAME if self.where.url is None else self.where.display
+        self.location = str(self.root)  # reopens either kind: a server store's folder names its database
+        self.url = self.where.url
         self.readonly = readonly
         try:
-            if readonly:
-                if not self.path.exists():
-                    raise StoreError(f"no results store at {self.path}; run an experiment first or pass --store")
-                self.conn = _connect_read_only(self.path, timeout)
+            if self.where.url is None:
+                self.engine = self._open_sqlite(readonly, timeout)
             else:
-                self.root.mkdir(parents=True, exist_ok=True)
-                if not os.access(self.root, os.W_OK):
-                    raise StoreError(f"results store folder {self.root} is not writable; pass --store DIR or fix its permissions")
-                self.conn = sqlite3.connect(self.path, timeout=timeout, isolation_level=None)
-                self._set_up(timeout)
-        except sqlite3.Error as exc:
-            raise StoreError(_explain(exc, self.path)) from exc
+                self.engine = engines.server_engine(self.where.url, timeout=timeout)
+                if not readonly:
+                    self.root.mkdir(parents=True, exist_ok=True)
+            if not readonly:
+                schema.ensure_schema(self.engine)
+                engines.write_pointer(self.where)
+            elif self.where.url is not None:
+                with self.engine.connect() as c:
+                    if not schema.stored_version(c):
+                        raise StoreError(f"no results store at {self.where.display}; run an experiment first")
+        except sa.exc.SQLAlchemyError as exc:
+            raise StoreError(engines.explain(exc, self.where)) from exc
         except OSError as exc:  # the folder cannot be made: a file in the way, a read-only filesystem
             raise StoreError(f"cannot create results store folder {self.root} ({exc.strerror or exc}); "
                              "pass --store DIR") from exc
-        self.conn.row_factory = sqlite3.Row
+        self.dialect = self.engine.dialect.name
 
-    def _set_up(self, timeout: float) -> None:
-        """WAL mode and the schema, retried while another process is creating the same store.
+    def _open_sqlite(self, readonly: bool, timeout: float) -> sa.Engine:
+        path = self.root / DB_NAME
+        if readonly:
+            if not path.exists():
+                raise StoreError(f"no results store at {path}; run an experiment first or pass --store")
+        else:
+            self.root.mkdir(parents=True, exist_ok=True)
+            if not os.access(self.root, os.W_OK):
+                raise StoreError(f"results store folder {self.root} is not writable; pass --store DIR or fix its permissions")
+        engine = engines.sqlite_engine(path, readonly=readonly, timeout=timeout)
+        with engine.connect() as c:  # open now, so a bad file fails here with its own message
+            self._sqlite = c.connection.driver_connection
+        return engine
 
-        Switching to WAL can fail at once with 'database is locked' (SQLite does not wait on its
-        busy timeout for it), which torchrun ranks and sweep workers opening a new store hit.
-        """
-        deadline = time.monotonic() + timeout
-        while True:
-            try:
-                self.conn.execute("PRAGMA journal_mode=WAL")
-                self.conn.execute("PRAGMA synchronous=NORMAL")
-                with self.transaction() as c:
-                    for statement in filter(str.strip, _SCHEMA.split(";")):
-                        c.execute(statement)
-                    if "label" not in {r[1] for r in c.execute("PRAGMA table_info(group_runs)")}:
-                        c.execute("ALTER TABLE group_runs ADD COLUMN label TEXT")  # stores made before labels
-                    c.execute("INSERT OR IGNORE INTO meta VALUES('schema_version', ?)", (str(SCHEMA_VERSION),))
-                return
-            except (sqlite3.OperationalError, StoreError) as exc:
-                if "locked" not in str(exc) or time.monotonic() > deadline:
-                    raise
-                time.sleep(0.05)
+    @property
+    def conn(self) -> Any:
+        """SQLite stores: the store's one ``sqlite3`` connection (PRAGMAs, ad-hoc reads)."""
+        if self.url is not None:
+            raise StoreError(f"results store {self.path} is a database server; it has no SQLite connection")
+        return self._sqlite
+
+    def reopen(self, *, readonly: bool | None = None, timeout: float = 60.0) -> "Store":
+        """Another handle on this same store (its own connections: a heartbeat thread, a worker)."""
+        return Store(self.where.url or self.root, readonly=self.readonly if readonly is None else readonly,
+                     timeout=timeout, artifacts=self.root)
 
     def close(self) -> None:
-        self.conn.close()
+        self.engine.dispose()
 
     def __enter__(self) -> "Store":
         return self
@@ -164,61 +167,76 @@ class Store(LeaseRows):
         self.close()
 
     @contextmanager
-    def transaction(self) -> Iterator[sqlite3.Connection]:
-        """One write transaction (BEGIN IMMEDIATE ... COMMIT); rolled back on any error."""
+    def transaction(self) -> Iterator[sa.Connection]:
+        """One write transaction (SQLite: BEGIN IMMEDIATE ... COMMIT); rolled back on any error."""
         if self.readonly:
             raise StoreError(f"results store {self.path} was opened read-only")
         try:
-            self.conn.execute("BEGIN IMMEDIATE")
-        except sqlite3.Error as exc:
-            raise StoreError(_explain(exc, self.path)) from exc
-        try:
-            yield self.conn
-            self.conn.execute("COMMIT")
-        except sqlite3.Error as exc:
-            self._rollback()
-            raise StoreError(_explain(exc, self.path)) from exc
-        except BaseException:
-            self._rollback()
-            raise
+            with self.engine.begin() as conn:
+                yield conn
+        except sa.exc.SQLAlchemyError as exc:
+            raise StoreError(engines.explain(exc, self.where)) from exc
 
-    def _rollback(self) -> None:
-        """Roll back unless SQLite already has (it does so itself on a full disk)."""
-        if self.conn.in_transaction:
-            self.conn.execute("ROLLBACK")
+    @contextmanager
+    def reading(self) -> Iterator[sa.Connection]:
+        """A connection for reads (SQLite errors become one-line :class:`StoreError`)."""
+        try:
+            with self.engine.connect() as conn:
+                yield conn
+        except sa.exc.SQLAlchemyError as exc:
+            raise StoreError(engines.explain(exc, self.where)) from exc
 
     def run_dir(self, run_id: str) -> Path:
         return self.root / run_id
+
+    def optuna_url(self) -> str | None:
+        """For a server store, a URL on the same database for Optuna studies (schema ``optuna``, so its
+        tables never meet the store's); None for a SQLite store (a search keeps its own file)."""
+        if self.where.url is None or self.dialect != "postgresql":
+            return None
+        with self.transaction() as c:
+            c.execute(sa.text("CREATE SCHEMA IF NOT EXISTS optuna"))
+        url = sa.engine.make_url(self.where.url)
+        return url.update_query_dict({"options": "-csearch_path=optuna"}).render_as_string(hide_password=False)
 
     # -- writing ---------------------------------------------------------------------------
     def start_run(self, run_id: str, spec: dict[str, Any], *, label: str = "", preset: str = "",
                   command: str = "", env: dict[str, Any] | None = None) -> None:
         """Insert the run as ``running`` (or mark a new attempt of an existing one)."""
         now = time.time()
+        runs = schema.runs
         with self.transaction() as c:
-            row = c.execute("SELECT attempts FROM runs WHERE id=?", (run_id,)).fetchone()
-            if row is None:
-                c.execute("INSERT INTO runs(id,label,preset,status,reason,spec,env,command,run_dir,created,updated,attempts)"
-                          " VALUES(?,?,?,?,?,?,?,?,?,?,?,1)",
-                          (run_id, label, preset, "running", None, _dumps(spec), _dumps(env or {}), command,
-                           run_id, now, now))  # relative to the store folder
-            else:
-                c.execute("UPDATE runs SET status='running', reason=NULL, env=?, command=?, run_dir=?, updated=?,"
-                          " attempts=attempts+1 WHERE id=?", (_dumps(env or {}), command, run_id, now, run_id))
+            inserted = c.execute(insert_ignore(c, runs).values(
+                id=run_id, label=label, preset=preset, status="running", reason=None, spec=_dumps(spec),
+                env=_dumps(env or {}), command=command, run_dir=run_id, created=now, updated=now, attempts=1)
+                .returning(runs.c.id)).first()
+            if inserted is None:  # run_dir is relative to the store folder
+                c.execute(runs.update().where(runs.c.id == run_id).values(
+                    status="running", reason=None, env=_dumps(env or {}), command=command, run_dir=run_id,
+                    updated=now, attempts=runs.c.attempts + 1))
 
     def log_step(self, run_id: str, step: int, values: dict[str, Any]) -> None:
         """Append one step's metrics (numbers only; non-finite values are kept as NULL)."""
-        now = time.time()
-        rows = [(run_id, int(step), k, _number(v), now) for k, v in values.items() if _is_number(v)]
+        self.log_steps(run_id, [(step, values)])
+
+    def log_steps(self, run_id: str, steps: Iterable[tuple[int, dict[str, Any]]], *,
+                  when: float | None = None) -> int:
+        """Append many steps' metrics in one transaction (import, merge); return the rows written."""
+        now = time.time() if when is None else when
+        rows = [{"run_id": run_id, "step": int(step), "key": k, "value": _number(v), "time": now}
+                for step, values in steps for k, v in values.items() if _is_number(v)]
         if rows:
             with self.transaction() as c:
-                c.executemany("INSERT INTO steps VALUES(?,?,?,?,?)", rows)
+                c.execute(schema.steps.insert(), rows)
+        return len(rows)
 
     def finish_run(self, run_id: str, status: str, *, reason: str | None = None,
                    results: dict[str, Any] | None = None) -> None:
         """Record the final status, reason and results of a run, in one transaction."""
+        runs = schema.runs
         with self.transaction() as c:
-            c.execute("UPDATE runs SET status=?, reason=?, updated=? WHERE id=?", (status, reason, time.time(), run_id))
+            c.execute(runs.update().where(runs.c.id == run_id).values(
+                status=status, reason=reason, updated=time.time()))
             _write_results(c, run_id, results or {})
 
     def record_results(self, run_id: str, results: dict[str, Any]) -> None:
@@ -231,107 +249,129 @@ class Store(LeaseRows):
     def add_measurement(self, run_id: str, name: str, data: dict[str, Any]) -> None:
         """Store one measurement (timing statistics, memory peaks, ...) as JSON."""
         with self.transaction() as c:
-            c.execute("INSERT OR REPLACE INTO measurements VALUES(?,?,?)", (run_id, name, _dumps(data)))
+            c.execute(upsert(c, schema.measurements, {"run_id": run_id, "name": name, "data": _dumps(data)}))
 
     def set_command(self, run_id: str, command: str) -> None:
         """Replace the command recorded as reproducing a run (a sweep records its own form)."""
         with self.transaction() as c:
-            c.execute("UPDATE runs SET command=? WHERE id=?", (command, run_id))
+            c.execute(schema.runs.update().where(schema.runs.c.id == run_id).values(command=command))
 
     def add_group(self, group_id: str, kind: str, name: str, command: str, spec: dict[str, Any],
-                  run_ids: Iterable[str], labels: Sequence[str] | None = None) -> None:
+                  run_ids: Iterable[str], labels: Sequence[str] | None = None, *,
+                  created: float | None = None) -> None:
         """Record an invocation (a run with variants, or a sweep) and its runs, in order; ``labels``
         names each run within this group (a run made earlier under another name keeps it elsewhere)."""
+        created = time.time() if created is None else created
         with self.transaction() as c:
-            c.execute("INSERT OR IGNORE INTO groups VALUES(?,?,?,?,?,?)",
-                      (group_id, kind, name, command, _dumps(spec), time.time()))
+            c.execute(insert_ignore(c, schema.groups).values(
+                id=group_id, kind=kind, name=name, command=command, spec=_dumps(spec), created=created))
             for position, run_id in enumerate(run_ids):
                 label = labels[position] if labels is not None else None
-                c.execute("INSERT OR IGNORE INTO group_runs(group_id, run_id, position, label) VALUES(?,?,?,?)",
-                          (group_id, run_id, position, label))
+                c.execute(insert_ignore(c, schema.group_runs).values(group_id=group_id, run_id=run_id,
+                                                                     position=position, label=label))
 
     # -- reading ---------------------------------------------------------------------------
     def get(self, run_id: str) -> RunRecord:
         """A run by exact id or unique id prefix (no wildcards); unknown ids raise with close matches."""
         if not run_id:
             raise StoreError("empty run id; give a run id or a prefix of one (see `lmbench export`)")
-        rows = self.conn.execute("SELECT * FROM runs WHERE id=?", (run_id,)).fetchall() or \
-            self.conn.execute("SELECT * FROM runs WHERE substr(id, 1, ?)=?", (len(run_id), run_id)).fetchall()
-        if len(rows) != 1:
-            if len(rows) > 1:
-                raise StoreError(f"run id prefix '{run_id}' matches {len(rows)} runs; give more characters")
-            ids = [r[0] for r in self.conn.execute("SELECT id FROM runs ORDER BY updated DESC LIMIT 200")]
-            raise UnknownNameError(f"run (store {self.path})", run_id, ids)
-        return self._record(rows[0])
+        runs = schema.runs
+        with self.reading() as c:
+            rows = c.execute(sa.select(runs).where(runs.c.id == run_id)).mappings().all() or \
+                c.execute(sa.select(runs).where(runs.c.id.startswith(run_id, autoescape=True))).mappings().all()
+            if len(rows) != 1:
+                if len(rows) > 1:
+                    raise StoreError(f"run id prefix '{run_id}' matches {len(rows)} runs; give more characters")
+                ids = list(c.execute(sa.select(runs.c.id).order_by(runs.c.updated.desc()).limit(200)).scalars())
+                raise UnknownNameError(f"run (store {self.path})", run_id, ids)
+            return self._records(c, rows)[0]
 
     def find(self, run_id: str) -> RunRecord | None:
-        row = self.conn.execute("SELECT * FROM runs WHERE id=?", (run_id,)).fetchone()
-        return self._record(row) if row else None
+        with self.reading() as c:
+            rows = c.execute(sa.select(schema.runs).where(schema.runs.c.id == run_id)).mappings().all()
+            return self._records(c, rows)[0] if rows else None
+
+    def runs(self, *, last: int | None = None, status: str | None = None) -> list[RunRecord]:
+        """Runs, newest first."""
+        query = sa.select(schema.runs).order_by(schema.runs.c.updated.desc())
+        if status:
+            query = query.where(schema.runs.c.status == status)
+        if last:
+            query = query.limit(int(last))
+        with self.reading() as c:
+            return self._records(c, c.execute(query).mappings().all())
+
+    def group(self, group_id: str) -> tuple[dict[str, Any], list[RunRecord]]:
+        """A group (by id prefix or name, newest first) and its runs in order."""
+        info = self.group_info(group_id)
+        records = [self.get(i) for i in info["runs"]]  # each run under the label the group gave it
+        return ({k: v for k, v in info.items() if k not in ("runs", "labels")},
+                [dataclasses.replace(r, label=label) if label else r for r, label in zip(records, info["labels"])])
+
+    def group_info(self, group_id: str) -> dict[str, Any]:
+        """A group's row (by id prefix or name) with ``runs``: its run ids in order, started or not, and
+        ``labels``: each run's label in this group (None where the group gave none)."""
+        groups, members = schema.groups, schema.group_runs
+        with self.reading() as c:
+            row = c.execute(sa.select(groups).where(sa.or_(groups.c.id.startswith(group_id, autoescape=True),
+                                                           groups.c.name == group_id))
+                            .order_by(groups.c.created.desc())).mappings().first() if group_id else None
+            if row is None:
+                names = [n for n in c.execute(sa.select(groups.c.name)).scalars() if n]
+                raise UnknownNameError("sweep or experiment", group_id, names)
+            label = members.c.label if "label" in self._columns(c, "group_runs") else sa.null()  # old read-only store
+            rows = c.execute(sa.select(members.c.run_id, label).where(members.c.group_id == row["id"])
+                             .order_by(members.c.position)).all()
+        return {**dict(row), "runs": [r[0] for r in rows], "labels": [r[1] for r in rows]}
+
+    @staticmethod
+    def _columns(c: sa.Connection, table: str) -> set[str]:
+        return {col["name"] for col in sa.inspect(c).get_columns(table)}
 
     def find_done_by_spec_id(self, spec_id: str) -> RunRecord | None:
         """The newest done run of a spec whatever code made it: its id is ``spec_id`` (a run stored
         before ids covered the code) or its environment records that ``spec_id``."""
-        row = self.conn.execute(
-            "SELECT * FROM runs WHERE status='done' AND (id=? OR json_extract(env, '$.spec_id')=?) "
-            "ORDER BY updated DESC LIMIT 1", (spec_id, spec_id)).fetchone()
-        return self._record(row) if row else None
-
-    def runs(self, *, last: int | None = None, status: str | None = None) -> list[RunRecord]:
-        """Runs, newest first."""
-        query, args = "SELECT * FROM runs", []
-        if status:
-            query, args = query + " WHERE status=?", [status]
-        query += " ORDER BY updated DESC"
-        if last:
-            query += f" LIMIT {int(last)}"
-        return [self._record(r) for r in self.conn.execute(query, args)]
-
-    def group(self, group_id: str) -> tuple[dict[str, Any], list[RunRecord]]:
-        """A group (by id prefix or name, newest first) and its runs in order."""
-        row = self.conn.execute("SELECT * FROM groups WHERE substr(id, 1, ?)=? OR name=? ORDER BY created DESC",
-                                (len(group_id), group_id, group_id)).fetchone() if group_id else None
-        if row is None:
-            names = [r[0] for r in self.conn.execute("SELECT name FROM groups") if r[0]]
-            raise UnknownNameError("sweep or experiment", group_id, names)
-        label = "label" if self._group_labels() else "NULL"  # a read-only store made before group labels
-        members = self.conn.execute(
-            f"SELECT run_id, {label} FROM group_runs WHERE group_id=? ORDER BY position", (row["id"],)).fetchall()
-        records = [self.get(i) for i, _ in members]  # each run under the label the group gave it
-        return dict(row), [dataclasses.replace(r, label=label) if label else r for r, (_, label) in zip(records, members)]
-
-    def _group_labels(self) -> bool:
-        """Whether this store's ``group_runs`` has the ``label`` column."""
-        return "label" in {r[1] for r in self.conn.execute("PRAGMA table_info(group_runs)")}
-
-    def group_info(self, group_id: str) -> dict[str, Any]:
-        """A group's row (by id prefix or name) with ``runs``: its run ids in order, started or not."""
-        row = self.conn.execute("SELECT * FROM groups WHERE substr(id, 1, ?)=? OR name=? ORDER BY created DESC",
-                                (len(group_id), group_id, group_id)).fetchone() if group_id else None
-        if row is None:
-            names = [r[0] for r in self.conn.execute("SELECT name FROM groups") if r[0]]
-            raise UnknownNameError("sweep or experiment", group_id, names)
-        ids = [r[0] for r in self.conn.execute(
-            "SELECT run_id FROM group_runs WHERE group_id=? ORDER BY position", (row["id"],))]
-        return {**dict(row), "runs": ids}
+        runs = schema.runs
+        with self.reading() as c:
+            rows = c.execute(sa.select(runs).where(runs.c.status == "done")
+                             .where(sa.or_(runs.c.id == spec_id, runs.c.env.contains(spec_id, autoescape=True)))
+                             .order_by(runs.c.updated.desc())).mappings().all()
+            rows = [r for r in rows if r["id"] == spec_id or json.loads(r["env"] or "{}").get("spec_id") == spec_id]
+            return self._records(c, rows[:1])[0] if rows else None
 
     def group_members(self) -> list[tuple[str, str]]:
         """Every (group id, run id) membership, in each group's run order."""
-        return [tuple(r) for r in self.conn.execute("SELECT group_id, run_id FROM group_runs ORDER BY position")]
+        m = schema.group_runs
+        with self.reading() as c:
+            return [tuple(r) for r in c.execute(sa.select(m.c.group_id, m.c.run_id).order_by(m.c.position))]
 
     def groups(self) -> list[dict[str, Any]]:
-        return [dict(r) for r in self.conn.execute("SELECT * FROM groups ORDER BY created DESC")]
+        with self.reading() as c:
+            return [dict(r) for r in c.execute(sa.select(schema.groups).order_by(schema.groups.c.created.desc())).mappings()]
 
     def steps(self, run_id: str, key: str | None = None) -> dict[str, list[tuple[int, float]]]:
         """Per-step metrics: key -> [(step, value)], the last write of a step winning (resume)."""
-        query = "SELECT step, key, value FROM steps WHERE run_id=?" + (" AND key=?" if key else "") + " ORDER BY rowid"
+        s = schema.steps
+        query = sa.select(s.c.step, s.c.key, s.c.value).where(s.c.run_id == run_id)
+        if key:
+            query = query.where(s.c.key == key)
         series: dict[str, dict[int, float]] = {}
-        for step, k, value in self.conn.execute(query, (run_id, key) if key else (run_id,)):
-            series.setdefault(k, {})[step] = value if value is not None else math.nan
+        with self.reading() as c:
+            for step, k, value in c.execute(query.order_by(schema.step_order(self.dialect))):
+                series.setdefault(k, {})[step] = value if value is not None else math.nan
         return {k: sorted(v.items()) for k, v in series.items()}
 
+    def step_times(self, run_id: str) -> list[tuple[int, float]]:
+        """(step, wall time) of every logged row of a run, in the order written."""
+        s = schema.steps
+        with self.reading() as c:
+            return [(int(a), float(b)) for a, b in c.execute(
+                sa.select(s.c.step, s.c.time).where(s.c.run_id == run_id).order_by(schema.step_order(self.dialect)))]
+
     def measurements(self, run_id: str) -> dict[str, dict[str, Any]]:
-        return {r[0]: json.loads(r[1]) for r in self.conn.execute(
-            "SELECT name, data FROM measurements WHERE run_id=?", (run_id,))}
+        m = schema.measurements
+        with self.reading() as c:
+            return {n: json.loads(d) for n, d in c.execute(sa.select(m.c.name, m.c.data).where(m.c.run_id == run_id))}
 
     def export_jsonl(self, out: Any, run_ids: Iterable[str] | None = None) -> int:
         """Write one JSON object per run (spec, env, results, steps, measurements); return the count."""
@@ -341,13 +381,21 @@ class Store(LeaseRows):
             out.write(json_dumps(obj, sort_keys=False) + "\n")
         return len(records)
 
-    def _record(self, row: sqlite3.Row) -> RunRecord:
-        results: dict[str, Any] = {}
-        for key, value, text in self.conn.execute("SELECT key, value, text FROM results WHERE run_id=?", (row["id"],)):
-            results[key] = value if text is None else json.loads(text)
+    def _records(self, c: sa.Connection, rows: list[Any]) -> list[RunRecord]:
+        """Records for run rows, their results read in batches (one query per 500 runs, not one per run)."""
+        res = schema.results
+        results: dict[str, dict[str, Any]] = {}
+        ids = [row["id"] for row in rows]
+        for start in range(0, len(ids), _BATCH):
+            for run_id, key, value, text in c.execute(sa.select(res.c.run_id, res.c.key, res.c.value, res.c.text)
+                                                      .where(res.c.run_id.in_(ids[start:start + _BATCH]))):
+                results.setdefault(run_id, {})[key] = value if text is None else json.loads(text)
+        return [self._record(row, results.get(row["id"], {}), c) for row in rows]
+
+    def _record(self, row: Any, results: dict[str, Any], c: sa.Connection) -> RunRecord:
         status, reason = row["status"], row["reason"]
         if status == "running":
-            holder = self.lease_holder(row["id"])
+            holder = self._lease_row(c, row["id"])
             if holder is None or not holder.alive():
                 status = ABANDONED
                 reason = reason or ("its process is gone" + (f" (pid {holder.pid} on {holder.host})" if holder else "")
@@ -363,12 +411,14 @@ class Store(LeaseRows):
         return self.root.absolute() / (Path(stored).name if stored else run_id)
 
 
-def _write_results(c: sqlite3.Connection, run_id: str, results: dict[str, Any]) -> None:
+def _write_results(c: sa.Connection, run_id: str, results: dict[str, Any]) -> None:
     for key, value in results.items():
+        row = {"run_id": run_id, "key": key, "value": None, "text": None}
         if _is_number(value):
-            c.execute("INSERT OR REPLACE INTO results VALUES(?,?,?,NULL)", (run_id, key, _number(value)))
+            row["value"] = _number(value)
         else:
-            c.execute("INSERT OR REPLACE INTO results VALUES(?,?,NULL,?)", (run_id, key, _dumps(value)))
+            row["text"] = _dumps(value)
+        c.execute(upsert(c, schema.results, row))
 
 
 def _is_number(value: Any) -> bool:
@@ -383,41 +433,3 @@ def _number(value: Any) -> float | None:
 
 def _dumps(value: Any) -> str:
     return json_dumps(value)
-
-
-def _connect_read_only(path: Path, timeout: float) -> sqlite3.Connection:
-    """Open read-only: ``mode=ro``, or ``immutable=1`` where SQLite cannot use its -shm file
-    (read-only media, an archived copy without -wal/-shm)."""
-    from urllib.parse import quote
-
-    uri = "file:" + quote(str(path.resolve()))
-    conn = None
-    try:
-        conn = sqlite3.connect(f"{uri}?mode=ro", uri=True, timeout=timeout)
-        conn.execute("SELECT COUNT(*) FROM sqlite_master").fetchone()
-        return conn
-    except sqlite3.OperationalError as exc:
-        if conn is not None:
-            conn.close()
-        text = str(exc)
-        if "unable to open" not in text and "readonly" not in text and "read-only" not in text:
-            raise
-    if os.access(path.parent, os.W_OK) and os.access(path, os.W_OK):
-        # the folder is writable, so the failure was not the medium: let the caller explain it
-        raise sqlite3.OperationalError(f"unable to open database file {path}")
-    conn = sqlite3.connect(f"{uri}?mode=ro&immutable=1", uri=True, timeout=timeout)
-    conn.execute("SELECT COUNT(*) FROM sqlite_master").fetchone()
-    return conn
-
-
-def _explain(exc: sqlite3.Error, path: Path) -> str:
-    text = str(exc)
-    if "locked" in text or "busy" in text:
-        return f"results store {path} is locked by another process; wait for it or pass --store DIR"
-    if "readonly" in text or "read-only" in text or "unable to open" in text:
-        return f"cannot write results store {path} ({text}); pass --store DIR or fix its permissions"
-    if "full" in text:
-        return f"results store {path}: database or disk is full; free space or pass --store DIR"
-    if "malformed" in text or "not a database" in text:
-        return f"results store {path} is corrupt ({text}); move it aside and rerun"
-    return f"results store {path}: {text}"

@@ -59,8 +59,12 @@ class SearchConfig:
                 raise ValueError(f"{name} must be [low, high] with low <= high")
 
 
-def storage_url(root: Path) -> str:
-    """``sqlite:///<root>/optuna.sqlite`` (absolute path)."""
+def storage_url(root: Path, store: Any = None) -> str:
+    """The results store's database when it is a server (so a search runs on many nodes), else
+    ``sqlite:///<root>/optuna.sqlite`` (absolute path)."""
+    server = store.optuna_url() if store is not None and hasattr(store, "optuna_url") else None
+    if server:
+        return server
     root.mkdir(parents=True, exist_ok=True)
     return f"sqlite:///{(root / 'optuna.sqlite').resolve()}"
 
@@ -112,7 +116,7 @@ class Search:
         root = run.shared_dir
         name = cfg.study_name or f"peft-search-{run.id}"
         optuna.logging.set_verbosity(optuna.logging.WARNING)
-        study = optuna.create_study(study_name=name, storage=storage_url(root), direction="maximize",
+        study = optuna.create_study(study_name=name, storage=storage_url(root, run.store), direction="maximize",
                                     sampler=optuna.samplers.TPESampler(seed=run.seed), load_if_exists=True)
         done = [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]
         remaining = max(0, cfg.n_trials - len(done))

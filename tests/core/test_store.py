@@ -138,3 +138,110 @@ def test_opening_a_new_store_while_another_process_creates_it_waits(tmp_path):
     assert store.get("r1").attempts == 1  # written once the other process let go
     release.join()
     other.close()
+
+
+_VERSION_1 = """
+CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT);
+CREATE TABLE runs(id TEXT PRIMARY KEY, label TEXT, preset TEXT, status TEXT NOT NULL, reason TEXT,
+    spec TEXT NOT NULL, env TEXT, command TEXT, run_dir TEXT, created REAL NOT NULL, updated REAL NOT NULL,
+    attempts INTEGER NOT NULL DEFAULT 1);
+CREATE TABLE steps(run_id TEXT NOT NULL, step INTEGER NOT NULL, key TEXT NOT NULL, value REAL, time REAL NOT NULL);
+CREATE INDEX steps_run ON steps(run_id, key, step);
+CREATE TABLE results(run_id TEXT NOT NULL, key TEXT NOT NULL, value REAL, text TEXT, PRIMARY KEY(run_id, key));
+CREATE TABLE measurements(run_id TEXT NOT NULL, name TEXT NOT NULL, data TEXT NOT NULL, PRIMARY KEY(run_id, name));
+CREATE TABLE groups(id TEXT PRIMARY KEY, kind TEXT NOT NULL, name TEXT, command TEXT, spec TEXT, created REAL NOT NULL);
+CREATE TABLE group_runs(group_id TEXT NOT NULL, run_id TEXT NOT NULL, position INTEGER, PRIMARY KEY(group_id, run_id));
+INSERT INTO meta VALUES('schema_version', '1');
+INSERT INTO runs VALUES('old1', 'kept', '', 'done', NULL, '{}', '{}', 'lmbench run', '/elsewhere/old1', 1.0, 2.0, 1);
+INSERT INTO steps VALUES('old1', 0, 'loss', 3.0, 1.0);
+INSERT INTO results VALUES('old1', 'val_loss', 2.5, NULL);
+"""
+
+
+def test_version_1_store_upgrades_in_place(tmp_path):
+    """A store written before migrations (schema 1, no leases table) is upgraded on open, data kept;
+    opened read-only it is read as it is."""
+    old = sqlite3.connect(tmp_path / "lmbench.sqlite")
+    old.executescript(_VERSION_1)
+    old.close()
+    ro = Store(tmp_path, readonly=True)
+    assert ro.get("old1").results == {"val_loss": 2.5} and ro.lease_holder("old1") is None
+    ro.close()
+    store = Store(tmp_path)
+    record = store.get("old1")
+    assert (record.label, record.results, record.run_dir) == ("kept", {"val_loss": 2.5}, str((tmp_path / "old1").absolute()))
+    assert store.steps("old1") == {"loss": [(0, 3.0)]}
+    conn = sqlite3.connect(tmp_path / "lmbench.sqlite")
+    assert conn.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()[0] == "2"
+    assert conn.execute("SELECT version_num FROM lmbench_alembic_version").fetchone()[0] == "0002"
+    indexes = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='index'")}
+    assert {"runs_updated", "group_runs_run", "steps_run"} <= indexes
+    assert conn.execute("SELECT COUNT(*) FROM leases").fetchone()[0] == 0  # created by the upgrade
+    conn.close()
+    from lmbench.lease import RunLease
+
+    RunLease(store, "old1").acquire().release()
+
+
+def _fill(root, run_id, loss, *, group=None):
+    store = Store(root)
+    store.start_run(run_id, {"model": {"name": "m"}}, label=run_id)
+    store.log_step(run_id, 0, {"loss": 3.0})
+    store.log_step(run_id, 1, {"loss": loss})
+    store.add_measurement(run_id, "step_time", {"median": 0.1})
+    store.finish_run(run_id, "done", results={"val_loss": loss, "note": "x"})
+    if group:
+        store.add_group(group, "sweep", group, "lmbench sweep", {}, [run_id])
+    store.run_dir(run_id).mkdir(parents=True, exist_ok=True)
+    (store.run_dir(run_id) / "log.txt").write_text(f"log of {run_id}\n")
+    store.close()
+
+
+def test_store_merge_copies_new_runs_and_reports_conflicts(tmp_path):
+    from lmbench.cli import cli
+    from click.testing import CliRunner
+
+    a, b, dst = tmp_path / "a", tmp_path / "b", tmp_path / "dst"
+    _fill(a, "shared", 1.0, group="grid-a")
+    _fill(a, "only_a", 2.0)
+    _fill(b, "shared", 1.0)  # the same run, made elsewhere
+    _fill(b, "only_b", 4.0)
+    _fill(dst, "clash", 1.0)
+    _fill(b, "clash", 9.0)  # same id, other results: a conflict
+    result = CliRunner().invoke(cli, ["store", "merge", str(a), str(b), str(dst), "--json"])
+    assert result.exit_code == 1 and "conflict" in str(result.exception)
+    summary = json.loads(result.stdout)
+    assert sorted(summary["copied"]) == ["only_a", "only_b", "shared"] and summary["same"] == ["shared"]
+    assert summary["conflicts"] == [{"run": "clash", "source": str(b), "fields": ["results", "steps"]}]
+    merged = Store(dst, readonly=True)
+    assert merged.get("clash").results["val_loss"] == 1.0  # never overwritten
+    assert merged.get("only_b").results == {"val_loss": 4.0, "note": "x"}
+    assert merged.steps("only_a") == {"loss": [(0, 3.0), (1, 2.0)]}
+    assert merged.measurements("only_a") == {"step_time": {"median": 0.1}}
+    assert merged.group_info("grid-a")["runs"] == ["shared"]
+    assert (dst / "only_a" / "log.txt").read_text() == "log of only_a\n"
+    again = CliRunner().invoke(cli, ["store", "merge", str(a), str(dst), "--json"])  # idempotent
+    assert again.exit_code == 0 and json.loads(again.stdout)["copied"] == []
+
+
+def test_import_jsonl_round_trip(tmp_path):
+    from lmbench.cli import cli
+    from click.testing import CliRunner
+
+    _fill(tmp_path / "a", "r1", 1.5)
+    out = tmp_path / "runs.jsonl"
+    with open(out, "w") as handle:
+        Store(tmp_path / "a", readonly=True).export_jsonl(handle)
+    runner = CliRunner()
+    first = runner.invoke(cli, ["import", str(out), "--store", str(tmp_path / "b"), "--json"])
+    assert first.exit_code == 0, first.output
+    assert json.loads(first.stdout)["copied"] == ["r1"]
+    record = Store(tmp_path / "b", readonly=True).get("r1")
+    assert record.results == {"val_loss": 1.5, "note": "x"} and record.label == "r1"
+    assert Store(tmp_path / "b", readonly=True).steps("r1") == {"loss": [(0, 3.0), (1, 1.5)]}
+    second = runner.invoke(cli, ["import", str(out), "--store", str(tmp_path / "b"), "--json"])
+    assert second.exit_code == 0 and json.loads(second.stdout)["same"] == ["r1"]
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"id": "x"}\n')
+    result = runner.invoke(cli, ["import", str(bad), "--store", str(tmp_path / "b")])
+    assert result.exit_code == 1 and "bad.jsonl:1 is not a run exported by `lmbench export`" in str(result.exception)

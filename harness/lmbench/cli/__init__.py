@@ -24,9 +24,10 @@ from ..errors import LmbenchError
 from .common import EXIT_INTERRUPTED
 from .fetching import fetch_cmd
 from .inspecting import env_cmd, export_cmd, list_cmd, plugins_cmd, show_cmd, status_cmd
-from .results import compare_cmd, report_cmd
 from .noise import noise_cmd
+from .results import compare_cmd, report_cmd
 from .running import run_cmd, sweep_cmd
+from .storing import import_cmd, store_cmd
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -48,7 +49,7 @@ def cli(ctx: click.Context, debug: bool) -> None:
 
 
 for _command in (run_cmd, sweep_cmd, list_cmd, plugins_cmd, show_cmd, export_cmd, env_cmd, report_cmd, compare_cmd,
-                 fetch_cmd, noise_cmd, status_cmd):
+                 fetch_cmd, noise_cmd, status_cmd, store_cmd, import_cmd):
     cli.add_command(_command)
 
 

@@ -86,7 +86,7 @@ _save = save_figure
 # -- learning curves --------------------------------------------------------------------------
 def step_clock(store: Store, run_id: str) -> dict[int, float]:
     """Seconds since the run's first logged step, per step (the last write of a step wins)."""
-    rows = store.conn.execute("SELECT step, time FROM steps WHERE run_id=? ORDER BY rowid", (run_id,)).fetchall()
+    rows = store.step_times(run_id)
     clock: dict[int, float] = {}
     for step, time in rows:
         clock[int(step)] = float(time)

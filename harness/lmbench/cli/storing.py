@@ -1,0 +1,90 @@
+"""Commands on whole stores: ``lmbench store merge SRC... DST`` and ``lmbench import runs.jsonl``.
+
+Also :data:`artifacts_option` (``--artifacts DIR``, ``LMBENCH_ARTIFACTS``): where a database store
+keeps its run folders; commands that take ``--store`` take it beside.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from typing import Any
+
+import click
+
+from ..errors import LmbenchError
+from .common import console, json_option, store_option
+
+
+def _set_artifacts(ctx: click.Context, param: click.Parameter, value: str | None) -> None:
+    if value:
+        os.environ["LMBENCH_ARTIFACTS"] = value
+
+
+#: ``--artifacts DIR``: run folders of a database store (``--store postgresql+psycopg://...``).
+artifacts_option = click.option(
+    "--artifacts", type=click.Path(file_okay=False), default=None, expose_value=False, callback=_set_artifacts,
+    is_eager=True, metavar="DIR",
+    help="Run folders (checkpoints, reports) of a database store, on a filesystem every node sees [env LMBENCH_ARTIFACTS].")
+
+
+def _finish(report: Any, as_json: bool) -> None:
+    if as_json:
+        click.echo(json.dumps({"copied": report.copied, "same": report.same, "groups": report.groups,
+                               "conflicts": [{"run": r, "source": s, "fields": f} for r, s, f in report.conflicts]},
+                              indent=2))
+    out = console()
+    for line in report.lines():
+        out.print(line, markup=False)
+    if report.conflicts:
+        raise LmbenchError(f"{len(report.conflicts)} run(s) conflict and were left as they are in the destination; "
+                           "compare them with `lmbench show` and remove the wrong copy by hand")
+
+
+@click.group("store")
+def store_cmd() -> None:
+    """Whole-store operations (merge stores made on different machines)."""
+
+
+@store_cmd.command("merge")
+@click.argument("locations", nargs=-1, required=True, metavar="SRC... DST")
+@artifacts_option
+@json_option
+def merge_cmd(locations: tuple[str, ...], as_json: bool) -> None:
+    """Copy runs of each SRC store (folder or URL) into DST: same run id = same run; conflicts are
+    reported and nothing is overwritten."""
+    from ..store import Store
+    from ..store_merge import merge_stores
+
+    if len(locations) < 2:
+        raise LmbenchError("give at least one source store and the destination: lmbench store merge SRC... DST")
+    *sources, destination = locations
+    dst = Store(destination)
+    report = merge_stores([Store(s, readonly=True) for s in sources], dst)
+    _finish(report, as_json)
+
+
+@click.command("import")
+@click.argument("files", nargs=-1, required=True, metavar="RUNS.jsonl...")
+@store_option
+@artifacts_option
+@json_option
+def import_cmd(files: tuple[str, ...], store_dir: str | None, as_json: bool) -> None:
+    """Add runs from `lmbench export` files (`-` reads stdin) to the store; conflicts are reported,
+    nothing is overwritten."""
+    from ..store import Store
+    from ..store_merge import MergeReport, jsonl_payloads, merge_into
+
+    dst = Store(store_dir)
+    report = MergeReport()
+    for name in files:
+        if name == "-":
+            merge_into(dst, jsonl_payloads(sys.stdin, "stdin"), "stdin", report)
+            continue
+        try:
+            with open(name, encoding="utf-8") as handle:
+                merge_into(dst, jsonl_payloads(handle, name), name, report)
+        except OSError as exc:
+            raise LmbenchError(f"cannot read {name} ({exc.strerror or exc}); give a file written by `lmbench export`")
+    _finish(report, as_json)
