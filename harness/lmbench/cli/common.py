@@ -6,6 +6,7 @@ command runs, so ``lmbench --help`` stays fast.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
@@ -18,8 +19,26 @@ UNBOUNDED_WIDTH = 1000
 #: Exit status of a run stopped by Ctrl-C (128 + SIGINT).
 EXIT_INTERRUPTED = 130
 
-store_option = click.option("--store", "store_dir", envvar="LMBENCH_STORE", type=click.Path(file_okay=False),
-                            default=None, help="Results store folder [default: ./runs or $LMBENCH_STORE].")
+_store_location = click.option(
+    "--store", "store_dir", envvar="LMBENCH_STORE", type=click.Path(file_okay=False), default=None,
+    help="Results store: a folder [default: ./runs or $LMBENCH_STORE] or postgresql+psycopg://USER@HOST/DB.")
+
+
+def _set_artifacts(ctx: click.Context, param: click.Parameter, value: str | None) -> None:
+    if value:
+        os.environ["LMBENCH_ARTIFACTS"] = value
+
+
+#: ``--artifacts DIR``: run folders of a database store (``--store postgresql+psycopg://...``).
+artifacts_option = click.option(
+    "--artifacts", type=click.Path(file_okay=False), default=None, expose_value=False, callback=_set_artifacts,
+    is_eager=True, metavar="DIR",
+    help="Run folders (checkpoints, reports) of a database store, on a filesystem every node sees [env LMBENCH_ARTIFACTS].")
+
+
+def store_option(command: Any) -> Any:
+    """``--store`` and, beside it, ``--artifacts`` (the run folders of a database store)."""
+    return _store_location(artifacts_option(command))
 json_option = click.option("--json", "as_json", is_flag=True, help="Machine-readable JSON on stdout.")
 
 

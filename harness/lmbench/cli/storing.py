@@ -1,32 +1,19 @@
 """Commands on whole stores: ``lmbench store merge SRC... DST`` and ``lmbench import runs.jsonl``.
 
-Also :data:`artifacts_option` (``--artifacts DIR``, ``LMBENCH_ARTIFACTS``): where a database store
-keeps its run folders; commands that take ``--store`` take it beside.
+Every command that takes ``--store`` also takes ``--artifacts DIR`` (``LMBENCH_ARTIFACTS``): where a
+database store keeps its run folders (see :data:`lmbench.cli.common.artifacts_option`).
 """
 
 from __future__ import annotations
 
 import json
-import os
 import sys
 from typing import Any
 
 import click
 
 from ..errors import LmbenchError
-from .common import console, json_option, store_option
-
-
-def _set_artifacts(ctx: click.Context, param: click.Parameter, value: str | None) -> None:
-    if value:
-        os.environ["LMBENCH_ARTIFACTS"] = value
-
-
-#: ``--artifacts DIR``: run folders of a database store (``--store postgresql+psycopg://...``).
-artifacts_option = click.option(
-    "--artifacts", type=click.Path(file_okay=False), default=None, expose_value=False, callback=_set_artifacts,
-    is_eager=True, metavar="DIR",
-    help="Run folders (checkpoints, reports) of a database store, on a filesystem every node sees [env LMBENCH_ARTIFACTS].")
+from .common import artifacts_option, console, json_option, store_option
 
 
 def _finish(report: Any, as_json: bool) -> None:
@@ -68,7 +55,6 @@ def merge_cmd(locations: tuple[str, ...], as_json: bool) -> None:
 @click.command("import")
 @click.argument("files", nargs=-1, required=True, metavar="RUNS.jsonl...")
 @store_option
-@artifacts_option
 @json_option
 def import_cmd(files: tuple[str, ...], store_dir: str | None, as_json: bool) -> None:
     """Add runs from `lmbench export` files (`-` reads stdin) to the store; conflicts are reported,
