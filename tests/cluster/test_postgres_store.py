@@ -15,6 +15,7 @@ from lmbench.errors import RunBusyError, StoreError
 from lmbench.lease import Holder, RunLease
 from lmbench.store import Store
 from lmbench.store_pgtest import fresh_database, server_url
+from lmbench.store_schema import SCHEMA_VERSION
 
 
 @pytest.fixture(scope="session")
@@ -56,8 +57,8 @@ def test_round_trip_and_reopen_by_folder(pg_url, tmp_path):
     out = io.StringIO()
     assert again.export_jsonl(out) == 1 and json.loads(out.getvalue())["steps"]["loss"] == [[0, 2.0], [1, 1.5]]
     with sa.create_engine(pg_url).connect() as c:
-        assert c.execute(sa.text("SELECT value FROM meta WHERE key='schema_version'")).scalar() == "2"
-        assert c.execute(sa.text("SELECT version_num FROM lmbench_alembic_version")).scalar() == "0002"
+        assert c.execute(sa.text("SELECT value FROM meta WHERE key='schema_version'")).scalar() == str(SCHEMA_VERSION)
+        assert c.execute(sa.text("SELECT version_num FROM lmbench_alembic_version")).scalar() == "0003"
 
 
 def test_database_store_without_artifacts_folder_is_one_clear_line(pg_url, monkeypatch):

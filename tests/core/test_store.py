@@ -10,6 +10,7 @@ import pytest
 
 from lmbench.errors import StoreError, UnknownNameError
 from lmbench.store import Store, content_id
+from lmbench.store_schema import SCHEMA_VERSION
 
 
 def test_round_trip(tmp_path):
@@ -172,8 +173,9 @@ def test_version_1_store_upgrades_in_place(tmp_path):
     assert (record.label, record.results, record.run_dir) == ("kept", {"val_loss": 2.5}, str((tmp_path / "old1").absolute()))
     assert store.steps("old1") == {"loss": [(0, 3.0)]}
     conn = sqlite3.connect(tmp_path / "lmbench.sqlite")
-    assert conn.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()[0] == "2"
-    assert conn.execute("SELECT version_num FROM lmbench_alembic_version").fetchone()[0] == "0002"
+    assert conn.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()[0] == str(SCHEMA_VERSION)
+    assert conn.execute("SELECT version_num FROM lmbench_alembic_version").fetchone()[0] == "0003"
+    assert "label" in {r[1] for r in conn.execute("PRAGMA table_info(group_runs)")}  # 0003: labels per group
     indexes = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='index'")}
     assert {"runs_updated", "group_runs_run", "steps_run"} <= indexes
     assert conn.execute("SELECT COUNT(*) FROM leases").fetchone()[0] == 0  # created by the upgrade
