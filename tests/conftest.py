@@ -12,11 +12,40 @@ from pathlib import Path
 import pytest
 
 
+#: torchrun's variables: a test that leaves them set makes every later run join a process group
+#: that never forms (each then waits out the 30-minute rendezvous timeout).
+DISTRIBUTED_ENV = ("RANK", "WORLD_SIZE", "LOCAL_RANK", "LOCAL_WORLD_SIZE", "MASTER_ADDR", "MASTER_PORT")
+
+
 @pytest.fixture(autouse=True)
 def _isolate_store(tmp_path, monkeypatch):
-    """Runs made by a test land in its temporary folder, never in ./runs."""
+    """Runs made by a test land in its temporary folder, never in ./runs.
+
+    ``LMBENCH_ARTIFACTS`` (set in-process by ``--artifacts`` under click's CliRunner) is recorded
+    and unset, so the test's value is removed again afterwards.
+    """
     monkeypatch.setenv("LMBENCH_STORE", str(tmp_path / "runs"))
     monkeypatch.setenv("LMBENCH_CACHE", os.environ.get("LMBENCH_CACHE", str(Path.home() / ".cache" / "lmbench")))
+    monkeypatch.setenv("LMBENCH_ARTIFACTS", "")
+    monkeypatch.delenv("LMBENCH_ARTIFACTS")
+
+
+@pytest.fixture(autouse=True)
+def _distributed_env_kept():
+    """Fail the test that leaves torchrun's variables changed (and put them back).
+
+    Set up before ``monkeypatch`` (autouse fixtures go by name), so it checks after monkeypatch undoes.
+    """
+    before = {name: os.environ.get(name) for name in DISTRIBUTED_ENV}
+    yield
+    leaked = sorted(name for name in DISTRIBUTED_ENV if os.environ.get(name) != before[name])
+    for name in leaked:
+        if before[name] is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = before[name]
+    if leaked:
+        pytest.fail(f"the test left {', '.join(leaked)} changed in os.environ (restore them with monkeypatch)")
 
 
 @pytest.fixture

@@ -132,13 +132,13 @@ def test_metrics_equal_scikit_learn():
 
 @pytest.fixture(scope="module")
 def tokenizer(tmp_path_factory):
-    import os
+    with pytest.MonkeyPatch.context() as env:  # the module's cache, unset again after its tests
+        env.setenv("LMBENCH_CACHE", str(tmp_path_factory.mktemp("cache")))
+        from lmbench_attention.tokenizer import WordPieceConfig, WordPieceTokenizer
 
-    os.environ.setdefault("LMBENCH_CACHE", str(tmp_path_factory.mktemp("cache")))
-    from lmbench_attention.tokenizer import WordPieceConfig, WordPieceTokenizer
-
-    texts = [f"the movie number {i} was {'great' if i % 2 else 'terrible'} and the actors were fine" for i in range(300)]
-    return WordPieceTokenizer(WordPieceConfig(vocab_size=200, min_frequency=1), texts=texts)
+        texts = [f"the movie number {i} was {'great' if i % 2 else 'terrible'} and the actors were fine"
+                 for i in range(300)]
+        yield WordPieceTokenizer(WordPieceConfig(vocab_size=200, min_frequency=1), texts=texts)
 
 
 def test_wordpiece_roundtrip_and_specials(tokenizer):

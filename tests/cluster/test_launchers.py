@@ -77,7 +77,8 @@ def test_a_multi_node_point_exports_torch_distributed_env_from_slurm(tmp_path, m
     from lmbench.launchers import slurm
 
     for var in ("MASTER_ADDR", "MASTER_PORT", "RANK", "WORLD_SIZE", "LOCAL_RANK", "LOCAL_WORLD_SIZE"):
-        monkeypatch.delenv(var, raising=False)
+        monkeypatch.setenv(var, "")  # recorded, so teardown removes what submitit exports below
+        monkeypatch.delenv(var)
     fake_slurm = {"SUBMITIT_EXECUTOR": "slurm", "SLURM_JOB_ID": "77", "SLURM_NTASKS": "4", "SLURM_JOB_NUM_NODES": "2",
                   "SLURM_NODEID": "1", "SLURM_JOB_NODELIST": "gpu[07-08]", "SLURM_PROCID": "3", "SLURM_LOCALID": "1"}
     for key, value in fake_slurm.items():

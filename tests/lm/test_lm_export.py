@@ -15,10 +15,9 @@ transformers = pytest.importorskip("transformers")
 
 @pytest.fixture(scope="module")
 def gpt2_tokenizer(tmp_path_factory):
-    import os
-
-    os.environ.setdefault("LMBENCH_CACHE", str(tmp_path_factory.mktemp("cache")))
-    return GPT2Tokenizer(GPT2Tokenizer.Config())
+    with pytest.MonkeyPatch.context() as env:  # the module's cache, unset again after its tests
+        env.setenv("LMBENCH_CACHE", str(tmp_path_factory.mktemp("cache")))
+        yield GPT2Tokenizer(GPT2Tokenizer.Config())
 
 
 def _model(vocab: int, **overrides) -> TransformerLanguageModel:
