@@ -42,7 +42,7 @@ from .errors import LmbenchError
 from .noise import load_noise, run_kind
 from .numbers import fmt_number, format_change, is_number
 from .points import group_points, recipe_plugin, resolve_side
-from .results import NEUTRAL, Renamed, ResultRegistry, canonical_results, vocabulary
+from .results import NEUTRAL, PER_EXAMPLE, Renamed, ResultRegistry, canonical_results, vocabulary
 from .stats import (bh_adjust, bootstrap_ratio_ci, center, chrf_paired_pvalue, mcnemar_pvalue, paired_ratio_ci,
                     paired_t_pvalue, relative_change, summarize, welch_pvalue)
 from .store import RunRecord, Store
@@ -236,7 +236,7 @@ def _per_example(store: Store, records: Sequence[RunRecord], vocab: ResultRegist
     done = [r for r in records if r.ok]
     if len(done) != 1:
         return {}
-    data = store.measurements(done[0].id).get("per_example") or {}
+    data = store.measurements(done[0].id).get(PER_EXAMPLE) or {}
     return {vocab.canonical(k): v for k, v in data.items() if isinstance(v, (list, dict))}
 
 

@@ -224,6 +224,13 @@ class Run:
         if self.dist.is_main and self.store is not None:
             self.store.add_measurement(self.id, name, data)
 
+    def record_per_example(self, scores: dict[str, list[float]]) -> None:
+        """Store per-example scores (result name -> one value per evaluation example or batch, in a
+        fixed order), so that ``lmbench compare`` pairs two single runs example by example."""
+        from .results import PER_EXAMPLE
+
+        self.record(PER_EXAMPLE, scores)
+
     def info(self, message: str, *args: Any) -> None:
         """A human status line (stderr, and the run's log file)."""
         if self.dist.is_main:

@@ -34,13 +34,17 @@ from typing import Any
 from .errors import PluginError
 
 __all__ = ["ResultSpec", "ResultRegistry", "BoundResultRegistry", "CORE_RESULTS", "vocabulary", "HIGHER", "LOWER",
-           "NEUTRAL", "DIRECTIONS", "RESULT_KINDS"]
+           "NEUTRAL", "DIRECTIONS", "RESULT_KINDS", "PER_EXAMPLE"]
 
 HIGHER, LOWER, NEUTRAL = 1, -1, 0
 #: Declared direction -> sign used by tables and comparisons.
 DIRECTIONS = {"higher": HIGHER, "lower": LOWER, "none": NEUTRAL}
 #: What a result is: how good the answer is, what it cost, or a fact about the run.
 RESULT_KINDS = ("quality", "cost", "info")
+#: The measurement that holds a run's per-example (or per-batch) scores, result name -> list
+#: aligned by example index; ``lmbench compare`` pairs two single runs by it
+#: (:meth:`lmbench.context.Run.record_per_example` writes it).
+PER_EXAMPLE = "per_example"
 #: Units shown in another scale: unit -> (shown unit, factor applied to the stored value).
 _DISPLAY = {"bytes": ("MiB", 1.0 / 2**20)}
 
@@ -141,7 +145,7 @@ CORE_RESULTS: tuple[ResultSpec, ...] = (
                description="training FLOPs per token by formula (a property of the model)"),
     ResultSpec("train_tokens", "none", "info", "tokens", "train tokens", description="tokens trained on"),
     ResultSpec("gen_tokens", "none", "info", "tokens", "gen tokens", description="tokens generated"),
-    ResultSpec("steps", "none", "info", "", "steps", description="optimizer steps taken"),
+    ResultSpec("steps", "none", "info", "", "steps", aliases=("train_steps",), description="optimizer steps taken"),
     ResultSpec("step_time_p10_ms", "lower", "cost", "ms", "step p10 (ms)", description="10th percentile step time"),
     ResultSpec("step_time_p90_ms", "lower", "cost", "ms", "step p90 (ms)", description="90th percentile step time"),
     ResultSpec("train_tokens_kind", kind="info", header="tokens counted",

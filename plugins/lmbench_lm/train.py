@@ -311,8 +311,8 @@ class Train:
                 run.add_results(**split_results)
                 results.update(split_results)
                 per_example[f"{name}_loss"] = ev["batch_losses"]
-            if per_example and run.dist.is_main:
-                run.record("per_example", per_example)
+            if per_example:
+                run.record_per_example(per_example)
         tokens_kind = "target tokens, padding excluded" if c.batching == "padded" else "target tokens"
         results.update(cost_results(seconds=state["elapsed"], tokens=state["tokens"], tokens_kind=tokens_kind,
                                     steps=state["step"], stopped_by=stopped, clock=self.clock, memory=self.memory,
