@@ -213,7 +213,7 @@ def chrf_paired_pvalue(a_hyps: Sequence[str], b_hyps: Sequence[str], references:
 
     if not (len(a_hyps) == len(b_hyps) == len(references)):
         raise ValueError("a paired chrF++ test needs one hypothesis per reference on both sides")
-    test = PairedTest([("A", list(a_hyps)), ("B", list(b_hyps))], {"chrf": CHRF(word_order=2)},
+    test = PairedTest([("A", list(a_hyps)), ("B", list(b_hyps))], {"chrF++": CHRF(word_order=2)},
                       references=[list(references)], test_type="bs", n_samples=n_samples)
     _, scores = test()
     key = next(k for k in scores if k != "System")

@@ -4,8 +4,8 @@ Cost results (``train_tokens_per_s``, ``trainable_params``, ``gen_tokens_per_s``
 ...) are the core's shared vocabulary, computed by :func:`lmbench.training.cost_results`;
 ``train_tokens_per_s`` counts the input tokens of the batches trained on, padding excluded
 (``train_tokens_kind`` says so), over ``train_seconds``, the training phase with its evaluations.
-Old result names are read as the new ones: ``train_steps`` as ``steps`` (declared here),
-``train_time_s`` as ``train_seconds`` and ``stopped`` as ``stopped_by`` (declared by the core).
+Old result names are read as the new ones (the core declares the aliases): ``train_steps`` as
+``steps``, ``train_time_s`` as ``train_seconds`` and ``stopped`` as ``stopped_by``.
 """
 
 from __future__ import annotations
@@ -34,8 +34,6 @@ RESULTS = (
     ResultSpec("val_ppl_base", kind="info", header="val ppl before", description="base model's validation perplexity"),
     ResultSpec("trainable_percent", "none", "cost", "%", "trainable %", description="trainable share of parameters"),
     ResultSpec("method", kind="info", header="method", description="adaptation method (ia3, lora, full)"),
-    ResultSpec("steps", kind="info", header="steps", aliases=("train_steps",),
-               description="optimizer steps taken (the shared key; peft.train called it train_steps)"),
     ResultSpec("train_examples", kind="info", header="train examples", description="examples trained on"),
     ResultSpec("epoch_end", kind="info", header="epoch",
                description="per-step log: epochs done when the validation loss was measured"),

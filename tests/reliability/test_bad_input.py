@@ -30,7 +30,7 @@ def _fails(capsys, argv, *expected):
 
 
 @pytest.mark.parametrize("argv, expected", [
-    (["--set", "recipe.max_steps=-5"], "recipe.max_steps = -5 is negative"),
+    (["--set", "recipe.max_steps=-5"], "recipe.max_steps must be >= 0 (got -5)"),
     (["--set", "run.timeout=-1"], "run.timeout = -1 is negative"),
     (["--nproc", "0"], "--nproc 0"),
     (["--set", "recipe.budget=1e400"], "recipe.budget = inf is not a finite number"),

@@ -14,7 +14,8 @@ ROOT = Path(__file__).resolve().parents[2]
 #: Ordinary words a lab also happens to use as a name; the core uses them in their ordinary sense
 #: (spec tables, the timing statistics' ``samples``, seed-pooled ``points``).
 ORDINARY = {"dataset", "attention", "samples", "points", "epochs", "epoch", "baseline", "method", "dims", "params",
-            "batch_size"}  # generic words; batch_size is also a shared config key of lmbench.training
+            "batch_size", "seq_len"}  # generic words; batch_size is also a shared config key of lmbench.training,
+# seq_len an argument of the core's FLOPs formula
 LABS = ("lm", "attention", "peft", "looped")
 
 
