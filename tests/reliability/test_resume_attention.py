@@ -5,15 +5,13 @@ from __future__ import annotations
 
 import json
 import random
-import sqlite3
 from pathlib import Path
 
 import pytest
 
-from lmbench.store import Store
 from lmbench.testing import run_spec
 
-from .conftest import lmbench_process, wait_for
+from .conftest import kill_9_then_resume
 
 torch = pytest.importorskip("torch")
 pytest.importorskip("transformers")
@@ -64,40 +62,6 @@ def mlm_spec(docs: Path, recipe: str) -> dict:
                         "tokens_per_batch": 128, "val_texts": 20, "eval_every": 20})
 
 
-def _steps_logged(store_dir: Path) -> int:
-    try:
-        with sqlite3.connect(store_dir / "lmbench.sqlite", timeout=5) as conn:
-            return conn.execute("SELECT COUNT(DISTINCT step) FROM steps WHERE key='train_loss'").fetchone()[0]
-    except sqlite3.OperationalError:
-        return 0
-
-
-def _kill_then_resume(spec: dict, tmp_path: Path, kill_after_steps: int):
-    """Run ``spec`` as ``lmbench run``, SIGKILL it mid-training, run the same command again."""
-    spec_file = tmp_path / "spec.json"
-    spec_file.write_text(json.dumps(spec))
-    store_dir = tmp_path / "killed"
-    args = ("run", "--spec-json", str(spec_file), "--store", str(store_dir), "--no-report", "--json")
-    proc = lmbench_process(*args)
-    wait_for(lambda: _steps_logged(store_dir) >= kill_after_steps or proc.poll() is not None, what="training")
-    proc.kill()  # SIGKILL: no handler runs, no cleanup
-    proc.wait(30)
-    with Store(store_dir) as store:
-        [killed] = store.runs()
-        run_dir = Path(store.run_dir(killed.id))
-    assert killed.status == "abandoned", "the run finished before it could be killed; train longer"
-    assert (run_dir / "checkpoints" / "last.pt").exists()
-    again = lmbench_process(*args)
-    stdout, stderr = again.communicate(timeout=120)
-    assert again.returncode == 0, stderr[-3000:]
-    [resumed] = json.loads(stdout)["runs"]
-    assert resumed["status"] == "done", resumed
-    with Store(store_dir) as store:
-        record = store.get(resumed["id"])
-    assert record.attempts == 2 and "resumed from step" in (run_dir / "log.txt").read_text()
-    return record, run_dir
-
-
 def _same_weights(reference_dir: Path, resumed_dir: Path) -> None:
     ref = torch.load(reference_dir / "checkpoints" / "last.pt", weights_only=True)["model"]
     new = torch.load(resumed_dir / "checkpoints" / "last.pt", weights_only=True)["model"]
@@ -112,7 +76,7 @@ def test_kill_9_during_finetune_then_resume_equals_uninterrupted(docs, tmp_path)
     assert reference.status == "done", reference.reason
     assert reference.results["steps"] == 3 * 27 and reference.results["stopped_by"] == "max_steps"
 
-    record, run_dir = _kill_then_resume(spec, tmp_path, kill_after_steps=40)  # past an epoch and a checkpoint
+    record, run_dir = kill_9_then_resume(spec, tmp_path, kill_after_logged=40)  # past an epoch and a checkpoint
     assert record.id == reference.id
     for key in ("f1_macro", "accuracy", "val_f1_macro", "best_epoch", "steps", "train_tokens"):
         assert record.results[key] == pytest.approx(reference.results[key], rel=1e-9, abs=0), key
@@ -126,7 +90,7 @@ def test_kill_9_during_mlm_then_resume_equals_uninterrupted(docs, tmp_path, reci
     assert reference.status == "done", reference.reason
     assert reference.results["steps"] == 100
 
-    record, run_dir = _kill_then_resume(spec, tmp_path, kill_after_steps=30)  # past a validation
+    record, run_dir = kill_9_then_resume(spec, tmp_path, kill_after_logged=30)  # past a validation
     for key in ("val_loss", "train_loss", "steps", "train_tokens"):
         assert record.results[key] == pytest.approx(reference.results[key], rel=1e-9, abs=0), key
     _same_weights(Path(reference.run_dir), run_dir)

@@ -4,25 +4,16 @@ from __future__ import annotations
 
 import json
 import signal
-import sqlite3
 
 import pytest
 
 from lmbench.store import Store
 from lmbench.testing import run_spec
 
-from .conftest import lm_spec, lmbench_process, wait_for
+from .conftest import kill_9_then_resume, lm_spec, lmbench_process, steps_logged, wait_for
 
 pytest.importorskip("torch")
 STEPS, EVAL_EVERY = 300, 20
-
-
-def _steps_logged(store_dir) -> int:
-    try:
-        with sqlite3.connect(store_dir / "lmbench.sqlite", timeout=5) as conn:
-            return conn.execute("SELECT COUNT(DISTINCT step) FROM steps WHERE key='train_loss'").fetchone()[0]
-    except sqlite3.OperationalError:
-        return 0
 
 
 def _start(corpus, tmp_path, store_dir):
@@ -33,27 +24,11 @@ def _start(corpus, tmp_path, store_dir):
 
 
 def test_kill_9_mid_training_then_resume_equals_uninterrupted(corpus, tmp_path):
-    [reference] = run_spec(lm_spec(corpus, steps=STEPS, eval_every=EVAL_EVERY), tmp_path / "reference")
+    spec = lm_spec(corpus, steps=STEPS, eval_every=EVAL_EVERY)
+    [reference] = run_spec(spec, tmp_path / "reference")
     assert reference.status == "done", reference.reason
-
-    store_dir = tmp_path / "killed"
-    args, proc = _start(corpus, tmp_path, store_dir)
-    wait_for(lambda: _steps_logged(store_dir) >= 2 * EVAL_EVERY + 5 or proc.poll() is not None, what="training")
-    proc.kill()  # SIGKILL: no handler runs, no cleanup
-    proc.wait(30)
-    with Store(store_dir) as store:
-        [killed] = store.runs()
-    assert killed.status == "abandoned", "the run finished before it could be killed; raise STEPS"
-
-    again = lmbench_process(*args)
-    stdout, stderr = again.communicate(timeout=300)
-    assert again.returncode == 0, stderr[-3000:]
-    [resumed] = json.loads(stdout)["runs"]
-    assert resumed["id"] == reference.id and resumed["status"] == "done"
-    with Store(store_dir) as store:
-        record = store.get(resumed["id"])
-        log = (store.run_dir(record.id) / "log.txt").read_text()
-    assert record.attempts == 2 and "resumed from step" in log
+    record, _ = kill_9_then_resume(spec, tmp_path, 2 * EVAL_EVERY + 5)
+    assert record.id == reference.id
     for key in ("val_loss", "test_loss", "train_tokens", "steps"):
         assert record.results[key] == pytest.approx(reference.results[key], rel=1e-6), key
 
@@ -61,7 +36,7 @@ def test_kill_9_mid_training_then_resume_equals_uninterrupted(corpus, tmp_path):
 def test_ctrl_c_saves_records_interrupted_and_exits_130(corpus, tmp_path):
     store_dir = tmp_path / "interrupted"
     args, proc = _start(corpus, tmp_path, store_dir)
-    wait_for(lambda: _steps_logged(store_dir) >= 10 or proc.poll() is not None, what="training")
+    wait_for(lambda: steps_logged(store_dir) >= 10 or proc.poll() is not None, what="training")
     proc.send_signal(signal.SIGINT)
     stdout, stderr = proc.communicate(timeout=120)
     assert proc.returncode == 130, stderr[-3000:]
