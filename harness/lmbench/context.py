@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 from .config import ResolvedSpec, make_config
 from .errors import LmbenchError, NonFiniteError
 from .plugins import PluginHost
+from .results import PER_EXAMPLE
 from .store import Store
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -227,8 +228,6 @@ class Run:
     def record_per_example(self, scores: dict[str, list[float]]) -> None:
         """Store per-example scores (result name -> one value per evaluation example or batch, in a
         fixed order), so that ``lmbench compare`` pairs two single runs example by example."""
-        from .results import PER_EXAMPLE
-
         self.record(PER_EXAMPLE, scores)
 
     def info(self, message: str, *args: Any) -> None:

@@ -12,10 +12,10 @@ from lmbench.results import vocabulary
 
 ROOT = Path(__file__).resolve().parents[2]
 #: Ordinary words a lab also happens to use as a name; the core uses them in their ordinary sense
-#: (spec tables, the timing statistics' ``samples``, seed-pooled ``points``).
+#: (spec tables, the timing statistics' ``samples``, seed-pooled ``points``, ``batch_size`` as a
+#: shared config key of lmbench.training, ``seq_len`` as an argument of the core's FLOPs formula).
 ORDINARY = {"dataset", "attention", "samples", "points", "epochs", "epoch", "baseline", "method", "dims", "params",
-            "batch_size", "seq_len"}  # generic words; batch_size is also a shared config key of lmbench.training,
-# seq_len an argument of the core's FLOPs formula
+            "batch_size", "seq_len"}
 LABS = ("lm", "attention", "peft", "looped")
 
 
