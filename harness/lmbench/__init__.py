@@ -1,19 +1,109 @@
 """lmbench: a plugin-based benchmark harness for small language-model experiments.
 
-The core defines hook specifications (:mod:`lmbench.hookspecs`), typed registries
-(:mod:`lmbench.registry`), experiment specs (:mod:`lmbench.config`), the runner
-(:mod:`lmbench.runner`), measurement (:mod:`lmbench.measure`) and the results store
-(:mod:`lmbench.store`). Every experiment family is a plugin found through the ``lmbench``
-entry-point group. Importing this package does not import torch.
+This module is the public surface for plugin authors: everything a plugin may import is a name
+in :data:`__all__`, imported as ``from lmbench import ...``. Deeper modules are the harness's
+inside and move when the harness changes; docs/plugins.md lists what each public name is for and
+docs/architecture.md maps the inside.
+
+Importing ``lmbench`` imports neither torch nor any other heavy library: the hook marker, the
+version and the error types are defined on import, every other public name is loaded the first
+time it is used (:func:`__getattr__`), so ``lmbench --help`` and ``lmbench list`` stay fast.
 """
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
 
 import pluggy
 
+from .errors import (BudgetTooShortError, CapabilityError, ConfigError, DiskFullError, FileFormatError, LimitError,
+                     LmbenchError, NonFiniteError, PluginError, RunBusyError, StoreError, UnknownNameError)
+
 __version__ = "0.1.0"
 
+#: The pluggy project name: the hook prefix (``lmbench_``) and the entry-point group (``lmbench``).
 PROJECT = "lmbench"
 
 #: Decorator for plugin hook implementations: ``@hookimpl def lmbench_register_models(registry): ...``
 hookimpl = pluggy.HookimplMarker(PROJECT)
 
-__all__ = ["__version__", "hookimpl", "PROJECT"]
+#: Public name -> the module that defines it; loaded on first use by :func:`__getattr__`.
+_LAZY: dict[str, str] = {
+    # the Run context: the only door a recipe uses
+    "Run": "lmbench.context",
+    # component Protocols and recipe declarations (the contract)
+    **{name: "lmbench.components" for name in (
+        "AttentionCapabilities", "AttentionKernel", "CausalLM", "IncrementalDecoder", "FlopsCounter", "TextCorpus",
+        "LabelledSet", "LabelledSplit", "Tokenizer", "EncoderClassifier", "Metric", "StreamingMetric", "Recipe",
+        "Needs", "Requires", "NEXT_TOKEN", "CLASS_LABEL", "REGRESSION", "TEXT")},
+    # declared results
+    **{name: "lmbench.results" for name in ("ResultSpec", "HIGHER", "LOWER", "NEUTRAL")},
+    # config value types
+    "Seconds": "lmbench.config",
+    "Count": "lmbench.config",
+    # the training toolkit
+    **{name: "lmbench.training" for name in (
+        "TrainingConfig", "StopRule", "StepClock", "lr_at", "adamw", "param_groups", "clip_and_step",
+        "accumulation", "save_training_state", "restore_training_state", "rng_state", "set_rng_state",
+        "cost_results", "EnergyMeter")},
+    "LEGACY_KEYS": "lmbench.training.config",
+    # measurement
+    **{name: "lmbench.measure" for name in (
+        "time_fn", "TimingStats", "MemoryTracker", "Throughput", "transformer_flops_per_token", "count_flops",
+        "peak_flops", "mfu", "per_device_mfu")},
+    # figures
+    **{name: "lmbench.report.plots" for name in ("Figure", "pyplot", "save_figure", "figure_stem")},
+    "run_name": "lmbench.points",
+    # assets, caches, files
+    "WheelAsset": "lmbench.assets",
+    "locate": "lmbench.assets",
+    "cache_dir": "lmbench.cache",
+    "file_sha256": "lmbench.cache",
+    "hub_reachable": "lmbench.hub",
+    "read_text": "lmbench.files",
+    "atomic_folder": "lmbench.checkpoint",
+}
+
+__all__ = [
+    "__version__", "PROJECT", "hookimpl",
+    "LmbenchError", "ConfigError", "FileFormatError", "LimitError", "CapabilityError", "NonFiniteError",
+    "BudgetTooShortError", "PluginError", "StoreError", "DiskFullError", "RunBusyError", "UnknownNameError",
+    *_LAZY,
+]
+
+
+def __getattr__(name: str) -> Any:
+    """Load a public name on first use (PEP 562); the module is imported once, then cached here."""
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'lmbench' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))
+
+
+if TYPE_CHECKING:  # what type checkers and IDEs see; at run time these load lazily
+    from .assets import WheelAsset, locate
+    from .cache import cache_dir, file_sha256
+    from .checkpoint import atomic_folder
+    from .components import (CLASS_LABEL, NEXT_TOKEN, REGRESSION, TEXT, AttentionCapabilities, AttentionKernel,
+                             CausalLM, EncoderClassifier, FlopsCounter, IncrementalDecoder, LabelledSet,
+                             LabelledSplit, Metric, Needs, Recipe, Requires, StreamingMetric, TextCorpus, Tokenizer)
+    from .config import Count, Seconds
+    from .context import Run
+    from .files import read_text
+    from .hub import hub_reachable
+    from .measure import (MemoryTracker, Throughput, TimingStats, count_flops, mfu, peak_flops, per_device_mfu,
+                          time_fn, transformer_flops_per_token)
+    from .points import run_name
+    from .report.plots import Figure, figure_stem, pyplot, save_figure
+    from .results import HIGHER, LOWER, NEUTRAL, ResultSpec
+    from .training import (EnergyMeter, StepClock, StopRule, TrainingConfig, accumulation, adamw, clip_and_step,
+                           cost_results, lr_at, param_groups, restore_training_state, rng_state,
+                           save_training_state, set_rng_state)
+    from .training.config import LEGACY_KEYS

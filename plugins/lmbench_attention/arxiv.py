@@ -14,8 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from lmbench.errors import ConfigError, LmbenchError
-from lmbench.hub import hub_reachable
+from lmbench import ConfigError, LmbenchError, hub_reachable
 
 from .data import ClassificationDataset, DataConfig, Split, _shared, find_file, read_rows, truncate_words
 

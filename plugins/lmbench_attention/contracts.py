@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any, Protocol, runtime_checkable
 
-from lmbench.components import CLASS_LABEL, AttentionKernel, EncoderClassifier, LabelledSet, Needs, Requires
+from lmbench import CLASS_LABEL, AttentionKernel, EncoderClassifier, LabelledSet, Needs, Requires
 
 
 @runtime_checkable

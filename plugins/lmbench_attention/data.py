@@ -15,8 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from lmbench.errors import ConfigError, FileFormatError, LmbenchError
-from lmbench.hub import hub_reachable
+from lmbench import ConfigError, FileFormatError, LmbenchError, hub_reachable
 
 
 @dataclass

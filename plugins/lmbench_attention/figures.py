@@ -22,8 +22,8 @@ MEASUREMENTS = ("scaling",)
 @hookimpl
 def lmbench_report_figures(runs, store, out_dir):
     """One log-log time/memory figure per run that recorded a ``scaling`` measurement."""
-    from lmbench.points import run_name
-    from lmbench.report.plots import figure_stem
+    from lmbench import run_name
+    from lmbench import figure_stem
 
     figures = []
     for record in runs:
@@ -75,7 +75,7 @@ def scaling(rows: Sequence[dict[str, Any]], stem: Path, title: str = "") -> Any:
     mem_keys = [k for k in ("peak_memory_bytes",) if any(_pos(r.get(k)) for r in rows)]
     if not time_keys and not mem_keys:
         return None
-    from lmbench.report.plots import pyplot, save_figure
+    from lmbench import pyplot, save_figure
 
     plt = pyplot()
     panels = [("time (ms)", time_keys, 1.0)] if time_keys else []

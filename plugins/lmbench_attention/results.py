@@ -8,8 +8,7 @@ stored names such as ``train_time_s`` are read through the core's aliases. ``att
 
 from __future__ import annotations
 
-from lmbench import hookimpl
-from lmbench.results import ResultSpec
+from lmbench import ResultSpec, hookimpl
 
 RESULTS = (
     ResultSpec("f1_macro", "higher", "quality", "", "F1 macro", headline=True, description="test macro-F1"),

@@ -11,8 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from lmbench.cache import cache_dir
-from lmbench.errors import ConfigError, LmbenchError
+from lmbench import ConfigError, LmbenchError, cache_dir
 
 SPECIALS = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
 

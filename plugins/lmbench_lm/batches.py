@@ -21,7 +21,7 @@ from collections.abc import Iterator
 import numpy as np
 import torch
 
-from lmbench.errors import LmbenchError
+from lmbench import LmbenchError
 
 from .tokens import TokenSplit
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import hashlib
 
-from lmbench.cache import cache_dir
+from lmbench import cache_dir
 
 __all__ = ["cache_dir", "digest"]
 

@@ -8,8 +8,7 @@ from __future__ import annotations
 
 from typing import Protocol, runtime_checkable
 
-from lmbench.components import (NEXT_TOKEN, AttentionKernel, CausalLM, Needs, Requires, TextCorpus,
-                                Tokenizer)
+from lmbench import NEXT_TOKEN, AttentionKernel, CausalLM, Needs, Requires, TextCorpus, Tokenizer
 
 
 @runtime_checkable

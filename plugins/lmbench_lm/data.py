@@ -22,8 +22,7 @@ from dataclasses import dataclass
 from importlib import metadata, resources
 from pathlib import Path
 
-from lmbench.errors import ConfigError, LmbenchError
-from lmbench.files import read_text
+from lmbench import ConfigError, LmbenchError, read_text
 
 from .cache import digest
 

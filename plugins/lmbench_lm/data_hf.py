@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from lmbench.errors import ConfigError, LmbenchError
+from lmbench import ConfigError, LmbenchError
 
 from .cache import digest
 from .data import SPLITS, _check_fractions, _split_of_hash, _stat_key, expand_paths

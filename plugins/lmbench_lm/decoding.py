@@ -13,7 +13,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from lmbench.components import IncrementalDecoder
+from lmbench import IncrementalDecoder
 
 
 class RecomputeDecoder(nn.Module):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from lmbench.training import EnergyMeter
+from lmbench import EnergyMeter
 
 
 class EnergyLedger:

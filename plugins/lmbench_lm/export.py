@@ -14,7 +14,7 @@ from typing import Any
 
 import torch
 
-from lmbench.errors import LmbenchError
+from lmbench import LmbenchError
 
 
 def gpt2_state_dict(model: Any) -> dict[str, torch.Tensor]:

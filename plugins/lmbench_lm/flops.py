@@ -6,7 +6,7 @@ from typing import Any
 
 import torch
 
-from lmbench.components import FlopsCounter
+from lmbench import FlopsCounter
 
 
 def flops_results(run: Any, model: Any, split: dict[str, int], tokens_per_s: float, context: int, bf16: bool
@@ -17,7 +17,7 @@ def flops_results(run: Any, model: Any, split: dict[str, int], tokens_per_s: flo
     ``tokens_per_s`` is trained tokens (all ranks) over the optimizer steps' own time (no evaluations).
     """
     if isinstance(model, FlopsCounter):
-        from lmbench.measure import peak_flops
+        from lmbench import peak_flops
 
         flops = float(model.flops_per_token(context))
         peak = peak_flops(run.device, "bf16" if bf16 else torch.float32)
@@ -35,7 +35,7 @@ def mfu_results(run: Any, model: Any, split: dict[str, int], tokens_per_s: float
     ``tokens_per_s`` is the whole run's (summed over ranks); MFU is per device
     (:func:`lmbench.measure.per_device_mfu`).
     """
-    from lmbench.measure import peak_flops, per_device_mfu, transformer_flops_per_token
+    from lmbench import peak_flops, per_device_mfu, transformer_flops_per_token
 
     out_dim = model.head.weight.shape[1]
     n = split["body"] + model.vocab_size * out_dim

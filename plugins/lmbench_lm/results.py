@@ -8,8 +8,7 @@ again here. ``train_tokens_per_s`` counts the target tokens of every optimizer s
 
 from __future__ import annotations
 
-from lmbench import hookimpl
-from lmbench.results import ResultSpec
+from lmbench import ResultSpec, hookimpl
 
 RESULTS = (
     ResultSpec("val_loss", "lower", "quality", "nats/token", "val loss", headline=True,

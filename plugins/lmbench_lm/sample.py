@@ -13,8 +13,7 @@ from typing import Any
 
 import torch
 
-from lmbench.context import Run
-from lmbench.errors import ConfigError
+from lmbench import ConfigError, Run
 
 from .contracts import GENERATE_REQUIRES
 from .decoding import decoder_for

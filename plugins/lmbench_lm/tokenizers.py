@@ -18,8 +18,7 @@ from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
-from lmbench.cache import file_sha256
-from lmbench.errors import ConfigError, LmbenchError
+from lmbench import ConfigError, LmbenchError, file_sha256
 
 from .cache import cache_dir, digest
 

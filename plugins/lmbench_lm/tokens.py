@@ -15,8 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from lmbench.checkpoint import atomic_folder
-from lmbench.errors import LmbenchError
+from lmbench import LmbenchError, atomic_folder
 
 from .cache import cache_dir, digest
 

@@ -28,12 +28,9 @@ from typing import Any
 
 import torch
 
-from lmbench.components import NEXT_TOKEN
-from lmbench.config import Count
-from lmbench.context import Run
-from lmbench.errors import BudgetTooShortError, ConfigError, LmbenchError
-from lmbench.training import (StepClock, StopRule, TrainingConfig, accumulation, adamw, clip_and_step, cost_results,
-                              lr_at, restore_training_state, save_training_state)
+from lmbench import (NEXT_TOKEN, BudgetTooShortError, ConfigError, Count, LmbenchError, Run, StepClock, StopRule,
+                     TrainingConfig, accumulation, adamw, clip_and_step, cost_results, lr_at, restore_training_state,
+                     save_training_state)
 
 from .batches import TrainSampler, eval_batches
 from .contracts import TRAIN_REQUIRES

@@ -17,7 +17,7 @@ from collections.abc import Callable
 
 import torch
 
-from lmbench.errors import ConfigError
+from lmbench import ConfigError
 
 
 def _per_length(xs: torch.Tensor, ys: torch.Tensor,

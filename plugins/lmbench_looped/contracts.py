@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any, Protocol, runtime_checkable
 
-from lmbench.components import REGRESSION, Needs, Requires
+from lmbench import REGRESSION, Needs, Requires
 
 
 @runtime_checkable

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import torch
 
-from lmbench.errors import ConfigError
+from lmbench import ConfigError
 
 
 def encode(xs: torch.Tensor, ys: torch.Tensor, input_dim: int | None = None) -> torch.Tensor:

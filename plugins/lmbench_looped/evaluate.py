@@ -16,7 +16,7 @@ from pathlib import Path
 
 import torch
 
-from lmbench.errors import NonFiniteError
+from lmbench import NonFiniteError
 
 from .encoding import encode, predictions
 

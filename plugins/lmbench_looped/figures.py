@@ -21,8 +21,8 @@ MEASUREMENTS = ("error_vs_prompt_length",)
 @hookimpl
 def lmbench_report_figures(runs, store, out_dir):
     """One figure per run that recorded an ``error_vs_prompt_length`` measurement."""
-    from lmbench.points import run_name
-    from lmbench.report.plots import figure_stem
+    from lmbench import run_name
+    from lmbench import figure_stem
 
     figures = []
     for record in runs:
@@ -49,7 +49,7 @@ def error_vs_prompt_length(rows: Sequence[dict[str, Any]], stem: Path, title: st
             models.setdefault(str(row.get("model", "model")), []).append((x, y, row.get("error_p10"), row.get("error_p90")))
     if not models:
         return None
-    from lmbench.report.plots import pyplot, save_figure
+    from lmbench import pyplot, save_figure
 
     plt = pyplot()
     fig, ax = plt.subplots(figsize=(5.2, 3.8))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 from torch.nn import functional as F
 
-from lmbench.errors import ConfigError
+from lmbench import ConfigError
 
 LOSSES = ("mse", "mae", "huber")
 

@@ -7,8 +7,7 @@ Cost results (``train_tokens_per_s`` counting 2 prompt tokens per example, ``ste
 
 from __future__ import annotations
 
-from lmbench import hookimpl
-from lmbench.results import ResultSpec
+from lmbench import ResultSpec, hookimpl
 
 RESULTS = (
     ResultSpec("error_at_2d", "lower", "quality", "", "error at 2d", headline=True,

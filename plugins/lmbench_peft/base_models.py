@@ -25,10 +25,7 @@ import logging
 from pathlib import Path
 from typing import Any
 
-from lmbench.cache import cache_dir, file_sha256
-from lmbench.checkpoint import atomic_folder
-from lmbench.errors import CapabilityError, LmbenchError
-from lmbench.hub import hub_reachable
+from lmbench import CapabilityError, LmbenchError, atomic_folder, cache_dir, file_sha256, hub_reachable
 
 log = logging.getLogger("lmbench.peft")
 

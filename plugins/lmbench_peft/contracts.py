@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any, Protocol, runtime_checkable
 
-from lmbench.components import TEXT, Needs, Requires
+from lmbench import TEXT, Needs, Requires
 
 
 @runtime_checkable

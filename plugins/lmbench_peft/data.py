@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from lmbench.errors import LmbenchError
+from lmbench import LmbenchError
 
 log = logging.getLogger("lmbench.peft")
 
@@ -87,7 +87,7 @@ def default_path(corpus: str = DEFAULT_CORPUS) -> Path:
 def read_records(path: str) -> list[dict[str, Any]]:
     """Rows of a local JSON Lines file (gzip or not) or of a hub dataset ``hf:<name>``."""
     if path.startswith("hf:"):
-        from lmbench.hub import hub_reachable
+        from lmbench import hub_reachable
 
         if not hub_reachable():
             raise DataError(f"hub dataset {path[3:]} needs network access to the Hugging Face hub; offline, give a "

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from lmbench.errors import ConfigError
+from lmbench import ConfigError
 
 from .base_models import ModelLoadError, count_params, load_model, load_tokenizer
 

@@ -10,8 +10,7 @@ Old result names are read as the new ones (the core declares the aliases): ``tra
 
 from __future__ import annotations
 
-from lmbench import hookimpl
-from lmbench.results import ResultSpec
+from lmbench import ResultSpec, hookimpl
 
 RESULTS = (
     ResultSpec("chrf_pp", "higher", "quality", "", "chrF++", headline=True,

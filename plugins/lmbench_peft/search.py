@@ -22,8 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from lmbench.context import Run
-from lmbench.errors import LmbenchError
+from lmbench import LmbenchError, Run
 
 from .contracts import SEARCH_REQUIRES
 from .evaluate import sample_poems

@@ -20,11 +20,9 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
-from lmbench.components import TEXT
-from lmbench.context import Run
-from lmbench.errors import BudgetTooShortError, ConfigError
-from lmbench.training import (EnergyMeter, StepClock, StopRule, TrainingConfig, accumulation, adamw, clip_and_step,
-                              cost_results, lr_at, restore_training_state, save_training_state)
+from lmbench import (TEXT, BudgetTooShortError, ConfigError, EnergyMeter, Run, StepClock, StopRule, TrainingConfig,
+                     accumulation, adamw, clip_and_step, cost_results, lr_at, restore_training_state,
+                     save_training_state)
 
 from .batches import EpochBatches, TrainableWeights
 from .contracts import TRAIN_REQUIRES

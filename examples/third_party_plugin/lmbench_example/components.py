@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import torch
-from lmbench.components import NEXT_TOKEN, CausalLM, Needs, Requires
+from lmbench import NEXT_TOKEN, CausalLM, Needs, Requires
 from torch import nn
 
 

@@ -24,8 +24,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from lmbench.components import AttentionCapabilities
-from lmbench.errors import CapabilityError, LmbenchError
+from lmbench import AttentionCapabilities, CapabilityError, LmbenchError
 
 
 _DTYPE_NAMES = {torch.float32: "float32", torch.float16: "float16", torch.bfloat16: "bfloat16",

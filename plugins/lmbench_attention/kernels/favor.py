@@ -22,7 +22,7 @@ from typing import Literal
 import torch
 import torch.nn.functional as F
 
-from lmbench.errors import ConfigError
+from lmbench import ConfigError
 
 from .base import AttentionCapabilities, AttentionKernel
 

@@ -27,7 +27,7 @@ from dataclasses import dataclass
 
 import torch
 
-from lmbench.errors import ConfigError, LmbenchError
+from lmbench import ConfigError, LmbenchError
 
 from .base import AttentionCapabilities, AttentionKernel
 

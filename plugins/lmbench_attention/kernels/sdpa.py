@@ -15,7 +15,7 @@ from typing import Literal
 import torch
 import torch.nn.functional as F
 
-from lmbench.errors import CapabilityError
+from lmbench import CapabilityError
 
 from .base import AttentionCapabilities, AttentionKernel, causal_mask
 

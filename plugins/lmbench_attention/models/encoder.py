@@ -13,7 +13,7 @@ from typing import Literal
 import torch
 from torch import nn
 
-from lmbench.errors import ConfigError, LmbenchError
+from lmbench import ConfigError, LmbenchError
 
 
 @dataclass

@@ -12,7 +12,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from lmbench.errors import ConfigError
+from lmbench import ConfigError
 
 from .encoder import Encoder, EncoderConfig
 

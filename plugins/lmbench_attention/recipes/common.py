@@ -17,9 +17,7 @@ from typing import Any
 
 import torch
 
-from lmbench.errors import ConfigError, LmbenchError
-from lmbench.training import TrainingConfig, clip_and_step
-from lmbench.training.config import LEGACY_KEYS
+from lmbench import LEGACY_KEYS, ConfigError, LmbenchError, TrainingConfig, clip_and_step
 
 
 @dataclass

@@ -26,12 +26,8 @@ from dataclasses import dataclass
 from typing import Any
 
 import torch
-from lmbench.components import CLASS_LABEL
-from lmbench.config import Seconds
-from lmbench.context import Run
-from lmbench.errors import ConfigError
-from lmbench.training import (EnergyMeter, StepClock, StopRule, adamw, cost_results, lr_at, restore_training_state,
-                              save_training_state)
+from lmbench import (CLASS_LABEL, ConfigError, EnergyMeter, Run, Seconds, StepClock, StopRule, adamw, cost_results,
+                     lr_at, restore_training_state, save_training_state)
 
 from ..contracts import FINETUNE_REQUIRES
 from ..data import truncate_words
@@ -78,7 +74,7 @@ class FinetuneConfig(AttentionTrainingConfig):
 def kernel_cost(kernel: Any, *, batch: int, heads: int, n: int, head_dim: int, device: str) -> dict[str, Any]:
     """The attention kernel alone at (batch, heads, n, head_dim): forward and forward+backward median
     time, peak memory and relative error against exact attention (:func:`..bench.measure_point`)."""
-    from lmbench.measure import time_fn
+    from lmbench import time_fn
 
     from ..bench import is_oom, measure_point
 

@@ -22,10 +22,8 @@ from typing import Any
 
 import torch
 
-from lmbench.context import Run
-from lmbench.errors import ConfigError
-from lmbench.training import (EnergyMeter, StepClock, StopRule, adamw, cost_results, lr_at, restore_training_state,
-                              save_training_state)
+from lmbench import (ConfigError, EnergyMeter, Run, StepClock, StopRule, adamw, cost_results, lr_at,
+                     restore_training_state, save_training_state)
 
 from ..contracts import MLM_REQUIRES
 from .common import AttentionTrainingConfig, autocast, load_encoder, save_encoder, train_step

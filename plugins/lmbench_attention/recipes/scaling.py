@@ -15,8 +15,7 @@ from typing import Any, Literal
 
 import torch
 
-from lmbench.context import Run
-from lmbench.errors import ConfigError
+from lmbench import ConfigError, Run
 
 from .. import bench
 from ..contracts import SCALING_REQUIRES

@@ -15,7 +15,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from lmbench.errors import ConfigError
+from lmbench import ConfigError
 
 
 @dataclass

@@ -25,8 +25,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from lmbench.components import AttentionCapabilities
-from lmbench.errors import CapabilityError, ConfigError
+from lmbench import AttentionCapabilities, CapabilityError, ConfigError
 
 
 @dataclass

@@ -10,7 +10,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from lmbench.errors import ConfigError
+from lmbench import ConfigError
 
 from .ssm import DiagonalSSM
 

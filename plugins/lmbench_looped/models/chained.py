@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 from torch import nn
 
-from lmbench.errors import ConfigError
+from lmbench import ConfigError
 
 from .backbone import Block, init_weights
 from .looped import LoopedConfig, LoopedTransformer

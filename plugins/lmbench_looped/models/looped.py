@@ -28,7 +28,7 @@ from typing import Literal
 import torch
 from torch import nn
 
-from lmbench.errors import ConfigError
+from lmbench import ConfigError
 
 from ..tasks import Curriculum
 from .backbone import Block, VectorIO, init_weights

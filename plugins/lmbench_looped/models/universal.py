@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from lmbench.errors import ConfigError
+from lmbench import ConfigError
 
 from .gpt2 import ModelShape
 from .looped import LoopedConfig, LoopedTransformer
