@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 import pluggy
 
+from . import moved as _moved
 from .errors import (BudgetTooShortError, CapabilityError, ConfigError, DiskFullError, FileFormatError, LimitError,
                      LmbenchError, NonFiniteError, PluginError, RunBusyError, StoreError, UnknownNameError)
 
@@ -27,6 +28,8 @@ PROJECT = "lmbench"
 
 #: Decorator for plugin hook implementations: ``@hookimpl def lmbench_register_models(registry): ...``
 hookimpl = pluggy.HookimplMarker(PROJECT)
+
+_moved.install()  # old module paths keep importing, with a DeprecationWarning (lmbench.moved)
 
 #: Public name -> the module that defines it; loaded on first use by :func:`__getattr__`.
 _LAZY: dict[str, str] = {
