@@ -36,12 +36,12 @@ _LAZY: dict[str, str] = {
     # the Run context: the only door a recipe uses
     "Run": "lmbench.context",
     # component Protocols and recipe declarations (the contract)
-    **{name: "lmbench.components" for name in (
+    **{name: "lmbench.plugin.components" for name in (
         "AttentionCapabilities", "AttentionKernel", "CausalLM", "IncrementalDecoder", "FlopsCounter", "TextCorpus",
         "LabelledSet", "LabelledSplit", "Tokenizer", "EncoderClassifier", "Metric", "StreamingMetric", "Recipe",
         "Needs", "Requires", "NEXT_TOKEN", "CLASS_LABEL", "REGRESSION", "TEXT")},
     # declared results
-    **{name: "lmbench.results" for name in ("ResultSpec", "HIGHER", "LOWER", "NEUTRAL")},
+    **{name: "lmbench.plugin.results" for name in ("ResultSpec", "HIGHER", "LOWER", "NEUTRAL")},
     # config value types
     "Seconds": "lmbench.config",
     "Count": "lmbench.config",
@@ -59,8 +59,8 @@ _LAZY: dict[str, str] = {
     **{name: "lmbench.report.plots" for name in ("Figure", "pyplot", "save_figure", "figure_stem")},
     "run_name": "lmbench.points",
     # assets, caches, files
-    "WheelAsset": "lmbench.assets",
-    "locate": "lmbench.assets",
+    "WheelAsset": "lmbench.plugin.assets",
+    "locate": "lmbench.plugin.assets",
     "cache_dir": "lmbench.cache",
     "file_sha256": "lmbench.cache",
     "hub_reachable": "lmbench.hub",
@@ -91,10 +91,10 @@ def __dir__() -> list[str]:
 
 
 if TYPE_CHECKING:  # what type checkers and IDEs see; at run time these load lazily
-    from .assets import WheelAsset, locate
+    from .plugin.assets import WheelAsset, locate
     from .cache import cache_dir, file_sha256
     from .checkpoint import atomic_folder
-    from .components import (CLASS_LABEL, NEXT_TOKEN, REGRESSION, TEXT, AttentionCapabilities, AttentionKernel,
+    from .plugin.components import (CLASS_LABEL, NEXT_TOKEN, REGRESSION, TEXT, AttentionCapabilities, AttentionKernel,
                              CausalLM, EncoderClassifier, FlopsCounter, IncrementalDecoder, LabelledSet,
                              LabelledSplit, Metric, Needs, Recipe, Requires, StreamingMetric, TextCorpus, Tokenizer)
     from .config import Count, Seconds
@@ -105,7 +105,7 @@ if TYPE_CHECKING:  # what type checkers and IDEs see; at run time these load laz
                           time_fn, transformer_flops_per_token)
     from .points import run_name
     from .report.plots import Figure, figure_stem, pyplot, save_figure
-    from .results import HIGHER, LOWER, NEUTRAL, ResultSpec
+    from .plugin.results import HIGHER, LOWER, NEUTRAL, ResultSpec
     from .training import (EnergyMeter, StepClock, StopRule, TrainingConfig, accumulation, adamw, clip_and_step,
                            cost_results, lr_at, param_groups, restore_training_state, rng_state,
                            save_training_state, set_rng_state)

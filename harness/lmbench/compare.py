@@ -17,7 +17,7 @@ The p-values of one comparison are adjusted together (Benjamini-Hochberg), and t
 
 * ``better`` / ``worse``: adjusted p < 0.05 and the interval excludes zero (single runs: always),
   the change is at least the tolerance, and the result has a direction (declared,
-  :mod:`lmbench.results`; guessed for undeclared keys, which the comparison marks);
+  :mod:`lmbench.plugin.results`; guessed for undeclared keys, which the comparison marks);
 * ``changed``: the same, for a result without a direction (``steps``, ``params``);
 * ``within noise``: otherwise.
 
@@ -42,7 +42,7 @@ from .errors import LmbenchError
 from .noise import load_noise, run_kind
 from .numbers import fmt_number, format_change, is_number
 from .points import group_points, recipe_plugin, resolve_side
-from .results import NEUTRAL, PER_EXAMPLE, Renamed, ResultRegistry, canonical_results, vocabulary
+from .plugin.results import NEUTRAL, PER_EXAMPLE, Renamed, ResultRegistry, canonical_results, vocabulary
 from .stats import (bh_adjust, bootstrap_ratio_ci, center, chrf_paired_pvalue, mcnemar_pvalue, paired_ratio_ci,
                     paired_t_pvalue, relative_change, summarize, welch_pvalue)
 from .store import RunRecord, Store

@@ -24,7 +24,7 @@ else:  # pragma: no cover
     import tomli as tomllib
 
 from .errors import ConfigError
-from .registry import Entry, Registries
+from .plugin.registry import Entry, Registries
 from .validate import Count, Seconds, _suggest, coerce, make_config
 
 __all__ = ["Count", "Seconds", "coerce", "make_config", "build_spec", "resolve", "merge", "load_toml",

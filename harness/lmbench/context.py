@@ -26,8 +26,8 @@ from typing import TYPE_CHECKING, Any
 
 from .config import ResolvedSpec, make_config
 from .errors import LmbenchError, NonFiniteError
-from .plugins import PluginHost
-from .results import PER_EXAMPLE
+from .plugin.host import PluginHost
+from .plugin.results import PER_EXAMPLE
 from .store import Store
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -150,7 +150,7 @@ class Run:
 
     def metric_feed(self, kind: str) -> MetricFeed:
         """The spec's metrics that consume ``kind`` (``"next_token"``, ``"class_label"``,
-        ``"regression"``, ``"text"``; see :class:`lmbench.components.Metric`), to feed batch by
+        ``"regression"``, ``"text"``; see :class:`lmbench.plugin.components.Metric`), to feed batch by
         batch; empty (falsy) when the spec names none. Each call starts a fresh feed."""
         from .metric_feed import MetricFeed
 

@@ -1,9 +1,9 @@
 """Feeding the spec's metrics batch by batch: what a recipe uses to honour ``[metrics]``.
 
 A recipe gets a :class:`MetricFeed` from ``run.metric_feed(kind)`` holding the spec's metrics of
-that input kind (:data:`lmbench.components.INPUT_KINDS`), gives it each evaluation batch with
+that input kind (:data:`lmbench.plugin.components.INPUT_KINDS`), gives it each evaluation batch with
 ``feed.update(predictions, references)`` and reads ``feed.result()`` once. How batches combine
-depends on the metric (see :class:`lmbench.components.Metric`):
+depends on the metric (see :class:`lmbench.plugin.components.Metric`):
 
 - a streaming metric (``update``/``result``) accumulates itself;
 - a ``next_token`` or ``regression`` metric returns per-item means, combined here by the mean
@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .components import NEXT_TOKEN, REGRESSION
+from .plugin.components import NEXT_TOKEN, REGRESSION
 
 __all__ = ["MetricFeed"]
 

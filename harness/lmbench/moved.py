@@ -23,7 +23,16 @@ from typing import Any
 __all__ = ["MOVED", "new_name", "MovedFinder", "install"]
 
 #: Old dotted module name -> new one. Remove an entry one release after its move.
-MOVED: dict[str, str] = {}
+MOVED: dict[str, str] = {
+    "lmbench.hookspecs": "lmbench.plugin.hookspecs",
+    "lmbench.registry": "lmbench.plugin.registry",
+    "lmbench.components": "lmbench.plugin.components",
+    "lmbench.plugins": "lmbench.plugin.host",
+    "lmbench.builtin": "lmbench.plugin.builtin",
+    "lmbench.assets": "lmbench.plugin.assets",
+    "lmbench.results": "lmbench.plugin.results",
+    "lmbench.recipes": "lmbench.plugin.recipes",
+}
 
 
 def new_name(old: str) -> str | None:

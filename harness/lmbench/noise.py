@@ -33,7 +33,7 @@ from typing import Any
 from .errors import LmbenchError
 from .files import write_text
 from .numbers import is_number
-from .results import canonical_results, vocabulary
+from .plugin.results import canonical_results, vocabulary
 from .stats import coefficient_of_variation
 from .store import RunRecord, Store, content_id
 

@@ -6,7 +6,7 @@ Runs after a spec is resolved and before anything is built or trained (``Runner.
 which catches what a class cannot show (attributes set in ``__init__``, function factories).
 
 A failure is one :class:`ContractError` line: the component, its plugin, what is missing and the
-protocol to read (``lmbench.components.<Protocol>``, documented in docs/plugins.md).
+protocol to read (``lmbench.<Protocol>``, documented in docs/plugins.md).
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from __future__ import annotations
 import inspect
 from typing import Any
 
-from .components import INPUT_KINDS, AttentionCapabilities, Needs, Requires, protocol_members
+from .plugin.components import INPUT_KINDS, AttentionCapabilities, Needs, Requires, protocol_members
 from .config import ResolvedSpec
 from .errors import ConfigError
 
@@ -81,7 +81,7 @@ def check_built(table: str, obj: Any, needs: Needs | None, *, name: str, plugin:
 
 
 def _line(table: str, name: str, plugin: str, what: str, recipe: str, needs: Needs) -> str:
-    protocol = f"lmbench.components.{needs.protocol.__name__}" if needs.protocol is not None else "its recipe"
+    protocol = f"lmbench.{needs.protocol.__name__}" if needs.protocol is not None else "its recipe"
     return f"{table} {name} (plugin {plugin}) {what}, which {recipe} needs; see {protocol} in docs/plugins.md"
 
 
@@ -155,7 +155,7 @@ def _metric_problems(resolved: ResolvedSpec, requires: Requires, recipe: str) ->
             problems.append(f"{where} cannot be computed: {recipe} feeds no metrics; remove it from [metrics]")
         elif kind not in INPUT_KINDS:
             problems.append(f"{where} declares no input kind (class attribute input = one of "
-                            f"{', '.join(INPUT_KINDS)}); see lmbench.components.Metric in docs/plugins.md")
+                            f"{', '.join(INPUT_KINDS)}); see lmbench.Metric in docs/plugins.md")
         elif kind not in requires.feeds:
             problems.append(f"{where} consumes {kind} but {recipe} feeds only {', '.join(requires.feeds)}; "
                             "remove it from [metrics] or pick a metric of that kind (`lmbench list metrics`)")

@@ -38,7 +38,7 @@ from .files import SafeFileHandler, finite_json, write_text
 from .identity import code_hashes, combined_hash
 from .lease import RunLease, die_with_parent, parent_to_follow
 from .limits import check_limits, check_memory
-from .plugins import PluginHost, default_host, format_traceback
+from .plugin.host import PluginHost, default_host, format_traceback
 from .preflight import check as check_contracts
 from .store import RunRecord, Store, content_id
 

@@ -13,7 +13,7 @@ from typing import Any
 
 from .config import ResolvedSpec, resolve
 from .errors import ConfigError, LmbenchError
-from .registry import Registries
+from .plugin.registry import Registries
 
 __all__ = ["StoredRun", "find_stored_run"]
 

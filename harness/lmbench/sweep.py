@@ -287,7 +287,7 @@ def run_sweep(store: Store, spec: dict[str, Any], *, host: Any = None, jobs: int
     from .launchers.base import Point
     from .launchers.local import LocalConfig, LocalLauncher
     from .launchers.status import record_launch
-    from .plugins import default_host
+    from .plugin.host import default_host
     from .runner import Runner
 
     host = host or default_host()

@@ -18,8 +18,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from . import builtin
-from .plugins import PluginHost, make_host
+from .plugin import builtin
+from .plugin.host import PluginHost, make_host
 from .store import RunRecord, Store
 
 __all__ = ["fresh_host", "run_spec"]

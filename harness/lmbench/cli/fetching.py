@@ -23,7 +23,7 @@ def fetch_cmd(names: tuple[str, ...], list_only: bool, force: bool, as_json: boo
     lmbench fetch peft.smollm2      the SmolLM2-135M GGUF of the PEFT lab (93 MB)
     lmbench fetch --list            what can be fetched, and where each file is now
     """
-    from ..assets import collect_assets, fetch, locate
+    from ..plugin.assets import collect_assets, fetch, locate
 
     registry = collect_assets()
     assets = [registry.get(n) for n in names] if names else list(registry)

@@ -18,7 +18,7 @@ LIST_KINDS = ("datasets", "tokenizers", "models", "attention", "recipes", "metri
 @json_option
 def list_cmd(kind: str | None, as_json: bool) -> None:
     """List registered components (all kinds, or one)."""
-    from ..plugins import default_host
+    from ..plugin.host import default_host
 
     registries = default_host().registries
     kinds = [kind] if kind else list(LIST_KINDS)
@@ -40,7 +40,7 @@ def list_cmd(kind: str | None, as_json: bool) -> None:
 @json_option
 def plugins_cmd(as_json: bool) -> None:
     """Installed plugins: version, source, hooks and load errors."""
-    from ..plugins import default_host
+    from ..plugin.host import default_host
 
     host = default_host()
     host.registries  # registration hooks run here, so their errors are recorded too
@@ -155,7 +155,7 @@ def export_cmd(run_ids: tuple[str, ...], out: str | None, store_dir: str | None)
 def env_cmd(device: str) -> None:
     """Print the environment that is recorded with every run (JSON)."""
     from ..measure.env import capture_environment
-    from ..plugins import default_host
+    from ..plugin.host import default_host
     from ..runner import pick_device
 
     click.echo(json.dumps(capture_environment(default_host().versions, device=pick_device(device)), indent=2,

@@ -37,7 +37,7 @@ def noise_cmd(source: str | None, preset: str | None, files: tuple[str, ...], se
     """
     from ..config import build_spec
     from ..noise import measure_noise, run_kind
-    from ..plugins import default_host
+    from ..plugin.host import default_host
 
     out = console()
     host = default_host()

@@ -34,7 +34,7 @@ def report_cmd(runs: tuple[str, ...], sweep: str | None, last: int | None, forma
 
     With none of them, the most recent experiment (the last `lmbench run` or `sweep`) is reported.
     """
-    from ..plugins import default_host
+    from ..plugin.host import default_host
     from ..report import write_reports
     from ..points import run_name
     from ..report.tables import status_text
@@ -108,7 +108,7 @@ def compare_cmd(a: str, b: str, fail_on: str, threshold: float, tolerance: float
     store = Store(store_dir, readonly=True)
     result = compare(store, a, b, tolerance=tolerance)
     if metrics:
-        from ..results import vocabulary
+        from ..plugin.results import vocabulary
 
         wanted = {vocabulary().canonical(m) for m in metrics}  # an old result name selects its new one
         result.metrics = [m for m in result.metrics if m.metric in wanted]
@@ -166,7 +166,7 @@ def print_declared_results(plugin: str | None = None, as_json: bool = False, hos
 
     One row per declaration: name, plugin, kind, direction, unit, header, headline, description.
     """
-    from ..results import vocabulary
+    from ..plugin.results import vocabulary
 
     specs = [s for s in vocabulary(host) if plugin is None or s.plugin == plugin]
     if plugin is not None and not specs:

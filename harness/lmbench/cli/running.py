@@ -57,7 +57,7 @@ def run_cmd(ctx: click.Context, preset: str | None, files: tuple[str, ...], data
 
         raise SystemExit(launch_torchrun(sys.argv[1:], nproc=nproc, nnodes=nnodes, rdzv_endpoint=rdzv_endpoint))
     from ..config import build_spec
-    from ..plugins import default_host
+    from ..plugin.host import default_host
     from ..runner import Runner
 
     out = console()
@@ -147,7 +147,7 @@ def sweep_cmd(preset: str | None, files: tuple[str, ...], grids: tuple[str, ...]
               reuse_stale: bool, dry_run: bool, no_report: bool, store_dir: str | None, as_json: bool) -> None:
     """Run a grid of spec values times seeds; done points are skipped, so a killed sweep resumes."""
     from ..config import build_spec
-    from ..plugins import default_host
+    from ..plugin.host import default_host
     from ..sweep import (expand, grid_target, parse_grid, parse_seeds, point_command, run_sweep, select_variants,
                          validate_grid)
 

@@ -23,7 +23,7 @@ def make_reporter(name: str, *, host: Any = None, options: dict[str, Any] | None
     """Build the reporter registered as ``name`` (short or qualified), passing the options its
     ``Config`` has (``title``, ``plots``, ...); unknown options are ignored."""
     if host is None:
-        from ..plugins import default_host
+        from ..plugin.host import default_host
 
         host = default_host()
     entry = host.registries.reporters.get(name, prefer_plugin="core")

@@ -22,7 +22,7 @@ from typing import Any
 
 from ..numbers import fmt_number
 from ..points import run_name
-from ..results import vocabulary
+from ..plugin.results import vocabulary
 from ..store import RunRecord, Store
 from . import plots as P
 from .tables import GUESSED_NOTE, Cell, ResultTable, fmt_timing, results_table, rows_table, status_text, timing_rows
@@ -141,7 +141,7 @@ def shared_documents(host: Any = None) -> Iterator[None]:
 def _host() -> Any:
     host = _HOST.get()
     if host is None:
-        from ..plugins import default_host
+        from ..plugin.host import default_host
 
         host = default_host()
     return host

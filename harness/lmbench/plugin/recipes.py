@@ -6,7 +6,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from .errors import NonFiniteError
+from ..errors import NonFiniteError
 
 
 @dataclass

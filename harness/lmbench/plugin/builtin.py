@@ -8,8 +8,8 @@ named ``core.<name>``: reporters ``core.md``, ``core.tex``, ``core.html``, ``cor
 
 from __future__ import annotations
 
-from . import __version__ as _lmbench_version
-from . import hookimpl
+from .. import __version__ as _lmbench_version
+from .. import hookimpl
 
 __version__ = _lmbench_version  # the core plugin's version, read like any plugin's
 
@@ -33,8 +33,8 @@ def lmbench_register_reporters(registry):
 @hookimpl
 def lmbench_register_recipes(registry):
     """Register the harness's own recipes."""
-    registry.add("noop", "lmbench.recipes:NoopRecipe", summary="logs N steps and does nothing else: the harness's own cost")
-    registry.add("sleep", "lmbench.recipes:SleepRecipe", summary="sleeps per step: a known duration for timing tests")
+    registry.add("noop", "lmbench.plugin.recipes:NoopRecipe", summary="logs N steps and does nothing else: the harness's own cost")
+    registry.add("sleep", "lmbench.plugin.recipes:SleepRecipe", summary="sleeps per step: a known duration for timing tests")
 
 
 @hookimpl

@@ -18,8 +18,9 @@ from typing import Any
 
 import pluggy
 
-from . import PROJECT, hookspecs
-from .errors import PluginError
+from .. import PROJECT
+from . import hookspecs
+from ..errors import PluginError
 from .registry import KINDS, Registries
 
 ENTRY_POINT_GROUP = "lmbench"
