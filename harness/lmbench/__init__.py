@@ -43,8 +43,8 @@ _LAZY: dict[str, str] = {
     # declared results
     **{name: "lmbench.plugin.results" for name in ("ResultSpec", "HIGHER", "LOWER", "NEUTRAL")},
     # config value types
-    "Seconds": "lmbench.config",
-    "Count": "lmbench.config",
+    "Seconds": "lmbench.spec.config",
+    "Count": "lmbench.spec.config",
     # the training toolkit
     **{name: "lmbench.training" for name in (
         "TrainingConfig", "StopRule", "StepClock", "lr_at", "adamw", "param_groups", "clip_and_step",
@@ -97,7 +97,7 @@ if TYPE_CHECKING:  # what type checkers and IDEs see; at run time these load laz
     from .plugin.components import (CLASS_LABEL, NEXT_TOKEN, REGRESSION, TEXT, AttentionCapabilities, AttentionKernel,
                              CausalLM, EncoderClassifier, FlopsCounter, IncrementalDecoder, LabelledSet,
                              LabelledSplit, Metric, Needs, Recipe, Requires, StreamingMetric, TextCorpus, Tokenizer)
-    from .config import Count, Seconds
+    from .spec.config import Count, Seconds
     from .context import Run
     from .files import read_text
     from .hub import hub_reachable

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .config import ResolvedSpec, make_config
+from .spec.config import ResolvedSpec, make_config
 from .errors import LmbenchError, NonFiniteError
 from .plugin.host import PluginHost
 from .plugin.results import PER_EXAMPLE

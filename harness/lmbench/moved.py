@@ -24,6 +24,9 @@ __all__ = ["MOVED", "new_name", "MovedFinder", "install"]
 
 #: Old dotted module name -> new one. Remove an entry one release after its move.
 MOVED: dict[str, str] = {
+    "lmbench.config": "lmbench.spec.config",
+    "lmbench.validate": "lmbench.spec.validate",
+    "lmbench.limits": "lmbench.spec.limits",
     "lmbench.hookspecs": "lmbench.plugin.hookspecs",
     "lmbench.registry": "lmbench.plugin.registry",
     "lmbench.components": "lmbench.plugin.components",

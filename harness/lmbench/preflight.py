@@ -15,7 +15,7 @@ import inspect
 from typing import Any
 
 from .plugin.components import INPUT_KINDS, AttentionCapabilities, Needs, Requires, protocol_members
-from .config import ResolvedSpec
+from .spec.config import ResolvedSpec
 from .errors import ConfigError
 
 __all__ = ["ContractError", "check", "check_built", "recipe_requires"]

@@ -12,7 +12,7 @@ traceback goes to the run folder's ``error.txt``) that names the recipe's stage 
 
 One process runs a given run at a time: ``execute`` takes the run's lease (:mod:`lmbench.lease`)
 first, and waits (``wait``) or fails with the owner named; a dead owner's run is taken over. Sane
-limits (:mod:`lmbench.limits`) are checked when planning, and the memory estimate before a run starts.
+limits (:mod:`lmbench.spec.limits`) are checked when planning, and the memory estimate before a run starts.
 """
 
 from __future__ import annotations
@@ -31,13 +31,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .config import ResolvedSpec, dump_toml, expand_variants, resolve
+from .spec.config import ResolvedSpec, dump_toml, expand_variants, resolve
 from .context import DistInfo, Run, StopFlag
 from .errors import LmbenchError, NonFiniteError, StoreError, UnknownNameError
 from .files import SafeFileHandler, finite_json, write_text
 from .identity import code_hashes, combined_hash
 from .lease import RunLease, die_with_parent, parent_to_follow
-from .limits import check_limits, check_memory
+from .spec.limits import check_limits, check_memory
 from .plugin.host import PluginHost, default_host, format_traceback
 from .preflight import check as check_contracts
 from .store import RunRecord, Store, content_id

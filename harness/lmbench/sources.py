@@ -11,7 +11,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from .config import ResolvedSpec, resolve
+from .spec.config import ResolvedSpec, resolve
 from .errors import ConfigError, LmbenchError
 from .plugin.registry import Registries
 

@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .compare import group_points, summarize
-from .config import COMPONENT_TABLES, HARNESS_CONFIGS, TOP_LEVEL_KEYS, expand_variants, parse_value
+from .spec.config import COMPONENT_TABLES, HARNESS_CONFIGS, TOP_LEVEL_KEYS, expand_variants, parse_value
 from .errors import ConfigError, LmbenchError, RunBusyError, UnknownNameError
 from .files import finite_json
 from .lease import PARENT_ENV
@@ -172,7 +172,7 @@ def validate_grid(spec: dict[str, Any], grid: dict[str, list[Any]], registries: 
     """Fail before anything runs when a grid key names a table, option or variant that is not in the
     spec, or a value its option cannot take: each value is checked against each variant it applies
     to, resolved with the rest of that variant's spec (so a recipe's own cross-key rules hold)."""
-    from .config import assignments_to_spec, merge, resolve
+    from .spec.config import assignments_to_spec, merge, resolve
 
     variants = expand_variants(spec)
     labels = [label for label, _ in variants]

@@ -81,7 +81,7 @@ def write_experiment_reports(store: Any, records: list, spec: dict[str, Any], ou
     Used at the end of ``lmbench run`` and ``lmbench sweep``; the report lands in
     ``<store>/reports/<out_name>/`` and each written file is named on ``out`` (figures counted).
     """
-    from ..config import HARNESS_CONFIGS, make_config
+    from ..spec.config import HARNESS_CONFIGS, make_config
     from ..report import write_reports
 
     cfg = make_config(HARNESS_CONFIGS["report"], dict(spec.get("report", {})), "[report]")

@@ -35,7 +35,7 @@ def noise_cmd(source: str | None, preset: str | None, files: tuple[str, ...], se
     --plugin/-c/--set build the spec as for `lmbench run`. `lmbench compare` then uses the noise floor
     of the kind of run (the preset, else the recipe) as its default tolerance.
     """
-    from ..config import build_spec
+    from ..spec.config import build_spec
     from ..noise import measure_noise, run_kind
     from ..plugin.host import default_host
 
@@ -62,7 +62,7 @@ def noise_cmd(source: str | None, preset: str | None, files: tuple[str, ...], se
             raise LmbenchError("lmbench noise needs a spec: a run id, a spec file, a preset, or --plugin/-c")
         spec = build_spec(host.registries, preset=preset, files=files, sets=sets, only=only)
     elif sets:
-        from ..config import assignments_to_spec, merge
+        from ..spec.config import assignments_to_spec, merge
 
         spec = merge(spec, assignments_to_spec(list(sets)))
     command = "lmbench " + " ".join(shlex.quote(a) for a in sys.argv[1:]) if sys.argv[1:2] == ["noise"] else \

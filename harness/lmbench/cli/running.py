@@ -49,14 +49,14 @@ def run_cmd(ctx: click.Context, preset: str | None, files: tuple[str, ...], data
             nproc: int, nnodes: str, rdzv_endpoint: str | None, dry_run: bool, no_report: bool,
             store_dir: str | None, as_json: bool, wait: bool, reuse_stale: bool) -> None:
     """Run an experiment: a preset, spec files and flags, merged in that order."""
-    from ..limits import check_process_count
+    from ..spec.limits import check_process_count
 
     check_process_count(nproc)
     if nproc > 1 or nnodes not in ("1", "1:1"):
         from ..distributed import launch_torchrun
 
         raise SystemExit(launch_torchrun(sys.argv[1:], nproc=nproc, nnodes=nnodes, rdzv_endpoint=rdzv_endpoint))
-    from ..config import build_spec
+    from ..spec.config import build_spec
     from ..plugin.host import default_host
     from ..runner import Runner
 
@@ -146,7 +146,7 @@ def sweep_cmd(preset: str | None, files: tuple[str, ...], grids: tuple[str, ...]
               slurm_array_parallelism: int | None, slurm_sets: tuple[str, ...], name: str | None, force: bool,
               reuse_stale: bool, dry_run: bool, no_report: bool, store_dir: str | None, as_json: bool) -> None:
     """Run a grid of spec values times seeds; done points are skipped, so a killed sweep resumes."""
-    from ..config import build_spec
+    from ..spec.config import build_spec
     from ..plugin.host import default_host
     from ..sweep import (expand, grid_target, parse_grid, parse_seeds, point_command, run_sweep, select_variants,
                          validate_grid)

@@ -24,10 +24,10 @@ def build_launcher(registries: Any, name: str, *, jobs: int = 1, slurm: dict[str
 
     ``jobs`` configures ``core.local``; ``slurm`` (flag name -> value, unset flags left out) and
     ``slurm_set`` (any other sbatch parameter) configure ``core.slurm``. Options are validated into
-    the launcher's ``Config`` by :func:`lmbench.validate.make_config` before anything is submitted;
+    the launcher's ``Config`` by :func:`lmbench.spec.validate.make_config` before anything is submitted;
     options given to a launcher that does not take them are refused, not ignored.
     """
-    from ..validate import make_config
+    from ..spec.validate import make_config
 
     entry = registries.launchers.get(name)
     cls = entry.load()

@@ -14,8 +14,8 @@ Component contract (what a registered target is)
 Every target except presets is a *factory*: a class or function called as
 ``factory(config, **deps)``. If it has a ``Config`` attribute that is a dataclass, the spec
 table's keys (all but ``name``) are validated and converted into that dataclass, unknown keys
-failing with the list of valid ones; a field typed :class:`lmbench.config.Seconds` accepts
-``"90s"``/``"2h"`` and :class:`lmbench.config.Count` accepts ``"5M"``. Without ``Config`` the
+failing with the list of valid ones; a field typed :class:`lmbench.spec.config.Seconds` accepts
+``"90s"``/``"2h"`` and :class:`lmbench.spec.config.Count` accepts ``"5M"``. Without ``Config`` the
 table may hold only ``name``. The recipe decides what ``deps`` each component receives
 (``run.build("model", vocab_size=tok.vocab_size, attention=kernel)``) and declares them.
 
@@ -137,7 +137,7 @@ def lmbench_register_launchers(registry: BoundRegistry) -> None:
 
     A launcher is a class following :class:`lmbench.launchers.base.Launcher`: a ``Config``
     dataclass of its options (built from the sweep's flags through
-    :func:`lmbench.validate.make_config`, so unknown keys and bad types fail before anything is
+    :func:`lmbench.spec.validate.make_config`, so unknown keys and bad types fail before anything is
     submitted), a ``blocking`` attribute, and ``launch(store, points, force=..., console=...)``
     returning one :class:`lmbench.launchers.base.Submission` per point. Each point is run by its
     worker command (:func:`lmbench.launchers.base.point_argv`), which records the run in the store,

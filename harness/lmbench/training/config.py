@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ..errors import ConfigError
-from ..validate import Seconds
+from ..spec.validate import Seconds
 
 #: Old key -> new key. Old keys keep working for one release, with a warning (see ``aliases``).
 LEGACY_KEYS: dict[str, str] = {

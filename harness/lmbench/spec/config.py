@@ -23,8 +23,8 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover
     import tomli as tomllib
 
-from .errors import ConfigError
-from .plugin.registry import Entry, Registries
+from ..errors import ConfigError
+from ..plugin.registry import Entry, Registries
 from .validate import Count, Seconds, _suggest, coerce, make_config
 
 __all__ = ["Count", "Seconds", "coerce", "make_config", "build_spec", "resolve", "merge", "load_toml",
@@ -76,7 +76,7 @@ HARNESS_CONFIGS: dict[str, type] = {"run": RunConfig, "measure": MeasureConfig, 
 # -- loading and merging ------------------------------------------------------------------
 def load_toml(path: str | Path) -> dict[str, Any]:
     """Read a spec file; a missing file or bad TOML is a one-line :class:`ConfigError`."""
-    from .files import read_text
+    from ..files import read_text
 
     path = Path(path)
     text = read_text(path, "spec file")  # missing, binary or non-UTF-8: one line naming the file

@@ -16,7 +16,7 @@ import types
 import typing
 from typing import Any, Literal
 
-from .errors import ConfigError, LmbenchError
+from ..errors import ConfigError, LmbenchError
 
 
 # -- value types --------------------------------------------------------------------------

@@ -4,8 +4,8 @@
 refuses, with one line naming the option:
 
 * a number that is not finite (``recipe.budget=1e400`` is infinite; NaN anywhere);
-* a negative count or duration: a field typed :class:`~lmbench.validate.Seconds` or
-  :class:`~lmbench.validate.Count`, or an integer field whose default is not negative (``-1``
+* a negative count or duration: a field typed :class:`~lmbench.spec.validate.Seconds` or
+  :class:`~lmbench.spec.validate.Count`, or an integer field whose default is not negative (``-1``
   defaults are "off" markers and stay allowed). A field can opt out with
   ``field(metadata={"allow_negative": True})``.
 
@@ -23,7 +23,7 @@ import os
 import typing
 from typing import Any
 
-from .errors import LimitError
+from ..errors import LimitError
 
 FORCE_MEMORY_ENV = "LMBENCH_FORCE_MEMORY"
 
