@@ -34,7 +34,7 @@ _moved.install()  # old module paths keep importing, with a DeprecationWarning (
 #: Public name -> the module that defines it; loaded on first use by :func:`__getattr__`.
 _LAZY: dict[str, str] = {
     # the Run context: the only door a recipe uses
-    "Run": "lmbench.context",
+    "Run": "lmbench.run.context",
     # component Protocols and recipe declarations (the contract)
     **{name: "lmbench.plugin.components" for name in (
         "AttentionCapabilities", "AttentionKernel", "CausalLM", "IncrementalDecoder", "FlopsCounter", "TextCorpus",
@@ -65,7 +65,7 @@ _LAZY: dict[str, str] = {
     "file_sha256": "lmbench.cache",
     "hub_reachable": "lmbench.hub",
     "read_text": "lmbench.files",
-    "atomic_folder": "lmbench.checkpoint",
+    "atomic_folder": "lmbench.run.checkpoint",
 }
 
 __all__ = [
@@ -93,12 +93,12 @@ def __dir__() -> list[str]:
 if TYPE_CHECKING:  # what type checkers and IDEs see; at run time these load lazily
     from .plugin.assets import WheelAsset, locate
     from .cache import cache_dir, file_sha256
-    from .checkpoint import atomic_folder
+    from .run.checkpoint import atomic_folder
     from .plugin.components import (CLASS_LABEL, NEXT_TOKEN, REGRESSION, TEXT, AttentionCapabilities, AttentionKernel,
                              CausalLM, EncoderClassifier, FlopsCounter, IncrementalDecoder, LabelledSet,
                              LabelledSplit, Metric, Needs, Recipe, Requires, StreamingMetric, TextCorpus, Tokenizer)
     from .spec.config import Count, Seconds
-    from .context import Run
+    from .run.context import Run
     from .files import read_text
     from .hub import hub_reachable
     from .measure import (MemoryTracker, Throughput, TimingStats, count_flops, mfu, peak_flops, per_device_mfu,

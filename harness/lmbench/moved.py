@@ -24,6 +24,15 @@ __all__ = ["MOVED", "new_name", "MovedFinder", "install"]
 
 #: Old dotted module name -> new one. Remove an entry one release after its move.
 MOVED: dict[str, str] = {
+    "lmbench.runner": "lmbench.run.runner",
+    "lmbench.context": "lmbench.run.context",
+    "lmbench.preflight": "lmbench.run.preflight",
+    "lmbench.identity": "lmbench.run.identity",
+    "lmbench.checkpoint": "lmbench.run.checkpoint",
+    "lmbench.distributed": "lmbench.run.distributed",
+    "lmbench.progress": "lmbench.run.progress",
+    "lmbench.sources": "lmbench.run.sources",
+    "lmbench.metric_feed": "lmbench.run.metric_feed",
     "lmbench.config": "lmbench.spec.config",
     "lmbench.validate": "lmbench.spec.validate",
     "lmbench.limits": "lmbench.spec.limits",

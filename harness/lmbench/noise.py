@@ -1,6 +1,6 @@
 """The noise floor of a kind of run: how much each result moves when the same spec runs again.
 
-``lmbench noise SPEC-or-RUN --repeats N`` runs a spec N times through the :class:`~lmbench.runner.Runner`,
+``lmbench noise SPEC-or-RUN --repeats N`` runs a spec N times through the :class:`~lmbench.run.runner.Runner`,
 either over N seeds (``run.seed`` = the spec's seed + 0..N-1: training noise, data order and
 timing together) or N times with the same seed (``--same-seed``: timing noise alone; each repeat
 gets its own run id, derived from the spec's id and the repeat index, so nothing is overwritten).
@@ -167,7 +167,7 @@ def measure_noise(store: Store, spec: dict[str, Any], *, repeats: int, same_seed
     Seeds mode reuses runs already done unless ``force`` (the same seed gives the same numbers);
     same-seed mode always runs (it measures this machine's timing noise now).
     """
-    from .runner import Runner
+    from .run.runner import Runner
 
     if repeats < 2:
         raise LmbenchError("--repeats must be at least 2 (a spread needs two runs)")

@@ -288,7 +288,7 @@ def run_sweep(store: Store, spec: dict[str, Any], *, host: Any = None, jobs: int
     from .launchers.local import LocalConfig, LocalLauncher
     from .launchers.status import record_launch
     from .plugin.host import default_host
-    from .runner import Runner
+    from .run.runner import Runner
 
     host = host or default_host()
     launcher = launcher or LocalLauncher(LocalConfig(jobs=jobs))
@@ -337,7 +337,7 @@ def run_points(store: Store, points: Sequence[Any], *, jobs: int = 1, force: boo
     """
     if jobs <= 1:
         if runner is None:
-            from .runner import Runner
+            from .run.runner import Runner
 
             runner = Runner(store, force=force, console=console)
         handler = getattr(runner, "_interrupt_handler", nullcontext)

@@ -33,7 +33,7 @@ def fresh_host(*, entry_points: bool = False, plugins: dict[str, Any] | None = N
 def run_spec(spec: dict[str, Any], store_dir: str | Path, *, host: PluginHost | None = None,
              force: bool = False, only: tuple[str, ...] = ()) -> list[RunRecord]:
     """Run ``spec`` (a dict as in a TOML spec file) into the store at ``store_dir``."""
-    from .runner import Runner
+    from .run.runner import Runner
 
     store = Store(store_dir)
     try:

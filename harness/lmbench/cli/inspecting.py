@@ -69,7 +69,7 @@ def show_cmd(run_id: str, store_dir: str | None, as_json: bool) -> None:
     store = open_store(store_dir, readonly=True)
     record = store.get(run_id)
     measurements = store.measurements(record.id)
-    from ..identity import stale_code_note
+    from ..run.identity import stale_code_note
 
     code_note = stale_code_note(record.env)
     if as_json:
@@ -156,7 +156,7 @@ def env_cmd(device: str) -> None:
     """Print the environment that is recorded with every run (JSON)."""
     from ..measure.env import capture_environment
     from ..plugin.host import default_host
-    from ..runner import pick_device
+    from ..run.runner import pick_device
 
     click.echo(json.dumps(capture_environment(default_host().versions, device=pick_device(device)), indent=2,
                           default=str))

@@ -53,12 +53,12 @@ def run_cmd(ctx: click.Context, preset: str | None, files: tuple[str, ...], data
 
     check_process_count(nproc)
     if nproc > 1 or nnodes not in ("1", "1:1"):
-        from ..distributed import launch_torchrun
+        from ..run.distributed import launch_torchrun
 
         raise SystemExit(launch_torchrun(sys.argv[1:], nproc=nproc, nnodes=nnodes, rdzv_endpoint=rdzv_endpoint))
     from ..spec.config import build_spec
     from ..plugin.host import default_host
-    from ..runner import Runner
+    from ..run.runner import Runner
 
     out = console()
     host = default_host()
@@ -183,7 +183,7 @@ def sweep_cmd(preset: str | None, files: tuple[str, ...], grids: tuple[str, ...]
     from ..store import Store
 
     if dry_run:
-        from ..runner import Runner
+        from ..run.runner import Runner
 
         planned = Runner(open_store(store_dir) if reuse_stale else None, host, reuse_stale=reuse_stale).plan(spec)
         click.echo(json.dumps([{"label": p.label, "run_id": p.run_id, "command": commands.get(p.label)}

@@ -6,8 +6,8 @@ ARE that contract: what a recipe may call on a component, with shapes. Shapes us
 T (sequence length), V (vocabulary), H (heads), D (head dimension), C (classes), N (items).
 
 A recipe declares what it needs of each spec table with :class:`Requires` (its class attribute
-``requires``); ``lmbench.preflight`` checks every resolved component against that declaration
-before any work starts, and :meth:`lmbench.context.Run.build` checks the built object again.
+``requires``); ``lmbench.run.preflight`` checks every resolved component against that declaration
+before any work starts, and :meth:`lmbench.run.context.Run.build` checks the built object again.
 Optional parts of a protocol (incremental decoding, a FLOPs formula) are separate small protocols
 a recipe uses when present and documents what it does otherwise.
 
@@ -332,7 +332,7 @@ class Requires:
 class Recipe(Protocol):
     """A recipe (spec table ``[recipe]``), built as ``factory(config)``.
 
-    ``run(run: lmbench.context.Run) -> {key: value}`` builds the other components through ``run``,
+    ``run(run: lmbench.run.context.Run) -> {key: value}`` builds the other components through ``run``,
     trains and evaluates, records each result as soon as it has it (``run.add_results(...)``), and
     returns the final results. Its class declares ``requires`` (:class:`Requires`); a recipe
     without it is not checked before it starts.

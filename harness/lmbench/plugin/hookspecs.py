@@ -23,7 +23,7 @@ What each kind of component must provide is a ``typing.Protocol`` in :mod:`lmben
 whose docstring is the contract (methods, shapes, optional parts); docs/plugins.md walks through
 them. A recipe declares what it needs of each table (``requires``, a
 :class:`lmbench.plugin.components.Requires`), and the runner checks every resolved component against it
-before any work starts (:mod:`lmbench.preflight`).
+before any work starts (:mod:`lmbench.run.preflight`).
 
 - dataset:   :class:`~lmbench.plugin.components.TextCorpus` (language modelling),
              :class:`~lmbench.plugin.components.LabelledSet` (classification), or a lab's own protocol
@@ -39,7 +39,7 @@ before any work starts (:mod:`lmbench.preflight`).
              key_padding_mask=None) -> out``, q (B, H, Tq, D) against k, v (B, H, Tk, D) with
              Tk >= Tq (decoding), and ``capabilities``
              (:class:`~lmbench.plugin.components.AttentionCapabilities`, including ``decode``).
-- recipe:    :class:`~lmbench.plugin.components.Recipe`: ``run(run: lmbench.context.Run) -> dict``; it
+- recipe:    :class:`~lmbench.plugin.components.Recipe`: ``run(run: lmbench.run.context.Run) -> dict``; it
              builds the other components through ``run``, records results as it computes them
              (``run.add_results``) and declares ``requires``.
 - metrics:   :class:`~lmbench.plugin.components.Metric`: ``input`` (the kind it consumes: next_token,
@@ -67,7 +67,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from pathlib import Path
 
     from .assets import BoundAssets
-    from ..context import Run
+    from ..run.context import Run
     from .registry import BoundRegistry
     from ..report.plots import Figure
     from .results import BoundResultRegistry
@@ -116,7 +116,7 @@ def lmbench_register_attention(registry: BoundRegistry) -> None:
 @hookspec
 def lmbench_register_recipes(registry: BoundRegistry) -> None:
     """Register training/evaluation procedures: :class:`lmbench.plugin.components.Recipe` factories
-    (``run(run: lmbench.context.Run) -> dict``) whose class declares ``requires``
+    (``run(run: lmbench.run.context.Run) -> dict``) whose class declares ``requires``
     (:class:`lmbench.plugin.components.Requires`: what it needs of each table, which metric kinds it feeds)."""
 
 
@@ -228,7 +228,7 @@ def lmbench_register_assets(registry: BoundAssets) -> None:
 def lmbench_run_start(run: Run) -> None:
     """Called after a run's components are resolved and before its recipe starts (every rank).
 
-    ``run`` is the :class:`lmbench.context.Run` context (id, spec, directory, device, seed).
+    ``run`` is the :class:`lmbench.run.context.Run` context (id, spec, directory, device, seed).
     Raising here fails the run with the plugin named in the reason.
     """
 

@@ -43,7 +43,7 @@ DIRECTIONS = {"higher": HIGHER, "lower": LOWER, "none": NEUTRAL}
 RESULT_KINDS = ("quality", "cost", "info")
 #: The measurement that holds a run's per-example (or per-batch) scores, result name -> list
 #: aligned by example index; ``lmbench compare`` pairs two single runs by it
-#: (:meth:`lmbench.context.Run.record_per_example` writes it).
+#: (:meth:`lmbench.run.context.Run.record_per_example` writes it).
 PER_EXAMPLE = "per_example"
 #: Units shown in another scale: unit -> (shown unit, factor applied to the stored value).
 _DISPLAY = {"bytes": ("MiB", 1.0 / 2**20)}

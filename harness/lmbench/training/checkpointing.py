@@ -4,7 +4,7 @@ One checkpoint holds the model, the optimizer, the LR scheduler (when the lab us
 random number generators (Python, NumPy, torch CPU and CUDA), the data position (any object with
 ``state_dict()``/``load_state_dict()``: a sampler, an iterator over epochs) and the loop's own
 counters (step, elapsed seconds, best metric, ...). Written atomically through
-:meth:`lmbench.context.Run.save_checkpoint` on rank 0 and read with ``weights_only=True``: every
+:meth:`lmbench.run.context.Run.save_checkpoint` on rank 0 and read with ``weights_only=True``: every
 value is a tensor, a number, a string or a list/dict of them.
 """
 

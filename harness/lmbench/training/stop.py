@@ -17,7 +17,7 @@ class StopRule:
     ``budget`` (seconds) covers the training phase from :meth:`start` on, periodic evaluations
     and checkpoints included (see :class:`TrainingConfig`); ``elapsed`` carries over a resume, so a
     resumed run gets only what is left of its budget. ``run`` (the recipe's
-    :class:`lmbench.context.Run`) adds the harness's stop flag (``run.timeout``, Ctrl-C, SIGTERM);
+    :class:`lmbench.run.context.Run`) adds the harness's stop flag (``run.timeout``, Ctrl-C, SIGTERM);
     under torchrun every rank takes the same decision at the same step, or DDP would hang.
 
     Typical loop::

@@ -14,9 +14,9 @@ from __future__ import annotations
 import inspect
 from typing import Any
 
-from .plugin.components import INPUT_KINDS, AttentionCapabilities, Needs, Requires, protocol_members
-from .spec.config import ResolvedSpec
-from .errors import ConfigError
+from ..plugin.components import INPUT_KINDS, AttentionCapabilities, Needs, Requires, protocol_members
+from ..spec.config import ResolvedSpec
+from ..errors import ConfigError
 
 __all__ = ["ContractError", "check", "check_built", "recipe_requires"]
 

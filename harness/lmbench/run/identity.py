@@ -118,7 +118,7 @@ def stale_code_note(env: Mapping[str, object], host: object = None) -> str | Non
     if not isinstance(stored, Mapping) or not stored:
         return None if stored is not None else "made before runs recorded their code: cannot tell if the code changed"
     if host is None:
-        from .plugin.host import default_host
+        from ..plugin.host import default_host
 
         host = default_host()
     infos = getattr(host, "plugins", {})

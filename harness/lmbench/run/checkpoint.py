@@ -17,8 +17,8 @@ from pathlib import Path
 from collections.abc import Callable
 from typing import Any
 
-from .errors import LmbenchError
-from .files import write_failure
+from ..errors import LmbenchError
+from ..files import write_failure
 
 #: ``mkstemp`` names of :func:`save_atomic`'s temporary files: ``.last.pt.k2j3h4.tmp``.
 TEMP_GLOB = ".*.tmp"
@@ -45,7 +45,7 @@ def save_atomic(state: dict[str, Any], path: Path) -> Path:
 
 
 def _os_error_inside(exc: BaseException) -> bool:
-    from .files import os_error_cause
+    from ..files import os_error_cause
 
     return os_error_cause(exc) is not None
 

@@ -11,9 +11,9 @@ import json
 from pathlib import Path
 from typing import Any
 
-from .spec.config import ResolvedSpec, resolve
-from .errors import ConfigError, LmbenchError
-from .plugin.registry import Registries
+from ..spec.config import ResolvedSpec, resolve
+from ..errors import ConfigError, LmbenchError
+from ..plugin.registry import Registries
 
 __all__ = ["StoredRun", "find_stored_run"]
 

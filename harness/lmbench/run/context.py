@@ -24,11 +24,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .spec.config import ResolvedSpec, make_config
-from .errors import LmbenchError, NonFiniteError
-from .plugin.host import PluginHost
-from .plugin.results import PER_EXAMPLE
-from .store import Store
+from ..spec.config import ResolvedSpec, make_config
+from ..errors import LmbenchError, NonFiniteError
+from ..plugin.host import PluginHost
+from ..plugin.results import PER_EXAMPLE
+from ..store import Store
 
 if TYPE_CHECKING:  # pragma: no cover
     from .metric_feed import MetricFeed
@@ -130,7 +130,7 @@ class Run:
         """Build a component: ``factory(config, **deps)``; ``deps`` are the recipe's wiring.
 
         The built object is checked against the protocol the recipe declares for the table
-        (``requires``); a missing member is a one-line :class:`lmbench.preflight.ContractError`.
+        (``requires``); a missing member is a one-line :class:`lmbench.run.preflight.ContractError`.
         """
         self._require(table)
         component = self.resolved.components[table]
@@ -241,7 +241,7 @@ class Run:
 
         Returns :class:`lmbench.measure.TimingStats`; with ``name`` it is also recorded.
         """
-        from .measure import time_fn
+        from ..measure import time_fn
 
         cfg = self.resolved.measure
         kwargs = dict(warmup=cfg.warmup, min_iters=cfg.min_iters, min_seconds=cfg.min_seconds, device=self.device)
@@ -254,7 +254,7 @@ class Run:
     @contextmanager
     def memory(self, name: str | None = None) -> Iterator[Any]:
         """Track peak memory (torch allocated/reserved, NVML device, process RSS) over a block."""
-        from .measure import MemoryTracker
+        from ..measure import MemoryTracker
 
         cfg = self.resolved.measure
         tracker = MemoryTracker(self.device, nvml=cfg.nvml, rss=cfg.rss)
@@ -300,7 +300,7 @@ class Run:
 
     def stored_run(self, ref: str | Path) -> StoredRun:
         """Another run of this store (a run id, a unique prefix, or a run folder), to rebuild its
-        components and load its checkpoints (:class:`lmbench.sources.StoredRun`)."""
+        components and load its checkpoints (:class:`lmbench.run.sources.StoredRun`)."""
         from .sources import find_stored_run
 
         return find_stored_run(ref, store=self.store, runs_root=self.dir.parent, registries=self.host.registries)

@@ -1,10 +1,10 @@
 """The runner: turns a spec into runs, executes each recipe, and records what happened.
 
 ``Runner.plan`` expands variants, resolves and validates each, checks every component against
-what its recipe declares it needs (:mod:`lmbench.preflight`), so a bad key or a model missing a
+what its recipe declares it needs (:mod:`lmbench.run.preflight`), so a bad key or a model missing a
 method fails before any work, and computes each run's content-addressed id. ``Runner.execute`` runs one planned run:
 it skips a run already ``done`` (unless ``force``), picks and configures the device, seeds,
-captures the environment, calls the recipe with a :class:`lmbench.context.Run`, and records
+captures the environment, calls the recipe with a :class:`lmbench.run.context.Run`, and records
 the outcome. Failures are results: NaN/inf -> ``nan``, out-of-memory -> ``oom``, timeout ->
 ``timeout``, Ctrl-C -> ``interrupted``, anything else -> ``failed`` with a one-line reason (the
 traceback goes to the run folder's ``error.txt``) that names the recipe's stage it failed in
@@ -31,16 +31,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .spec.config import ResolvedSpec, dump_toml, expand_variants, resolve
+from ..spec.config import ResolvedSpec, dump_toml, expand_variants, resolve
 from .context import DistInfo, Run, StopFlag
-from .errors import LmbenchError, NonFiniteError, StoreError, UnknownNameError
-from .files import SafeFileHandler, finite_json, write_text
+from ..errors import LmbenchError, NonFiniteError, StoreError, UnknownNameError
+from ..files import SafeFileHandler, finite_json, write_text
 from .identity import code_hashes, combined_hash
-from .lease import RunLease, die_with_parent, parent_to_follow
-from .spec.limits import check_limits, check_memory
-from .plugin.host import PluginHost, default_host, format_traceback
+from ..lease import RunLease, die_with_parent, parent_to_follow
+from ..spec.limits import check_limits, check_memory
+from ..plugin.host import PluginHost, default_host, format_traceback
 from .preflight import check as check_contracts
-from .store import RunRecord, Store, content_id
+from ..store import RunRecord, Store, content_id
 
 log = logging.getLogger("lmbench")
 
@@ -216,7 +216,7 @@ class Runner:
 
     def run_id(self, resolved: ResolvedSpec) -> str:
         """The run's id: its :meth:`spec_id` and the hash of the code that computes it
-        (:mod:`lmbench.identity`), so an edited plugin gives a new run."""
+        (:mod:`lmbench.run.identity`), so an edited plugin gives a new run."""
         return content_id(self.spec_id(resolved), combined_hash(self.code_hashes(resolved)))
 
     # -- executing ----------------------------------------------------------------------------
@@ -284,11 +284,11 @@ class Runner:
         if self.dist.is_main:
             write_text(run_dir / "spec.json", json.dumps(resolved.spec, indent=2, sort_keys=True))
             write_text(run_dir / "spec.toml", dump_toml(resolved.spec))
-        from .measure.env import capture_environment
+        from ..measure.env import capture_environment
 
         env = capture_environment(self.host.versions, device=device, seed=resolved.run.seed)
         env["world_size"] = self.dist.world_size
-        env["spec_id"], env["code"] = planned.spec_id, planned.code  # see lmbench.identity
+        env["spec_id"], env["code"] = planned.spec_id, planned.code  # see lmbench.run.identity
         if self.dist.is_main:
             write_text(run_dir / "env.json", json.dumps(env, indent=2, default=str))
         if store is not None:

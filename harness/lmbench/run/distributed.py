@@ -43,7 +43,7 @@ def torchrun_command(argv: list[str], *, nproc: int, nnodes: str = "1", rdzv_end
 def launch_torchrun(argv: list[str], *, nproc: int, nnodes: str = "1", rdzv_endpoint: str | None = None) -> int:
     """Run the command under torchrun and return its exit code."""
     if nnodes not in ("1", "1:1") and not rdzv_endpoint:
-        from .errors import LmbenchError
+        from ..errors import LmbenchError
 
         raise LmbenchError("--nnodes > 1 needs --rdzv-endpoint HOST:PORT (the same on every node)")
     env = dict(os.environ, OMP_NUM_THREADS=os.environ.get("OMP_NUM_THREADS", "1"))

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .plugin.components import NEXT_TOKEN, REGRESSION
+from ..plugin.components import NEXT_TOKEN, REGRESSION
 
 __all__ = ["MetricFeed"]
 
