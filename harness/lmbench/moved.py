@@ -24,6 +24,14 @@ __all__ = ["MOVED", "new_name", "MovedFinder", "install"]
 
 #: Old dotted module name -> new one. Remove an entry one release after its move.
 MOVED: dict[str, str] = {
+    "lmbench.store_engine": "lmbench.store.engine",
+    "lmbench.store_schema": "lmbench.store.schema",
+    "lmbench.store_writes": "lmbench.store.writes",
+    "lmbench.store_leases": "lmbench.store.leases",
+    "lmbench.store_merge": "lmbench.store.merge",
+    "lmbench.store_pgtest": "lmbench.store.pgtest",
+    "lmbench.lease": "lmbench.store.lease",
+    "lmbench.migrations": "lmbench.store.migrations",
     "lmbench.runner": "lmbench.run.runner",
     "lmbench.context": "lmbench.run.context",
     "lmbench.preflight": "lmbench.run.preflight",

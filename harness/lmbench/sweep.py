@@ -35,7 +35,7 @@ from .compare import group_points, summarize
 from .spec.config import COMPONENT_TABLES, HARNESS_CONFIGS, TOP_LEVEL_KEYS, expand_variants, parse_value
 from .errors import ConfigError, LmbenchError, RunBusyError, UnknownNameError
 from .files import finite_json
-from .lease import PARENT_ENV
+from .store.lease import PARENT_ENV
 from .store import ABANDONED, FAILED, RunRecord, Store, content_id
 
 
@@ -331,7 +331,7 @@ def run_points(store: Store, points: Sequence[Any], *, jobs: int = 1, force: boo
     ``jobs == 1`` runs them here, one after another, through ``runner`` (each point's ``planned``
     run); Ctrl-C stops after the current point. ``jobs > 1`` runs ``jobs`` worker processes at once
     (``python -m lmbench.cli run --spec-json FILE``), each dying with this process
-    (``LMBENCH_PARENT_PID``, see :func:`lmbench.lease.die_with_parent`). A worker that crashes has
+    (``LMBENCH_PARENT_PID``, see :func:`lmbench.store.lease.die_with_parent`). A worker that crashes has
     its point recorded failed (timed out: ``timeout``); a point another live process holds (its
     lease) is left to that process in both modes.
     """

@@ -42,7 +42,7 @@ def merge_cmd(locations: tuple[str, ...], as_json: bool) -> None:
     """Copy runs of each SRC store (folder or URL) into DST: same run id = same run; conflicts are
     reported and nothing is overwritten."""
     from ..store import Store
-    from ..store_merge import merge_stores
+    from ..store.merge import merge_stores
 
     if len(locations) < 2:
         raise LmbenchError("give at least one source store and the destination: lmbench store merge SRC... DST")
@@ -60,7 +60,7 @@ def import_cmd(files: tuple[str, ...], store_dir: str | None, as_json: bool) -> 
     """Add runs from `lmbench export` files (`-` reads stdin) to the store; conflicts are reported,
     nothing is overwritten."""
     from ..store import Store
-    from ..store_merge import MergeReport, jsonl_payloads, merge_into
+    from ..store.merge import MergeReport, jsonl_payloads, merge_into
 
     dst = Store(store_dir)
     report = MergeReport()

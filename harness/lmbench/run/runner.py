@@ -10,7 +10,7 @@ the outcome. Failures are results: NaN/inf -> ``nan``, out-of-memory -> ``oom``,
 traceback goes to the run folder's ``error.txt``) that names the recipe's stage it failed in
 (``failed in generation: ...``); results the recipe recorded before a failure are kept.
 
-One process runs a given run at a time: ``execute`` takes the run's lease (:mod:`lmbench.lease`)
+One process runs a given run at a time: ``execute`` takes the run's lease (:mod:`lmbench.store.lease`)
 first, and waits (``wait``) or fails with the owner named; a dead owner's run is taken over. Sane
 limits (:mod:`lmbench.spec.limits`) are checked when planning, and the memory estimate before a run starts.
 """
@@ -36,7 +36,7 @@ from .context import DistInfo, Run, StopFlag
 from ..errors import LmbenchError, NonFiniteError, StoreError, UnknownNameError
 from ..files import SafeFileHandler, finite_json, write_text
 from .identity import code_hashes, combined_hash
-from ..lease import RunLease, die_with_parent, parent_to_follow
+from ..store.lease import RunLease, die_with_parent, parent_to_follow
 from ..spec.limits import check_limits, check_memory
 from ..plugin.host import PluginHost, default_host, format_traceback
 from .preflight import check as check_contracts

@@ -2,7 +2,7 @@
 
 The version is kept in the ``meta`` table (``schema_version``), read first on every open: a store
 that is current is opened without loading Alembic. An older store (a SQLite file from before
-migrations, version 1) is upgraded in place by the Alembic environment in ``lmbench/migrations``,
+migrations, version 1) is upgraded in place by the Alembic environment in ``lmbench/store/migrations``,
 run programmatically inside one write transaction (a PostgreSQL advisory lock or SQLite's write
 lock keeps two processes from migrating at once).
 """

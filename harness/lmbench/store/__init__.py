@@ -7,17 +7,24 @@ A store is a folder with one SQLite file (the default), or a database server::
 
 ``--store postgresql+psycopg://USER@HOST/DB`` (or ``LMBENCH_STORE``) keeps the same tables in
 PostgreSQL, with the run folders under ``--artifacts DIR`` (or ``LMBENCH_ARTIFACTS``) on a shared
-filesystem (see :mod:`lmbench.store_engine`). The schema is versioned and upgraded in place
-(:mod:`lmbench.store_schema`, Alembic).
+filesystem (see :mod:`lmbench.store.engine`). The schema is versioned and upgraded in place
+(:mod:`lmbench.store.schema`, Alembic).
 
 Rows are appended; a run's final results and measurements are replaced only by a later attempt of
 the same run (same id), so a killed run leaves everything it recorded. Several processes, on one
 host or many, may write one store at once: each write is one transaction, and a run's lease
-(:mod:`lmbench.lease`, the ``leases`` table) lets only one of them train a given run.
+(:mod:`lmbench.store.lease`, the ``leases`` table) lets only one of them train a given run.
 
 Run folders are stored relative to the store folder, so a store can be moved, copied or archived
 whole. A SQLite store on read-only media opens read-only (``mode=ro``, or ``immutable=1`` when
 SQLite cannot create its shared-memory file there).
+
+The package owns the engines (:mod:`.engine`: SQLite, PostgreSQL), the schema and its Alembic
+migrations (:mod:`.schema`, ``migrations/``), dialect-neutral writes (:mod:`.writes`), run leases
+(:mod:`.lease` the holder and heartbeat, :mod:`.leases` their rows), merging stores
+(:mod:`.merge`) and throw-away PostgreSQL databases for tests (:mod:`.pgtest`). The
+:class:`Store` itself is defined here. May import: the ground (``lmbench.errors``,
+``lmbench.files``), ``lmbench`` for its version, SQLAlchemy and Alembic; no other part.
 """
 
 from __future__ import annotations
@@ -36,13 +43,13 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from . import store_engine as engines
-from . import store_schema as schema
-from .errors import StoreError, UnknownNameError
-from .files import json_dumps
-from .store_leases import LeaseRows
-from .store_schema import SCHEMA_VERSION  # noqa: F401  (re-exported)
-from .store_writes import insert_ignore, upsert
+from . import engine as engines
+from . import schema
+from ..errors import StoreError, UnknownNameError
+from ..files import json_dumps
+from .leases import LeaseRows
+from .schema import SCHEMA_VERSION  # noqa: F401  (re-exported)
+from .writes import insert_ignore, upsert
 
 DB_NAME = engines.DB_NAME
 FINISHED = ("done",)
@@ -53,7 +60,7 @@ _BATCH = 500  # ids per IN (...) when reading many runs' results
 
 
 def default_store_dir() -> Path:
-    """``$LMBENCH_STORE`` or ``./runs`` (a folder store; see :func:`lmbench.store_engine.resolve` for URLs)."""
+    """``$LMBENCH_STORE`` or ``./runs`` (a folder store; see :func:`lmbench.store.engine.resolve` for URLs)."""
     return Path(os.environ.get("LMBENCH_STORE", "runs"))
 
 

@@ -25,7 +25,7 @@ import uuid
 from dataclasses import dataclass
 from typing import Any, Callable
 
-from .errors import RunBusyError
+from ..errors import RunBusyError
 
 log = logging.getLogger("lmbench")
 
@@ -168,7 +168,7 @@ class RunLease:
         interval = max(min(self.ttl / 4, 15.0), 0.2)
 
         def beat() -> None:
-            from .store import Store
+            from . import Store
 
             store = None
             warned = False

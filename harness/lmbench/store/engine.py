@@ -24,7 +24,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy import event
 
-from .errors import StoreError
+from ..errors import StoreError
 
 DB_NAME = "lmbench.sqlite"
 POINTER = "store.json"

@@ -1,4 +1,4 @@
-"""The store's ``leases`` table: the SQL behind :mod:`lmbench.lease` (mixed into :class:`lmbench.store.Store`).
+"""The store's ``leases`` table: the SQL behind :mod:`lmbench.store.lease` (mixed into :class:`lmbench.store.Store`).
 
 Every change is a single statement whose ``WHERE`` names the owner's token, so a lease moves
 from one owner to another only if it still belongs to the owner the caller saw: the same
@@ -12,8 +12,8 @@ from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
-from .store_schema import leases
-from .store_writes import insert_ignore
+from .schema import leases
+from .writes import insert_ignore
 
 if TYPE_CHECKING:
     from .lease import Holder

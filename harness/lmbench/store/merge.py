@@ -19,10 +19,9 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from . import store_schema as schema
-from .errors import StoreError
-from .store import Store, _dumps
-from .store_writes import insert_ignore
+from ..errors import StoreError
+from . import Store, _dumps, schema
+from .writes import insert_ignore
 
 _COMPARED = ("spec", "status", "reason", "results", "measurements", "steps")
 

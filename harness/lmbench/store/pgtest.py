@@ -25,7 +25,7 @@ def server_url(checkout: Path | None = None) -> tuple[str | None, str | None]:
     except ImportError:
         return None, "psycopg is not installed: pip install 'lmbench[store]'"
     if not url:
-        script = (checkout or Path(__file__).resolve().parents[2]) / ".ci" / "services" / "postgres.sh"
+        script = (checkout or Path(__file__).resolve().parents[3]) / ".ci" / "services" / "postgres.sh"
         if not script.is_file():
             return None, "no PostgreSQL: set LMBENCH_TEST_POSTGRES to a postgresql+psycopg:// URL"
         try:

@@ -1,1 +1,0 @@
-"""Alembic environment for the results store (run programmatically by :mod:`lmbench.store_schema`)."""
