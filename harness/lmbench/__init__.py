@@ -57,7 +57,7 @@ _LAZY: dict[str, str] = {
         "peak_flops", "mfu", "per_device_mfu")},
     # figures
     **{name: "lmbench.report.plots" for name in ("Figure", "pyplot", "save_figure", "figure_stem")},
-    "run_name": "lmbench.points",
+    "run_name": "lmbench.stats.points",
     # assets, caches, files
     "WheelAsset": "lmbench.plugin.assets",
     "locate": "lmbench.plugin.assets",
@@ -103,7 +103,7 @@ if TYPE_CHECKING:  # what type checkers and IDEs see; at run time these load laz
     from .hub import hub_reachable
     from .measure import (MemoryTracker, Throughput, TimingStats, count_flops, mfu, peak_flops, per_device_mfu,
                           time_fn, transformer_flops_per_token)
-    from .points import run_name
+    from .stats.points import run_name
     from .report.plots import Figure, figure_stem, pyplot, save_figure
     from .plugin.results import HIGHER, LOWER, NEUTRAL, ResultSpec
     from .training import (EnergyMeter, StepClock, StopRule, TrainingConfig, accumulation, adamw, clip_and_step,

@@ -24,6 +24,9 @@ __all__ = ["MOVED", "new_name", "MovedFinder", "install"]
 
 #: Old dotted module name -> new one. Remove an entry one release after its move.
 MOVED: dict[str, str] = {
+    "lmbench.noise": "lmbench.stats.noise",
+    "lmbench.points": "lmbench.stats.points",
+    "lmbench.compare": "lmbench.stats.compare",
     "lmbench.store_engine": "lmbench.store.engine",
     "lmbench.store_schema": "lmbench.store.schema",
     "lmbench.store_writes": "lmbench.store.writes",

@@ -31,7 +31,7 @@ from contextlib import nullcontext
 from dataclasses import dataclass, field
 from typing import Any
 
-from .compare import group_points, summarize
+from .stats.compare import group_points, summarize
 from .spec.config import COMPONENT_TABLES, HARNESS_CONFIGS, TOP_LEVEL_KEYS, expand_variants, parse_value
 from .errors import ConfigError, LmbenchError, RunBusyError, UnknownNameError
 from .files import finite_json

@@ -1,4 +1,4 @@
-"""``lmbench noise``: measure the noise floor of a kind of run (see :mod:`lmbench.noise`)."""
+"""``lmbench noise``: measure the noise floor of a kind of run (see :mod:`lmbench.stats.noise`)."""
 
 from __future__ import annotations
 
@@ -36,7 +36,7 @@ def noise_cmd(source: str | None, preset: str | None, files: tuple[str, ...], se
     of the kind of run (the preset, else the recipe) as its default tolerance.
     """
     from ..spec.config import build_spec
-    from ..noise import measure_noise, run_kind
+    from ..stats.noise import measure_noise, run_kind
     from ..plugin.host import default_host
 
     out = console()

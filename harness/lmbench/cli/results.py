@@ -36,7 +36,7 @@ def report_cmd(runs: tuple[str, ...], sweep: str | None, last: int | None, forma
     """
     from ..plugin.host import default_host
     from ..report import write_reports
-    from ..points import run_name
+    from ..stats.points import run_name
     from ..report.tables import status_text
     from ..store import Store
 
@@ -100,7 +100,7 @@ def compare_cmd(a: str, b: str, fail_on: str, threshold: float, tolerance: float
     Seeds run on both sides are paired (and evaluation examples, where runs store them); p-values are
     adjusted across the metrics (Benjamini-Hochberg). See docs/reports.md for each verdict.
     """
-    from ..compare import compare, comparison_rows
+    from ..stats.compare import compare, comparison_rows
     from ..store import Store
 
     if threshold < 0 or (tolerance is not None and tolerance < 0):

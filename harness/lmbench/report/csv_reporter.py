@@ -8,7 +8,7 @@ import math
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..points import run_name
+from ..stats.points import run_name
 from ..store import RunRecord, Store
 from .tables import status_text
 

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from ..numbers import fmt_number
-from ..points import run_name
+from ..stats.points import run_name
 from ..plugin.results import vocabulary
 from ..store import RunRecord, Store
 from . import plots as P

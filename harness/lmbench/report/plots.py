@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from ..numbers import fmt_number
-from ..points import point_label
+from ..stats.points import point_label
 from ..plugin.results import HIGHER, ResultRegistry, vocabulary
 from ..store import RunRecord, Store
 from .tables import Column, ResultTable, headline_columns
@@ -131,7 +131,7 @@ def learning_curves(store: Store, records: Sequence[RunRecord], stem: Path, titl
     """Quality curves of every run: one panel per key, one row of panels per x axis in ``axes``
     that the runs' logs support (steps always; tokens when ``tokens`` is logged; seconds from the
     store's clock). One line per run, coloured by point. None without curves."""
-    from ..points import recipe_plugin
+    from ..stats.points import recipe_plugin
 
     vocab = vocab or vocabulary()
     unknown = [a for a in axes if a not in CURVE_AXES]

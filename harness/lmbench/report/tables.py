@@ -21,7 +21,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from ..numbers import fmt_number, is_number
-from ..points import group_points, recipe_plugin
+from ..stats.points import group_points, recipe_plugin
 from ..plugin.results import HIGHER, LOWER, Renamed, ResultRegistry, canonical_results, vocabulary
 from ..stats import Summary, summarize
 from ..store import RunRecord

@@ -13,7 +13,7 @@ import math
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..points import run_name
+from ..stats.points import run_name
 from ..errors import LmbenchError
 from ..store import RunRecord, Store
 from .plots import slug

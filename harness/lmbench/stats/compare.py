@@ -1,6 +1,6 @@
 """The comparison of two runs or two sweeps: change, interval, p-value and verdict per shared result.
 
-``lmbench compare A B`` pairs the points of two runs or sweeps (:mod:`lmbench.points`) and, for
+``lmbench compare A B`` pairs the points of two runs or sweeps (:mod:`lmbench.stats.points`) and, for
 every numeric result they share, picks the strongest design the stored runs allow (``basis``):
 
 1. ``paired by seed``: at least two seeds ran on both sides; a paired BCa bootstrap interval of
@@ -22,7 +22,7 @@ The p-values of one comparison are adjusted together (Benjamini-Hochberg), and t
 * ``within noise``: otherwise.
 
 The tolerance is ``--tolerance`` when given, else the measured noise floor of the kind of run
-(:mod:`lmbench.noise`), else 2%; each row says which. Per-example scores are a measurement named
+(:mod:`lmbench.stats.noise`), else 2%; each row says which. Per-example scores are a measurement named
 ``per_example`` whose data maps a result name to a list aligned by example index: numbers
 (a loss per evaluation batch or document, 0/1 correctness), or ``{"hypotheses": [...],
 "references": [...]}`` for a text metric. Old result names are read under their declared new
@@ -38,14 +38,14 @@ from typing import Any
 
 import numpy as np
 
-from .errors import LmbenchError
+from ..errors import LmbenchError
 from .noise import load_noise, run_kind
-from .numbers import fmt_number, format_change, is_number
+from ..numbers import fmt_number, format_change, is_number
 from .points import group_points, recipe_plugin, resolve_side
-from .plugin.results import NEUTRAL, PER_EXAMPLE, Renamed, ResultRegistry, canonical_results, vocabulary
-from .stats import (bh_adjust, bootstrap_ratio_ci, center, chrf_paired_pvalue, mcnemar_pvalue, paired_ratio_ci,
+from ..plugin.results import NEUTRAL, PER_EXAMPLE, Renamed, ResultRegistry, canonical_results, vocabulary
+from . import (bh_adjust, bootstrap_ratio_ci, center, chrf_paired_pvalue, mcnemar_pvalue, paired_ratio_ci,
                     paired_t_pvalue, relative_change, summarize, welch_pvalue)
-from .store import RunRecord, Store
+from ..store import RunRecord, Store
 
 __all__ = ["Comparison", "MetricComparison", "compare", "compare_samples", "compare_examples", "comparison_rows",
            "verdict_for", "shared_meaning", "group_points", "summarize", "DEFAULT_TOLERANCE", "ALPHA"]

@@ -7,6 +7,12 @@ Intervals come from ``scipy.stats.bootstrap`` (BCa), quantiles from ``scipy.stat
 p-values from Student's t tests, McNemar's exact test (``scipy.stats.binomtest`` on the
 discordant pairs) and, for chrF++, sacrebleu's paired bootstrap; Benjamini-Hochberg
 (``scipy.stats.false_discovery_control``) adjusts the p-values of one comparison together.
+
+These functions are defined here, in the package itself. Its modules put them to work on runs:
+:mod:`.points` groups runs into points (one configuration, several seeds), :mod:`.noise` measures
+and stores the noise floor of a kind of run, and :mod:`.compare` turns two sides into rows with
+verdicts. May import: the ground, ``lmbench.plugin`` (declared results), ``lmbench.store`` and,
+only inside ``noise`` to repeat a spec, ``lmbench.run``; numpy, scipy (on first use) and sacrebleu.
 """
 
 from __future__ import annotations

@@ -10,8 +10,8 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
-from .errors import LmbenchError, UnknownNameError
-from .store import RunRecord, Store, content_id
+from ..errors import LmbenchError, UnknownNameError
+from ..store import RunRecord, Store, content_id
 
 __all__ = ["run_name", "point_label", "point_key", "group_points", "resolve_side", "recipe_plugin"]
 

@@ -30,12 +30,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .errors import LmbenchError
-from .files import write_text
-from .numbers import is_number
-from .plugin.results import canonical_results, vocabulary
-from .stats import coefficient_of_variation
-from .store import RunRecord, Store, content_id
+from ..errors import LmbenchError
+from ..files import write_text
+from ..numbers import is_number
+from ..plugin.results import canonical_results, vocabulary
+from . import coefficient_of_variation
+from ..store import RunRecord, Store, content_id
 
 __all__ = ["NoiseFloor", "run_kind", "noise_path", "load_noise", "floor_from_records", "save_noise", "measure_noise",
            "z95"]
@@ -167,7 +167,7 @@ def measure_noise(store: Store, spec: dict[str, Any], *, repeats: int, same_seed
     Seeds mode reuses runs already done unless ``force`` (the same seed gives the same numbers);
     same-seed mode always runs (it measures this machine's timing noise now).
     """
-    from .run.runner import Runner
+    from ..run.runner import Runner
 
     if repeats < 2:
         raise LmbenchError("--repeats must be at least 2 (a spread needs two runs)")
