@@ -24,6 +24,8 @@ __all__ = ["MOVED", "new_name", "MovedFinder", "install"]
 
 #: Old dotted module name -> new one. Remove an entry one release after its move.
 MOVED: dict[str, str] = {
+    "lmbench.sweep": "lmbench.launch.sweep",
+    "lmbench.launchers": "lmbench.launch",
     "lmbench.noise": "lmbench.stats.noise",
     "lmbench.points": "lmbench.stats.points",
     "lmbench.compare": "lmbench.stats.compare",

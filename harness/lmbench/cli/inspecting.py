@@ -109,7 +109,7 @@ def status_cmd(group: str | None, store_dir: str | None, as_json: bool) -> None:
     results store with the launcher's queue (squeue for SLURM sweeps).
     """
     from ..errors import LmbenchError
-    from ..launchers.status import STATES, point_states
+    from ..launch.status import STATES, point_states
 
     store = open_store(store_dir, readonly=True)
     if group is None:

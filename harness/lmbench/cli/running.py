@@ -90,7 +90,7 @@ def run_cmd(ctx: click.Context, preset: str | None, files: tuple[str, ...], data
     if resume_id:
         command = f"lmbench run --resume {resume_id}"
     elif spec_json:  # a sweep point: record the command that reproduces it, not the worker's
-        from ..launchers.base import point_command_of
+        from ..launch.base import point_command_of
 
         command = point_command_of(spec_json) or command
     group_id, records = runner.run_spec(spec, command=command, only=only)
@@ -148,7 +148,7 @@ def sweep_cmd(preset: str | None, files: tuple[str, ...], grids: tuple[str, ...]
     """Run a grid of spec values times seeds; done points are skipped, so a killed sweep resumes."""
     from ..spec.config import build_spec
     from ..plugin.host import default_host
-    from ..sweep import (expand, grid_target, parse_grid, parse_seeds, point_command, run_sweep, select_variants,
+    from ..launch.sweep import (expand, grid_target, parse_grid, parse_seeds, point_command, run_sweep, select_variants,
                          validate_grid)
 
     if jobs < 1:
@@ -156,7 +156,7 @@ def sweep_cmd(preset: str | None, files: tuple[str, ...], grids: tuple[str, ...]
     if not (preset or files):
         raise LmbenchError("lmbench sweep needs a spec: --plugin PRESET or -c spec.toml")
     host = default_host()
-    from ..launchers.select import build_launcher, parse_key_values
+    from ..launch.select import build_launcher, parse_key_values
 
     slurm = {"partition": slurm_partition, "time": slurm_time, "nodes": slurm_nodes,
              "gpus_per_node": slurm_gpus_per_node, "array_parallelism": slurm_array_parallelism}
@@ -204,7 +204,7 @@ def sweep_cmd(preset: str | None, files: tuple[str, ...], grids: tuple[str, ...]
         reports = write_experiment_reports(store, result.records, spec, result.group_id, host, out,
                                              default_title=result.name)
     if as_json:
-        from ..sweep import aggregate
+        from ..launch.sweep import aggregate
 
         click.echo(json.dumps({"group": result.group_id, "name": result.name, "skipped": result.skipped,
                                "runs": [{"id": r.id, "label": r.label, "status": r.status, "reason": r.reason,

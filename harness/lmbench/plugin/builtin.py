@@ -47,7 +47,7 @@ def lmbench_register_presets(registry):
 @hookimpl
 def lmbench_register_launchers(registry):
     """Register the sweep launchers: this machine's worker processes, and SLURM job arrays."""
-    registry.add("local", "lmbench.launchers.local:LocalLauncher",
+    registry.add("local", "lmbench.launch.local:LocalLauncher",
                  summary="points on this machine, --jobs N at a time (the default)")
-    registry.add("slurm", "lmbench.launchers.slurm:SlurmLauncher",
+    registry.add("slurm", "lmbench.launch.slurm:SlurmLauncher",
                  summary="points as one SLURM job array through submitit; returns at once")

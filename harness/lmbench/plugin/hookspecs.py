@@ -50,7 +50,7 @@ before any work starts (:mod:`lmbench.run.preflight`).
              store) -> list[Path]``.
 - presets:   a spec as a dict (same shape as a TOML spec file), or a ``"module:attr"`` string
              naming one, or a path to a ``.toml`` file. Not called.
-- launchers: :class:`lmbench.launchers.base.Launcher`: ``Config``, ``blocking`` and
+- launchers: :class:`lmbench.launch.base.Launcher`: ``Config``, ``blocking`` and
              ``launch(store, points, force=..., console=...) -> list[Submission]``; chosen by
              ``lmbench sweep --launcher NAME``, never by a spec table.
 """
@@ -135,12 +135,12 @@ def lmbench_register_reporters(registry: BoundRegistry) -> None:
 def lmbench_register_launchers(registry: BoundRegistry) -> None:
     """Register launchers: where the points of ``lmbench sweep --launcher NAME`` run.
 
-    A launcher is a class following :class:`lmbench.launchers.base.Launcher`: a ``Config``
+    A launcher is a class following :class:`lmbench.launch.base.Launcher`: a ``Config``
     dataclass of its options (built from the sweep's flags through
     :func:`lmbench.spec.validate.make_config`, so unknown keys and bad types fail before anything is
     submitted), a ``blocking`` attribute, and ``launch(store, points, force=..., console=...)``
-    returning one :class:`lmbench.launchers.base.Submission` per point. Each point is run by its
-    worker command (:func:`lmbench.launchers.base.point_argv`), which records the run in the store,
+    returning one :class:`lmbench.launch.base.Submission` per point. Each point is run by its
+    worker command (:func:`lmbench.launch.base.point_argv`), which records the run in the store,
     holds the run's lease and resumes from the run's checkpoint; a launcher only decides where and
     when that command runs. A non-blocking launcher (``blocking = False``) returns as soon as the
     points are queued; ``lmbench status`` then follows them through the store and the job ids the

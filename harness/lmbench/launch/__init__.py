@@ -1,4 +1,9 @@
-"""Launchers: where the points of a sweep run (``lmbench sweep --launcher NAME``).
+"""Sweeps and launchers: a grid of points, and where they run (``lmbench sweep --launcher NAME``).
+
+The package owns the sweep (:mod:`.sweep`: expand the grid, plan every point through the runner,
+skip what is done, record the group, compare the points) and the launchers below. May import: the
+ground, ``lmbench.plugin``, ``lmbench.spec``, ``lmbench.run``, ``lmbench.store`` and
+``lmbench.stats``; never ``lmbench.cli`` or ``lmbench.report``.
 
 A launcher is a registered component (hook ``lmbench_register_launchers``), so a plugin can add
 Ray or Kubernetes beside the core's two:
@@ -9,7 +14,7 @@ Ray or Kubernetes beside the core's two:
   the command returns at once with the job ids. A pre-empted or timed-out task is requeued and
   the requeued task resumes its run from the last checkpoint. ``lmbench status`` follows them.
 
-See :class:`lmbench.launchers.base.Launcher` for the contract.
+See :class:`lmbench.launch.base.Launcher` for the contract.
 """
 
 from .base import Launcher, Point, Submission

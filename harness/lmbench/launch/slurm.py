@@ -1,7 +1,7 @@
 """``core.slurm``: sweep points as one SLURM job array, through submitit.
 
 Submission returns at once with the job ids (nothing blocks on a login node). Each array task runs
-its point's worker command (:func:`lmbench.launchers.base.point_argv`) with its log in the run's
+its point's worker command (:func:`lmbench.launch.base.point_argv`) with its log in the run's
 folder. When SLURM pre-empts a task or its time runs out, submitit signals the task; the task asks
 its worker to stop (SIGTERM: the run saves its checkpoint and records ``interrupted``) and
 requeues itself, and the requeued task resumes the run from that checkpoint. A task of several

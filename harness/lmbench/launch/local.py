@@ -32,7 +32,7 @@ class LocalLauncher:
     def launch(self, store: Any, points: list[Point], *, force: bool = False, console: Any = None,
                runner: Any = None, timeout: float | None = None) -> list[Submission]:
         """In-process with ``jobs == 1`` (``runner`` plans and executes), else worker processes."""
-        from ..sweep import run_points
+        from .sweep import run_points
 
         run_points(store, points, jobs=self.config.jobs, force=force, console=console, runner=runner,
                    worker_timeout=timeout)

@@ -31,12 +31,12 @@ from contextlib import nullcontext
 from dataclasses import dataclass, field
 from typing import Any
 
-from .stats.compare import group_points, summarize
-from .spec.config import COMPONENT_TABLES, HARNESS_CONFIGS, TOP_LEVEL_KEYS, expand_variants, parse_value
-from .errors import ConfigError, LmbenchError, RunBusyError, UnknownNameError
-from .files import finite_json
-from .store.lease import PARENT_ENV
-from .store import ABANDONED, FAILED, RunRecord, Store, content_id
+from ..stats.compare import group_points, summarize
+from ..spec.config import COMPONENT_TABLES, HARNESS_CONFIGS, TOP_LEVEL_KEYS, expand_variants, parse_value
+from ..errors import ConfigError, LmbenchError, RunBusyError, UnknownNameError
+from ..files import finite_json
+from ..store.lease import PARENT_ENV
+from ..store import ABANDONED, FAILED, RunRecord, Store, content_id
 
 
 # -- parsing ----------------------------------------------------------------------------------
@@ -172,7 +172,7 @@ def validate_grid(spec: dict[str, Any], grid: dict[str, list[Any]], registries: 
     """Fail before anything runs when a grid key names a table, option or variant that is not in the
     spec, or a value its option cannot take: each value is checked against each variant it applies
     to, resolved with the rest of that variant's spec (so a recipe's own cross-key rules hold)."""
-    from .spec.config import assignments_to_spec, merge, resolve
+    from ..spec.config import assignments_to_spec, merge, resolve
 
     variants = expand_variants(spec)
     labels = [label for label, _ in variants]
@@ -282,13 +282,13 @@ def run_sweep(store: Store, spec: dict[str, Any], *, host: Any = None, jobs: int
     ``launcher`` (default: ``core.local`` with ``jobs``) decides where the points run. A blocking
     launcher returns when every point has ended and the result holds their records; a non-blocking
     one (``core.slurm``) only queues them: the job ids are written for ``lmbench status``
-    (:func:`lmbench.launchers.status.record_launch`) and returned in ``submissions``.
+    (:func:`lmbench.launch.status.record_launch`) and returned in ``submissions``.
     """
-    from .launchers.base import Point
-    from .launchers.local import LocalConfig, LocalLauncher
-    from .launchers.status import record_launch
-    from .plugin.host import default_host
-    from .run.runner import Runner
+    from .base import Point
+    from .local import LocalConfig, LocalLauncher
+    from .status import record_launch
+    from ..plugin.host import default_host
+    from ..run.runner import Runner
 
     host = host or default_host()
     launcher = launcher or LocalLauncher(LocalConfig(jobs=jobs))
@@ -337,7 +337,7 @@ def run_points(store: Store, points: Sequence[Any], *, jobs: int = 1, force: boo
     """
     if jobs <= 1:
         if runner is None:
-            from .run.runner import Runner
+            from ..run.runner import Runner
 
             runner = Runner(store, force=force, console=console)
         handler = getattr(runner, "_interrupt_handler", nullcontext)
@@ -359,7 +359,7 @@ def run_points(store: Store, points: Sequence[Any], *, jobs: int = 1, force: boo
 
 def _run_worker(store: Store, p: Any, force: bool, console: Any, worker_timeout: float | None) -> None:
     """One point in its own worker process; record it failed if the worker died without a verdict."""
-    from .launchers.base import point_argv, write_point_spec
+    from .base import point_argv, write_point_spec
 
     spec_path = write_point_spec(store, p)
     argv = point_argv(spec_path, str(store.root), force=force)
