@@ -37,7 +37,7 @@ def pytest_sessionstart(session):
     """Fetch the declared assets that are missing (one line each on the terminal)."""
     if os.environ.get("LMBENCH_FETCH", "1").strip().lower() in ("0", "false", "no", ""):
         return
-    from lmbench.assets import FetchError, collect_assets, fetch, locate
+    from lmbench.plugin.assets import FetchError, collect_assets, fetch, locate
 
     reporter = session.config.pluginmanager.get_plugin("terminalreporter")
     try:

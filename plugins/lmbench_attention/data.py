@@ -328,5 +328,3 @@ class JsonlDataset(ClassificationDataset):
         test = self._split_from_rows(read_rows(self.config.test_path), names)[0] if self.config.test_path else None
         return train, None, test, names, []
 
-
-from .arxiv import ArxivConfig, ArxivDataset  # noqa: E402,F401  (registered as data:ArxivDataset)

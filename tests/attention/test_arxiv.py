@@ -45,7 +45,7 @@ def offline(monkeypatch, tmp_path):
 
 
 def test_local_file_seeded_stratified_split_and_source(tmp_path, monkeypatch):
-    from lmbench_attention.data import ArxivDataset
+    from lmbench_attention.arxiv import ArxivDataset
 
     path = write_papers(tmp_path)
     monkeypatch.setenv("LMBENCH_DATA", str(tmp_path))
@@ -64,7 +64,7 @@ def test_local_file_seeded_stratified_split_and_source(tmp_path, monkeypatch):
 
 
 def test_keep_the_k_largest_classes_and_cut_long_documents(tmp_path, monkeypatch):
-    from lmbench_attention.data import ArxivDataset
+    from lmbench_attention.arxiv import ArxivDataset
 
     write_papers(tmp_path)
     monkeypatch.setenv("LMBENCH_DATA", str(tmp_path))
@@ -76,7 +76,7 @@ def test_keep_the_k_largest_classes_and_cut_long_documents(tmp_path, monkeypatch
 
 
 def test_a_class_too_small_to_split_names_the_fix(tmp_path, monkeypatch):
-    from lmbench_attention.data import ArxivDataset
+    from lmbench_attention.arxiv import ArxivDataset
 
     write_papers(tmp_path, {**SIZES, "nucl-ex": 2})
     monkeypatch.setenv("LMBENCH_DATA", str(tmp_path))
@@ -106,7 +106,7 @@ def test_the_shared_arxiv_file():
     root = os.environ.get("LMBENCH_DATA")
     if not root or not Path(root, "arxiv", "papers.jsonl.gz").exists():
         pytest.skip("LMBENCH_DATA not set: the shared arxiv/papers.jsonl.gz is absent")
-    from lmbench_attention.data import ArxivDataset
+    from lmbench_attention.arxiv import ArxivDataset
 
     data = ArxivDataset(ArxivDataset.Config(top_classes=11))
     splits = data.splits()

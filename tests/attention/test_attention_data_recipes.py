@@ -44,7 +44,7 @@ def offline(monkeypatch, tmp_path):
 
 
 def test_arxiv_without_hub_or_local_copy_fails_with_one_line(monkeypatch):
-    from lmbench_attention.data import ArxivDataset
+    from lmbench_attention.arxiv import ArxivDataset
 
     monkeypatch.delenv("LMBENCH_DATA", raising=False)
     with pytest.raises(LmbenchError) as info:

@@ -312,7 +312,8 @@ def run_sweep(store: Store, spec: dict[str, Any], *, host: Any = None, jobs: int
     if console is not None and skipped:
         console.print(f"[dim]{skipped} of {len(planned)} point(s) already done in the store: skipped[/dim]")
     if isinstance(launcher, LocalLauncher):
-        submissions = launcher.launch(store, todo, force=force, console=console, runner=runner, timeout=worker_timeout)
+        submissions = launcher.launch(store, todo, force=force, console=console, runner=runner, timeout=worker_timeout,
+                                      run_points=run_points)
     else:
         submissions = launcher.launch(store, todo, force=force, console=console)
     if not getattr(launcher, "blocking", True):

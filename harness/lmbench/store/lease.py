@@ -168,8 +168,6 @@ class RunLease:
         interval = max(min(self.ttl / 4, 15.0), 0.2)
 
         def beat() -> None:
-            from . import Store
-
             store = None
             warned = False
             while not self._halt.wait(interval):
@@ -178,8 +176,7 @@ class RunLease:
                         on_lost("parent gone")
                     return
                 try:
-                    store = store or (self.store.reopen(timeout=5.0) if hasattr(self.store, "reopen")
-                                      else Store(self.store.root, timeout=5.0))
+                    store = store or self.store.reopen(timeout=5.0)
                     if not store.lease_heartbeat(self.me):
                         self.lost = True
                         log.warning("run %s was taken over by another process; stopping", self.run_id)
