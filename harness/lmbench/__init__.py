@@ -58,6 +58,8 @@ _LAZY: dict[str, str] = {
     # figures
     **{name: "lmbench.report.plots" for name in ("Figure", "pyplot", "save_figure", "figure_stem")},
     "run_name": "lmbench.stats.points",
+    # launchers: where sweep points run
+    **{name: "lmbench.launch.base" for name in ("Launcher", "Point", "Submission", "write_point_spec", "point_argv")},
     # assets, caches, files
     "WheelAsset": "lmbench.plugin.assets",
     "locate": "lmbench.plugin.assets",
@@ -101,6 +103,7 @@ if TYPE_CHECKING:  # what type checkers and IDEs see; at run time these load laz
     from .run.context import Run
     from .files import read_text
     from .hub import hub_reachable
+    from .launch.base import Launcher, Point, Submission, point_argv, write_point_spec
     from .measure import (MemoryTracker, Throughput, TimingStats, count_flops, mfu, peak_flops, per_device_mfu,
                           time_fn, transformer_flops_per_token)
     from .stats.points import run_name

@@ -140,3 +140,41 @@ def test_a_circle_is_found_and_named(tmp_path):
     (pkg / "c.py").write_text("from typing import TYPE_CHECKING\nimport pkg.a\nif TYPE_CHECKING:\n    from . import d\n")
     (pkg / "d.py").write_text("from pkg import c\n")  # only a type-only arrow comes back: no circle
     assert cycles(import_graph([tmp_path])) == [["pkg.a", "pkg.b", "pkg.c", "pkg.a"]]
+
+
+#: Part -> the parts it may import (docs/architecture.md, "The arrows"); each package's __init__
+#: docstring says the same in words. ``ground`` is the top-level modules that import nothing above.
+GROUND = {"errors", "numbers", "files", "cache", "hub", "moved"}
+MAY_IMPORT = {
+    "ground": set(),
+    "lmbench": {"ground"},
+    "store": {"ground", "lmbench"},
+    "measure": {"ground"},
+    "plugin": {"ground", "lmbench"},
+    "spec": {"ground", "plugin"},
+    "training": {"ground", "measure", "spec"},
+    "run": {"ground", "lmbench", "plugin", "spec", "store", "measure"},
+    "stats": {"ground", "plugin", "store", "run"},  # run: only stats.noise, which reruns a spec
+    "report": {"ground", "plugin", "stats", "store"},
+    "launch": {"ground", "plugin", "run", "spec", "stats", "store"},
+    "testing": {"lmbench", "plugin", "run", "store"},
+    "cli": {"ground", "lmbench", "plugin", "spec", "run", "training", "measure", "store", "stats", "launch",
+            "report"},
+}
+
+
+def _part(module: str) -> str:
+    parts = module.split(".")
+    if len(parts) == 1:
+        return "lmbench"
+    return "ground" if parts[1] in GROUND else parts[1]
+
+
+def test_each_part_imports_only_the_parts_below_it():
+    graph = {m: t for m, t in import_graph([ROOT / "harness"]).items() if m.startswith("lmbench")}
+    homeless = sorted(m for m in graph if _part(m) not in MAY_IMPORT)
+    assert not homeless, ("modules in no part: move each into the part it belongs to (docs/architecture.md) "
+                          "or, if it imports nothing above the ground, add it to GROUND: " + ", ".join(homeless))
+    wrong = sorted(f"{m} -> {t}" for m, targets in graph.items() for t in targets
+                   if _part(t) != _part(m) and _part(t) not in MAY_IMPORT[_part(m)])
+    assert not wrong, "imports against the arrows of docs/architecture.md:\n" + "\n".join(wrong)
