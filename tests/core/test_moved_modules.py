@@ -53,3 +53,38 @@ def test_from_import_of_an_old_path_warns_in_the_importing_file(tmp_path):
             "    print('warned', w)\n")
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert "warned lmbench._old_probe has moved to lmbench.numbers" in proc.stdout, proc.stderr
+
+
+def test_rewrite_source_moves_absolute_names_and_relative_imports():
+    from lmbench.moved import rewrite_source
+
+    text = ("from lmbench.config import Seconds\n"
+            "import lmbench.launchers.slurm\n"
+            "TARGET = 'lmbench.plugins:default_host'\n"
+            "from lmbench.store import Store\n")
+    new, by_hand = rewrite_source(text)
+    assert new == ("from lmbench.spec.config import Seconds\n"
+                   "import lmbench.launch.slurm\n"
+                   "TARGET = 'lmbench.plugin.host:default_host'\n"
+                   "from lmbench.store import Store\n")
+    assert by_hand == []
+
+    top = "from .config import Seconds\nfrom .errors import ConfigError\nfrom . import runner\n"
+    new, by_hand = rewrite_source(top, "lmbench.newmod")
+    assert new.splitlines()[:2] == ["from .spec.config import Seconds", "from .errors import ConfigError"]
+    assert by_hand == ["3: from . import ... (a moved module)"]
+
+    nested = "from ..store_schema import runs\nfrom ..runner import Runner\n"
+    assert rewrite_source(nested, "lmbench.cli.extra")[0] == ("from ..store.schema import runs\n"
+                                                              "from ..run.runner import Runner\n")
+
+
+def test_main_rewrites_a_file_in_place(tmp_path, capsys):
+    from lmbench.moved import main
+
+    module = tmp_path / "lmbench" / "report" / "extra.py"
+    module.parent.mkdir(parents=True)
+    module.write_text("from ..points import run_name\n")
+    assert main([str(module)]) == 0
+    assert module.read_text() == "from ..stats.points import run_name\n"
+    assert "rewrote" in capsys.readouterr().out
