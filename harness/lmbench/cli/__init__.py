@@ -8,7 +8,7 @@
 - :mod:`.common`: the options, consoles and report writing they share
 
 Nothing here imports torch; commands import what they need when they run, so ``lmbench --help``
-and ``lmbench list`` stay fast.
+and ``lmbench list`` stay fast. May import every part; no part imports it.
 """
 
 from __future__ import annotations

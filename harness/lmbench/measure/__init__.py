@@ -10,6 +10,7 @@
   measured matmul peak (:func:`measured_matmul_peak`).
 
 Importing this package does not import torch; the functions import it when they need it.
+May import: the ground only.
 """
 
 from .flops import (PEAK_TFLOPS, count_flops, measured_matmul_peak, mfu, peak_flops, per_device_mfu,

@@ -4,6 +4,9 @@
 ("md", "tex", "html", "csv", "tensorboard", "wandb" or any plugin's reporter) through the
 reporter registry, builds it with its ``Config`` and calls ``write(runs, out_dir, store)``.
 Nothing heavy is imported here; matplotlib loads only when a figure is drawn.
+
+May import: the ground, ``lmbench.plugin`` (declared results, the reporter registry),
+``lmbench.store`` and ``lmbench.stats``; never ``lmbench.run``, ``lmbench.launch`` or ``lmbench.cli``.
 """
 
 from __future__ import annotations

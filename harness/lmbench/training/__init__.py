@@ -16,7 +16,8 @@ differently), but the parts whose meaning must be the same everywhere live here,
   scheduler, RNG and data position, so every recipe resumes where it was killed;
 - :func:`cost_results`: the shared cost result keys.
 
-torch is imported inside the functions that need it.
+torch is imported inside the functions that need it. May import: the ground, ``lmbench.measure``
+(step timing) and ``lmbench.spec`` (config validation).
 """
 
 from .checkpointing import restore_training_state, rng_state, save_training_state, set_rng_state
