@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 from lmbench.moved import MOVED, new_name
 
@@ -88,3 +89,7 @@ def test_main_rewrites_a_file_in_place(tmp_path, capsys):
     assert main([str(module)]) == 0
     assert module.read_text() == "from ..stats.points import run_name\n"
     assert "rewrote" in capsys.readouterr().out
+    import lmbench.moved
+
+    table = Path(lmbench.moved.__file__).read_text()
+    assert main([lmbench.moved.__file__]) == 0 and Path(lmbench.moved.__file__).read_text() == table
