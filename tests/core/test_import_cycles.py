@@ -178,3 +178,5 @@ def test_each_part_imports_only_the_parts_below_it():
     wrong = sorted(f"{m} -> {t}" for m, targets in graph.items() for t in targets
                    if _part(t) != _part(m) and _part(t) not in MAY_IMPORT[_part(m)])
     assert not wrong, "imports against the arrows of docs/architecture.md:\n" + "\n".join(wrong)
+    stats_to_run = {m for m, targets in graph.items() if _part(m) == "stats" and any(_part(t) == "run" for t in targets)}
+    assert stats_to_run <= {"lmbench.stats.noise"}, stats_to_run
