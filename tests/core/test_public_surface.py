@@ -68,3 +68,10 @@ def test_import_lmbench_loads_no_heavy_library():
             "assert not heavy, heavy")
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr
+
+
+def test_docs_list_every_public_name():
+    text = (ROOT / "docs" / "plugins.md").read_text(encoding="utf-8")
+    section = text[text.index("## What a plugin may import"):text.index("## Factories and configs")]
+    missing = [name for name in lmbench.__all__ if f"`{name}`" not in section]
+    assert not missing, f"add to docs/plugins.md, 'What a plugin may import': {missing}"
