@@ -17,11 +17,8 @@ def flops_results(run: Any, model: Any, split: dict[str, int], tokens_per_s: flo
     ``tokens_per_s`` is trained tokens (all ranks) over the optimizer steps' own time (no evaluations).
     """
     if isinstance(model, FlopsCounter):
-        from lmbench.measure import peak_flops
-
         flops = float(model.flops_per_token(context))
-        peak = peak_flops(run.device, "bf16" if bf16 else torch.float32)
-        return {"train_flops_per_token": flops, **({"mfu": tokens_per_s * flops / peak} if peak else {})}
+        return {"train_flops_per_token": flops, **_mfu(run, tokens_per_s * flops, bf16)}
     if all(hasattr(model, a) for a in ("head", "cfg", "vocab_size")):
         return mfu_results(run, model, split, tokens_per_s, context, bf16)
     run.info("no FLOPs estimate: the model has no flops_per_token(context) (lmbench.components.FlopsCounter)")
@@ -35,16 +32,24 @@ def mfu_results(run: Any, model: Any, split: dict[str, int], tokens_per_s: float
     ``tokens_per_s`` is the whole run's (summed over ranks); MFU is per device
     (:func:`lmbench.measure.per_device_mfu`).
     """
-    from lmbench.measure import peak_flops, per_device_mfu, transformer_flops_per_token
+    from lmbench.measure import transformer_flops_per_token
 
     out_dim = model.head.weight.shape[1]
     n = split["body"] + model.vocab_size * out_dim
     cfg = model.cfg
     layers, width = (cfg.n_layers, cfg.emb_dim) if hasattr(cfg, "n_heads") else (0, 0)
     flops = transformer_flops_per_token(n, layers, context, width, training=True)
-    out: dict[str, Any] = {"train_flops_per_token": flops}
-    value = per_device_mfu(tokens_per_s * flops, peak_flops(run.device, "bf16" if bf16 else torch.float32),
-                           run.dist.world_size)
-    if value is not None:
-        out["mfu"] = value
-    return out
+    return {"train_flops_per_token": flops, **_mfu(run, tokens_per_s * flops, bf16)}
+
+
+def _mfu(run: Any, total_flops_per_s: float, bf16: bool) -> dict[str, Any]:
+    """``mfu`` per device (the run's FLOP/s over its ranks, over one device's peak) and ``mfu_peak``
+    (``"vendor peak"`` or ``"measured peak"``: :func:`lmbench.measure.device_peak`); {} without a peak."""
+    from lmbench.measure import device_peak, per_device_mfu
+
+    peak, source = device_peak(run.device, "bf16" if bf16 else torch.float32)
+    value = per_device_mfu(total_flops_per_s, peak, run.dist.world_size)
+    if value is None:
+        run.info(source)
+        return {}
+    return {"mfu": value, "mfu_peak": source}

@@ -125,6 +125,9 @@ def capture_environment(plugins: dict[str, str] | None = None, *, device: str | 
     }
     if device and device.startswith("cuda"):
         env["gpus"] = gpu_info()
+    from .peak import peaks_for_env
+
+    env["measured_peaks"] = peaks_for_env()  # `lmbench env --peak` caches them; MFU on a CPU divides by one
     if seed is not None:
         env["seed"] = seed
     return env
