@@ -137,6 +137,8 @@ CORE_RESULTS: tuple[ResultSpec, ...] = (
     ResultSpec("train_seconds", "lower", "cost", "s", "train (s)", aliases=("train_time_s",),
                description="wall-clock seconds of training (the stop rule's clock)"),
     ResultSpec("step_time_ms", "lower", "cost", "ms", "step (ms)", description="median optimizer step time"),
+    ResultSpec("compile_seconds", "lower", "cost", "s", "compile (s)",
+               description="torch.compile's overhead (recipe.compile): the first step minus the median step"),
     ResultSpec("ttft_ms", "lower", "cost", "ms", "TTFT (ms)", description="time to the first generated token"),
     ResultSpec("per_token_ms", "lower", "cost", "ms", "per token (ms)", description="median time per later token"),
     ResultSpec("energy_j", "lower", "cost", "J", "energy (J)", description="energy of training from NVML"),
