@@ -148,8 +148,10 @@ class CausalSelfAttention(nn.Module):
 
     def forward(self, x: torch.Tensor, cache: dict[str, torch.Tensor] | None = None, offset: int = 0) -> torch.Tensor:
         b, t, c = x.shape  # (B, T, C)
-        parts = self.qkv(x).view(b, t, -1, self.n_heads, self.head_dim).permute(2, 0, 3, 1, 4)  # (2|3, B, H, T, hd)
-        q, v = parts[0], parts[-1]
+        # unbind + transpose (not permute + index): its backward is one stack, where indexing a permuted
+        # view zero-fills and accumulates the whole QKV gradient per part (profiled: benchmarks/profile_step.py)
+        parts = [z.transpose(1, 2) for z in self.qkv(x).view(b, t, -1, self.n_heads, self.head_dim).unbind(2)]
+        q, v = parts[0], parts[-1]  # each (B, H, T, hd)
         k = q if self.shares_qk else parts[1]
         if self.rotary is not None:
             q = self.rotary(q, offset)
