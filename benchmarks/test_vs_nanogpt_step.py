@@ -10,14 +10,19 @@ Full mode also compiles both (``torch.compile``; lmbench in place, as ``recipe.c
 Reported in ``extra_info`` (and printed): median ms per step per side and the ratio
 reference / lmbench (> 1: lmbench faster) with its spread. Target: >= 1.0 within the spread.
 ``LMBENCH_BENCH_QUICK=1``: 1 layer, 3 rounds, eager only, no target asserted.
+``LMBENCH_BENCH_DEVICE=cuda``: the same on a GPU (fp32; ``benchmarks/gpu/run_all.sh``).
 """
 
 from __future__ import annotations
 
-import pytest
+import os
+
 import torch
 from reference_gpt import RefConfig, RefGPT, train_step
 from sidebyside import alternate, fmt_ratio, load_note, medians_ms, ratio
+
+
+DEVICE = os.environ.get("LMBENCH_BENCH_DEVICE", "cpu")
 
 
 def _pair(cfg: RefConfig):
@@ -29,7 +34,7 @@ def _pair(cfg: RefConfig):
                                     vocab_size=cfg.vocab)
     torch.manual_seed(0)
     ref = RefGPT(cfg)
-    return ours, ref
+    return ours.to(DEVICE), ref.to(DEVICE)
 
 
 def _ours_step(model, opt):
@@ -51,24 +56,25 @@ def test_train_step_vs_nanogpt_reference(benchmark, quick, one_thread):
     n_ours = sum(p.numel() for p in {id(p): p for p in ours.parameters()}.values())
     assert n_ours == sum(p.numel() for p in {id(p): p for p in ref.parameters()}.values())  # the same network
     g = torch.Generator().manual_seed(0)
-    x = torch.randint(cfg.vocab, (12, cfg.context), generator=g)
-    y = torch.randint(cfg.vocab, (12, cfg.context), generator=g)
-    ours_opt = adamw(ours, lr=1e-3, weight_decay=0.1, betas=(0.9, 0.99), device="cpu")
+    x = torch.randint(cfg.vocab, (12, cfg.context), generator=g).to(DEVICE)
+    y = torch.randint(cfg.vocab, (12, cfg.context), generator=g).to(DEVICE)
+    ours_opt = adamw(ours, lr=1e-3, weight_decay=0.1, betas=(0.9, 0.99), device=DEVICE)
     ours_step, ref_opt = _ours_step(ours, ours_opt), ref.optimizer()
     sides = {"lmbench": lambda: ours_step(x, y), "reference": lambda: train_step(ref, ref_opt, x, y)}
     if not quick:
         ours_c, ref_c = _pair(cfg)
         ours_c.compile()
         ref_c = torch.compile(ref_c)
-        step_c = _ours_step(ours_c, adamw(ours_c, lr=1e-3, weight_decay=0.1, betas=(0.9, 0.99), device="cpu"))
+        step_c = _ours_step(ours_c, adamw(ours_c, lr=1e-3, weight_decay=0.1, betas=(0.9, 0.99), device=DEVICE))
         ref_c_opt = ref_c.optimizer()
         sides["lmbench compiled"] = lambda: step_c(x, y)
         sides["reference compiled"] = lambda: train_step(ref_c, ref_c_opt, x, y)
-    times = alternate(sides, rounds=3 if quick else 20, warmup=2, repeat=1 if quick else 5)
+    sync = torch.cuda.synchronize if DEVICE.startswith("cuda") else None
+    times = alternate(sides, rounds=3 if quick else 20, warmup=2, repeat=1 if quick else 5, sync=sync)
     benchmark.pedantic(sides["lmbench"], rounds=1, iterations=1)
     eager = ratio(times, "reference", "lmbench")
     info = {"ms_per_step": medians_ms(times), "ratio_eager": eager, "threads": torch.get_num_threads(),
-            "shapes": vars(cfg) | {"batch": 12}, **load_note()}
+            "shapes": vars(cfg) | {"batch": 12}, "device": DEVICE, **load_note()}
     lines = [f"reference / lmbench, eager: {fmt_ratio(eager)}"]
     if not quick:
         info["ratio_compiled"] = ratio(times, "reference compiled", "lmbench compiled")
