@@ -113,7 +113,9 @@ class StaticCacheDecoder(nn.Module):
         if pos >= self.max_seq_len:
             raise CapabilityError(f"the static cache holds {self.max_seq_len} positions; generate crops the "
                                   "context and prefills again before it fills")
-        tok = idx.contiguous()  # a fresh (B, 1): a slice of the growing output has a new stride every token
+        # a fresh (B, 1): a slice of the growing output has a new stride every token (and at batch 1
+        # .contiguous() keeps it), which would recompile the step for every position
+        tok = idx.new_empty(idx.shape).copy_(idx)
         logits = self._one(tok, torch.tensor([pos], device=idx.device), state["k"], state["v"])
         state["pos"] = pos + 1
         return logits, state
