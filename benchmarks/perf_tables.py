@@ -3,7 +3,10 @@
     LMBENCH_BENCH_QUICK=0 pytest benchmarks/test_vs_nanogpt_step.py benchmarks/test_vs_hf_generate.py \\
         benchmarks/test_mfu_default.py benchmarks/test_attention_vs_sdpa.py \\
         --benchmark-enable --benchmark-json=bench.json -s
-    python benchmarks/perf_tables.py bench.json reports/perf-cpu --command "..." [--note "..."]
+    python benchmarks/perf_tables.py bench.json [more.json ...] reports/perf-cpu --command "..." [--note "..."]
+
+Several JSON files merge in order: a later file's benchmark replaces an earlier one of the same name
+(a benchmark rerun after a fix), and the later file's date and commit are shown for it.
 
 Writes ``<out>/tables.md`` (one table per benchmark: the sides, the ratio with its p10-p90 range
 and bootstrap 95% interval, the machine and its load while measured), ``<out>/results.json``
@@ -73,7 +76,8 @@ def render(bench: dict[str, Any], command: str, note: str) -> str:
                     "dynamic cache / static | p10-p90 | 95% CI | rounds |", "|---|---|---|---|---|---|---|---|---|---|"]
             out += [f"| {g['batch']} | {g['ms_per_call']['lmbench static compiled']:.1f} | {_r(g['ratio_static'])} | "
                     f"{_r(g['static_speedup'])} |" for g in sorted(statics, key=lambda g: g["batch"])]
-        out += ["", f"transformers {gens[0].get('transformers')}.", ""]
+        out += ["", f"transformers {gens[0].get('transformers')}."
+                + (f" Measured {gens[0]['measured']}." if gens[0].get("measured") else ""), ""]
     mfu = by_name.get("test_mfu_of_the_default_transformer")
     if mfu:
         ms = mfu["ms_per_step"]
@@ -102,14 +106,29 @@ def render(bench: dict[str, Any], command: str, note: str) -> str:
     return "\n".join(out)
 
 
+def merge(files: list[dict[str, Any]]) -> dict[str, Any]:
+    """The first file's machine record with every file's benchmarks, later names replacing earlier ones;
+    a replaced benchmark's ``extra_info`` gains ``measured`` (that file's date and commit)."""
+    out = dict(files[0])
+    by_name: dict[str, dict[str, Any]] = {}
+    for i, bench in enumerate(files):
+        for b in bench.get("benchmarks", []):
+            if i:
+                b = {**b, "extra_info": {**b.get("extra_info", {}), "measured": (
+                    f"{bench.get('datetime', '?')[:16]} UTC, commit {bench.get('commit_info', {}).get('id', '?')[:10]}")}}
+            by_name[b["name"]] = b
+    out["benchmarks"] = list(by_name.values())
+    return out
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("bench_json")
+    parser.add_argument("bench_json", nargs="+")
     parser.add_argument("out")
     parser.add_argument("--command", required=True, help="the command that produced bench_json")
     parser.add_argument("--note", default="", help="a paragraph on the conditions (load, other jobs)")
     args = parser.parse_args()
-    bench = json.loads(Path(args.bench_json).read_text())
+    bench = merge([json.loads(Path(p).read_text()) for p in args.bench_json])
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     (out / "tables.md").write_text(render(bench, args.command, args.note) + "\n")
