@@ -143,6 +143,8 @@ CORE_RESULTS: tuple[ResultSpec, ...] = (
     ResultSpec("per_token_ms", "lower", "cost", "ms", "per token (ms)", description="median time per later token"),
     ResultSpec("energy_j", "lower", "cost", "J", "energy (J)", description="energy of training from NVML"),
     ResultSpec("mfu", "higher", "cost", "", "MFU", description="model FLOPs utilisation against the device peak"),
+    ResultSpec("mfu_measured", "higher", "cost", "", "MFU (measured peak)",
+               description="MFU against the matmul peak lmbench env --peak measured, beside the vendor-peak mfu"),
     ResultSpec("mfu_peak", kind="info", header="MFU against",
                description="which peak mfu divides by: 'vendor peak' (datasheet) or 'measured peak' (lmbench env --peak)"),
     ResultSpec("train_flops_per_token", "none", "cost", "FLOP", "FLOPs/token",

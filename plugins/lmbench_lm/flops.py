@@ -44,12 +44,19 @@ def mfu_results(run: Any, model: Any, split: dict[str, int], tokens_per_s: float
 
 def _mfu(run: Any, total_flops_per_s: float, bf16: bool) -> dict[str, Any]:
     """``mfu`` per device (the run's FLOP/s over its ranks, over one device's peak) and ``mfu_peak``
-    (``"vendor peak"`` or ``"measured peak"``: :func:`lmbench.measure.device_peak`); {} without a peak."""
+    (``"vendor peak"`` or ``"measured peak"``: :func:`lmbench.measure.device_peak`); {} without a peak.
+    A GPU with a vendor peak and a measured one (``lmbench env --peak``) also gets ``mfu_measured``."""
     from lmbench.measure import device_peak, per_device_mfu
+    from lmbench.measure.peak import VENDOR, cached_peak
 
-    peak, source = device_peak(run.device, "bf16" if bf16 else torch.float32)
+    dtype = "bf16" if bf16 else torch.float32
+    peak, source = device_peak(run.device, dtype)
     value = per_device_mfu(total_flops_per_s, peak, run.dist.world_size)
     if value is None:
         run.info(source)
         return {}
-    return {"mfu": value, "mfu_peak": source}
+    out = {"mfu": value, "mfu_peak": source}
+    measured = cached_peak(run.device, dtype) if source == VENDOR else None
+    if measured:
+        out["mfu_measured"] = per_device_mfu(total_flops_per_s, measured, run.dist.world_size)
+    return out

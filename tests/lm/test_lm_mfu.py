@@ -99,3 +99,18 @@ def test_cpu_mfu_uses_the_measured_peak_or_says_how_to_get_one(tmp_path, monkeyp
     # another thread count has no peak of its own: no MFU rather than a wrong one
     other = torch.get_num_threads() + 1
     assert peak_mod.cached_peak("cpu", torch.float32, threads=other) is None
+
+
+def test_a_gpu_with_a_measured_peak_reports_both(tmp_path, monkeypatch):
+    import json
+
+    from lmbench.measure import peak as peak_mod
+    from lmbench_lm.flops import flops_results
+
+    monkeypatch.setenv("LMBENCH_CACHE", str(tmp_path))
+    monkeypatch.setattr(peak_mod, "device_name", lambda device: H100)
+    key = peak_mod.peak_key("cuda", "bf16")
+    (tmp_path / "peaks.json").write_text(json.dumps({key: {"flops": 5e14}}))
+    monkeypatch.setattr("lmbench.measure.flops.peak_flops", lambda device, dtype: 1e15)
+    out = flops_results(_run("cuda", 1), _OwnFlops(), {}, 1e6, 64, bf16=True)
+    assert out["mfu_peak"] == "vendor peak" and out["mfu_measured"] == pytest.approx(2 * out["mfu"])

@@ -38,10 +38,11 @@ def test_compiled_static_cache_matches_and_compiles_once():
     decoder = StaticCacheDecoder(model, compile=True)
     from torch._dynamo.utils import counters
 
+    before = counters["stats"]["unique_graphs"]  # a process-wide count: other tests compile too
     for batch in (1, 2):  # batch 1: a (1, 1) slice counts as contiguous whatever its strides
         prompt = torch.randint(40, (batch, 4), generator=torch.Generator().manual_seed(2))
         assert torch.equal(generate(decoder, prompt, 12, temperature=0), generate(model, prompt, 12, temperature=0))
-    assert counters["stats"]["unique_graphs"] <= 2  # one graph per batch size, not one per token position
+    assert counters["stats"]["unique_graphs"] - before <= 2  # one graph per batch size, not one per token position
 
 
 def test_other_kernels_are_refused_in_one_line():
