@@ -38,7 +38,8 @@ def render(bench: dict[str, Any], command: str, note: str) -> str:
     machine = bench.get("machine_info", {})
     cpu = machine.get("cpu", {}).get("brand_raw") or machine.get("processor") or "?"
     by_name: dict[str, dict[str, Any]] = {b["name"]: b.get("extra_info", {}) for b in bench.get("benchmarks", [])}
-    out = ["# Side-by-side performance, CPU", "",
+    device = next((i["device"] for i in by_name.values() if i.get("device")), "cpu")
+    out = [f"# Side-by-side performance, {device.upper() if device == 'cpu' else device}", "",
            f"Machine: {cpu}, {machine.get('cpu', {}).get('count', '?')} logical CPUs, Python "
            f"{machine.get('python_version', '?')}; measured {bench.get('datetime', '?')[:16]} UTC, commit "
            f"{bench.get('commit_info', {}).get('id', '?')[:10]}"
