@@ -56,6 +56,9 @@ def _mfu(run: Any, total_flops_per_s: float, bf16: bool) -> dict[str, Any]:
         run.info(source)
         return {}
     out = {"mfu": value, "mfu_peak": source}
+    if value > 1.0:
+        run.info(f"mfu {value:.2f} > 1: the {source} is below what this run achieved (measured under load?); "
+                 "run `lmbench env --peak` again on a quiet machine (it keeps the best)")
     measured = cached_peak(run.device, dtype) if source == VENDOR else None
     if measured:
         out["mfu_measured"] = per_device_mfu(total_flops_per_s, measured, run.dist.world_size)

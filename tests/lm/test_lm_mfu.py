@@ -114,3 +114,15 @@ def test_a_gpu_with_a_measured_peak_reports_both(tmp_path, monkeypatch):
     monkeypatch.setattr("lmbench.measure.flops.peak_flops", lambda device, dtype: 1e15)
     out = flops_results(_run("cuda", 1), _OwnFlops(), {}, 1e6, 64, bf16=True)
     assert out["mfu_peak"] == "vendor peak" and out["mfu_measured"] == pytest.approx(2 * out["mfu"])
+
+
+def test_env_peak_keeps_the_best_measurement(tmp_path, monkeypatch):
+    from lmbench.measure import peak as peak_mod
+
+    monkeypatch.setenv("LMBENCH_CACHE", str(tmp_path))
+    for value in (5e10, 2e10, 7e10):  # a quiet machine, then a loaded one, then a quieter one
+        monkeypatch.setattr("lmbench.measure.flops.measured_matmul_peak", lambda *a, v=value, **k: v)
+        peak_mod.measure_peaks("cpu", dtypes=("fp32",), threads=(1,))
+        if value == 2e10:
+            assert peak_mod.cached_peak("cpu", torch.float32, threads=1) == 5e10  # not lowered by a loaded run
+    assert peak_mod.cached_peak("cpu", torch.float32, threads=1) == 7e10
