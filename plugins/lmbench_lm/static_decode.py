@@ -35,6 +35,11 @@ def _rotate(rotary: Any, x: torch.Tensor, pos: torch.Tensor) -> torch.Tensor:
     return x * cos + torch.cat([-x2, x1], dim=-1) * sin
 
 
+def static_decodable(model: Any) -> bool:
+    """Whether ``model`` is an ``lm.transformer`` with the built-in SDPA attention (what this decoder runs)."""
+    return isinstance(getattr(model, "kernel", None), DefaultAttention) and hasattr(model, "blocks")
+
+
 class StaticCacheDecoder(nn.Module):
     """``StaticCacheDecoder(model, compile=True)``: ``step(idx, state)`` with a preallocated KV cache."""
 

@@ -4,7 +4,9 @@ Builds dataset -> tokenizer (trained on the training split when it needs to be) 
 cached splits -> model (with the ``[attention]`` kernel when the spec has one). Trains with the
 shared toolkit (:mod:`lmbench.training`: stop rule, LR schedule, AdamW groups, clipping and
 accumulation, step clock), bf16 autocast, fused AdamW and optional ``torch.compile`` (``compile = true``, on
-CPU and CUDA; its overhead is ``compile_seconds``, apart from the step time);
+CPU and CUDA; its overhead is ``compile_seconds``, apart from the step time; generation then decodes
+through one compiled graph over a static KV cache, ``decode_path = "static_kv_cache"``, where the
+model is ``lm.transformer`` with its built-in attention);
 evaluates val every ``eval_every`` steps (saving the best model), saves a resumable ``last``
 checkpoint (model, optimizer, RNG, data position, step clock, counters),
 then evaluates the best model on val and test (with the spec's ``next_token`` metrics, as
@@ -43,6 +45,7 @@ from .energy import EnergyLedger
 from .evaluate import evaluate, lm_loss
 from .flops import flops_results
 from .report import generation_report, sample_rows
+from .static_decode import StaticCacheDecoder, static_decodable
 from .tokens import cached_split
 
 
@@ -340,6 +343,8 @@ class Train:
                 results["hf_model"] = str(export_hf(raw_model, tok, run.path("hf")))
                 run.add_results(hf_model=results["hf_model"])
         decoder = decoder_for(raw_model)  # a model without step() generates by recomputation
+        if c.compile and static_decodable(raw_model):  # compiled decoding: one graph over a static KV cache
+            decoder = StaticCacheDecoder(raw_model)
         with run.stage("generation"):
             run.record("samples", {"rows": sample_rows(decoder, tok, c, run.device, run.seed, autocast)})
             if c.gen_tokens > 0:

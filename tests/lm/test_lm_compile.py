@@ -22,7 +22,7 @@ def tiny_spec(corpus, **recipe) -> dict:
         "model": {"name": "lm.transformer", "n_layers": 1, "n_heads": 2, "emb_dim": 16, "max_seq_len": 32},
         "recipe": {"name": "lm.train", "context": 16, "batch_size": 4, "max_steps": 6, "eval_every": 3,
                    "log_every": 1, "warmup": 2, "eval_tokens": 256, "final_eval_tokens": 512, "sample_tokens": 4,
-                   "gen_tokens": 0, **recipe},
+                   "gen_tokens": 3, "gen_prompt_len": 4, "gen_batch_size": 1, "gen_repeats": 1, **recipe},
         "run": {"seed": 0, "threads": 1},
     }
 
@@ -42,6 +42,7 @@ def test_compiled_lm_train_on_cpu_matches_eager_and_times_compilation_apart(corp
     assert "compile_seconds" not in e and c["compile_seconds"] > 0
     assert c["compile_seconds"] > c["step_time_ms"] / 1e3  # compiling costs more than a compiled step
     assert c["val_loss"] == pytest.approx(e["val_loss"], rel=1e-3)  # same weights, same data: same loss
+    assert (e["decode_path"], c["decode_path"]) == ("kv_cache", "static_kv_cache")  # compiled decoding too
 
 
 def test_refusals_are_one_line_and_name_the_way_out(monkeypatch):
