@@ -49,12 +49,12 @@ _LAZY: dict[str, str] = {
     **{name: "lmbench.training" for name in (
         "TrainingConfig", "StopRule", "StepClock", "lr_at", "adamw", "param_groups", "clip_and_step",
         "accumulation", "save_training_state", "restore_training_state", "rng_state", "set_rng_state",
-        "cost_results", "EnergyMeter")},
+        "cost_results", "EnergyMeter", "compile_in_place", "compile_errors")},
     "LEGACY_KEYS": "lmbench.training.config",
     # measurement
     **{name: "lmbench.measure" for name in (
         "time_fn", "TimingStats", "MemoryTracker", "Throughput", "transformer_flops_per_token", "count_flops",
-        "peak_flops", "mfu", "per_device_mfu")},
+        "peak_flops", "mfu", "per_device_mfu", "mfu_against_peak")},
     # figures
     **{name: "lmbench.report.plots" for name in ("Figure", "pyplot", "save_figure", "figure_stem")},
     "run_name": "lmbench.stats.points",
@@ -104,12 +104,12 @@ if TYPE_CHECKING:  # what type checkers and IDEs see; at run time these load laz
     from .files import read_text
     from .hub import hub_reachable
     from .launch.base import Launcher, Point, Submission, point_argv, write_point_spec
-    from .measure import (MemoryTracker, Throughput, TimingStats, count_flops, mfu, peak_flops, per_device_mfu,
-                          time_fn, transformer_flops_per_token)
+    from .measure import (MemoryTracker, Throughput, TimingStats, count_flops, mfu, mfu_against_peak, peak_flops,
+                          per_device_mfu, time_fn, transformer_flops_per_token)
     from .stats.points import run_name
     from .report.plots import Figure, figure_stem, pyplot, save_figure
     from .plugin.results import HIGHER, LOWER, NEUTRAL, ResultSpec
     from .training import (EnergyMeter, StepClock, StopRule, TrainingConfig, accumulation, adamw, clip_and_step,
-                           cost_results, lr_at, param_groups, restore_training_state, rng_state,
-                           save_training_state, set_rng_state)
+                           compile_errors, compile_in_place, cost_results, lr_at, param_groups,
+                           restore_training_state, rng_state, save_training_state, set_rng_state)
     from .training.config import LEGACY_KEYS

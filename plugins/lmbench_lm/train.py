@@ -3,7 +3,10 @@
 Builds dataset -> tokenizer (trained on the training split when it needs to be) -> tokenized,
 cached splits -> model (with the ``[attention]`` kernel when the spec has one). Trains with the
 shared toolkit (:mod:`lmbench.training`: stop rule, LR schedule, AdamW groups, clipping and
-accumulation, step clock), bf16 autocast, fused AdamW and optional ``torch.compile`` on CUDA;
+accumulation, step clock), bf16 autocast, fused AdamW and optional ``torch.compile`` (``compile = true``, on
+CPU and CUDA; its overhead is ``compile_seconds``, apart from the step time; generation then decodes
+through one compiled graph over a static KV cache, ``decode_path = "static_kv_cache"``, where the
+model is ``lm.transformer`` with its built-in attention);
 evaluates val every ``eval_every`` steps (saving the best model), saves a resumable ``last``
 checkpoint (model, optimizer, RNG, data position, step clock, counters),
 then evaluates the best model on val and test (with the spec's ``next_token`` metrics, as
@@ -29,8 +32,8 @@ from typing import Any
 import torch
 
 from lmbench import (NEXT_TOKEN, BudgetTooShortError, ConfigError, Count, LmbenchError, Run, StepClock, StopRule,
-                     TrainingConfig, accumulation, adamw, clip_and_step, cost_results, lr_at, restore_training_state,
-                     save_training_state)
+                     TrainingConfig, accumulation, adamw, clip_and_step, compile_errors, compile_in_place, cost_results,
+                     lr_at, restore_training_state, save_training_state)
 
 from .batches import TrainSampler, eval_batches
 from .contracts import TRAIN_REQUIRES
@@ -39,6 +42,7 @@ from .energy import EnergyLedger
 from .evaluate import evaluate, lm_loss
 from .flops import flops_results
 from .report import generation_report, sample_rows
+from .static_decode import StaticCacheDecoder, static_decodable
 from .tokens import cached_split
 
 
@@ -68,7 +72,7 @@ class TrainConfig(TrainingConfig):
     resume: bool = True
     export_hf: bool = False  # write the best model as a Hugging Face GPT-2 folder (run folder / hf)
     dtype: str = "auto"  # auto (bf16 on CUDA, fp32 elsewhere) | bf16 | fp32
-    compile: bool = False  # torch.compile (CUDA only)
+    compile: bool = False  # torch.compile in place (CPU: inductor's C++ backend; CUDA: Triton)
     sample_prompts: list[str] = field(default_factory=lambda: ["\n"])
     sample_temperatures: list[float] = field(default_factory=lambda: [0.8])
     sample_tokens: int = 100
@@ -155,8 +159,9 @@ class Train:
         self.eval_copy = copy.deepcopy(model) if run.sharded else None
         if run.sharded:
             model = run.wrap_model(model)
-        if c.compile and device.startswith("cuda"):
-            model = torch.compile(model)
+        if c.compile:  # refused in one line where it cannot work (lmbench.training.compiling)
+            compile_in_place(model, device, (run.name("model"), raw_model),
+                             (run.name("attention") if run.has("attention") else "attention", getattr(raw_model, "kernel", None)))
         if not run.sharded:
             model = run.wrap_model(model)  # DDP under torchrun (lmbench run --nproc N); unchanged otherwise
         autocast = self._autocast(device)
@@ -181,7 +186,7 @@ class Train:
         if c.budget and state["step"] == 0:
             self._check_budget(model, splits["val"], eval_kw, ac)
 
-        with run.stage("training"):
+        with run.stage("training"), compile_errors(c.compile, run.name("model")):
             stopped = self._loop(run, model, raw_model, opt, sampler, splits, eval_kw, state, ac)
         return self._finish(run, raw_model, splits, eval_kw, state, stopped, tok, split_params, autocast)
 
@@ -313,7 +318,7 @@ class Train:
         tokens_kind = "target tokens, padding excluded" if c.batching == "padded" else "target tokens"
         results.update(cost_results(seconds=state["elapsed"], tokens=state["tokens"], tokens_kind=tokens_kind,
                                     steps=state["step"], stopped_by=stopped, clock=self.clock, memory=self.memory,
-                                    energy_j=self.energy.joules, world_size=run.dist.world_size))
+                                    energy_j=self.energy.joules, world_size=run.dist.world_size, compiled=c.compile))
         results.update({
             "best_val_loss": state["best_val"] if math.isfinite(state["best_val"]) else None,
             "best_step": state["best_step"], "params": split_params["total"],
@@ -321,7 +326,8 @@ class Train:
             "params_body": split_params["body"], "params_head": split_params["head"], "vocab_size": tok.vocab_size,
         })
         run.add_results(**{k: v for k, v in results.items() if v is not None})
-        step_tokens_per_s = state["tokens"] / max(self.clock.total, 1e-9)  # optimizer steps only: for MFU
+        step_seconds = self.clock.total - (results.get("compile_seconds") or 0.0)  # compilation is not a step
+        step_tokens_per_s = state["tokens"] / max(step_seconds, 1e-9)  # optimizer steps only: for MFU
         with run.stage("cost estimate"):
             results.update(flops_results(run, raw_model, split_params, step_tokens_per_s, c.context,
                                          autocast is not None))
@@ -334,6 +340,8 @@ class Train:
                 results["hf_model"] = str(export_hf(raw_model, tok, run.path("hf")))
                 run.add_results(hf_model=results["hf_model"])
         decoder = decoder_for(raw_model)  # a model without step() generates by recomputation
+        if c.compile and static_decodable(raw_model):  # compiled decoding: one graph over a static KV cache
+            decoder = StaticCacheDecoder(raw_model)
         with run.stage("generation"):
             run.record("samples", {"rows": sample_rows(decoder, tok, c, run.device, run.seed, autocast)})
             if c.gen_tokens > 0:

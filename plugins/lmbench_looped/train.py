@@ -25,7 +25,8 @@ from typing import Any, Literal
 import torch
 
 from lmbench import (REGRESSION, ConfigError, EnergyMeter, Run, StepClock, StopRule, TrainingConfig, accumulation,
-                     adamw, clip_and_step, cost_results, lr_at, restore_training_state, save_training_state)
+                     adamw, clip_and_step, compile_in_place, cost_results, lr_at, restore_training_state,
+                     save_training_state)
 
 from . import baselines
 from .contracts import TRAIN_REQUIRES
@@ -63,6 +64,7 @@ class TrainConfig(TrainingConfig):
     checkpoint_every: int = 0  # steps between resumable checkpoints (0: at each periodic eval, else every 500)
     resume: bool = True  # continue from checkpoints/last.pt when the run was killed or interrupted
     save_checkpoint: bool = False  # keep checkpoints/last.pt after a finished run (it is always kept if stopped early)
+    compile: bool = False  # torch.compile the model in place (CPU and CUDA); each loop count compiles once
     nan_at: int = -1  # fault injection: make the loss NaN at this step (tests the NaN path); -1 never
 
     def __post_init__(self) -> None:
@@ -108,6 +110,8 @@ class LoopedTrain:
         """Train (or resume), evaluate, record the tables and the plot; return the final results."""
         c = self.config
         task, model = self.build(run)
+        if c.compile:  # in place: train_outputs' self(...) calls run compiled (lmbench.training.compiling)
+            compile_in_place(model, run.device, (run.name("model"), model))
         params = sum(p.numel() for p in model.parameters())
         run.info(f"{run.name('model')}: {params:,} parameters, task d={task.n_dims} n={task.n_points}")
         opt = adamw(model, lr=c.lr, weight_decay=c.weight_decay, device=run.device)
@@ -134,7 +138,8 @@ class LoopedTrain:
             run.record("train_step_time", {**record, "tokens": TOKENS_KIND})
         results.update(cost_results(seconds=counters["elapsed"], tokens=counters["tokens"], tokens_kind=TOKENS_KIND,
                                     steps=counters["step"], stopped_by=stop.reason, model=model, clock=clock,
-                                    memory=mem.result(), energy_j=energy.joules, world_size=run.dist.world_size))
+                                    memory=mem.result(), energy_j=energy.joules, world_size=run.dist.world_size,
+                                    compiled=c.compile))
         if not c.save_checkpoint and stop.reason in ("max_steps", "budget") and run.dist.is_main:
             run.path("checkpoints/last.pt").unlink(missing_ok=True)  # finished: nothing left to resume
         return results

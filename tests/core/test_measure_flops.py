@@ -1,5 +1,7 @@
 """FLOPs by formula and by torch's counter, the peak table, the measured peak, MFU."""
 
+import json
+
 import pytest
 
 from lmbench.errors import LmbenchError
@@ -121,3 +123,21 @@ def test_register_attention_flops_is_idempotent():
 
     register_attention_flops()
     assert register_attention_flops() == []
+
+
+def test_env_peak_measures_once_and_the_environment_record_carries_it(tmp_path, monkeypatch):
+    from click.testing import CliRunner
+
+    from lmbench.cli import cli
+    from lmbench.measure.env import capture_environment
+
+    monkeypatch.setenv("LMBENCH_CACHE", str(tmp_path))
+    assert capture_environment(device="cpu")["measured_peaks"] == {}
+    monkeypatch.setattr("lmbench.measure.flops.measured_matmul_peak", lambda device, dtype, n=None, seconds=0.3: 3e10)
+    result = CliRunner().invoke(cli, ["env", "--peak", "--device", "cpu"])
+    assert result.exit_code == 0, result.output
+    assert "measured peak 30.0 GFLOP/s" in result.output
+    peaks = capture_environment(device="cpu")["measured_peaks"]
+    assert {e["dtype"] for e in peaks.values()} == {"fp32", "bf16"} and {e["threads"] for e in peaks.values()} >= {1}
+    assert json.loads((tmp_path / "peaks.json").read_text()) == peaks
+

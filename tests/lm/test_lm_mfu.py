@@ -59,3 +59,70 @@ def test_counted_flops_match_the_formula_within_2_percent(device, dtype):
     n = split["body"] + vocab * emb_dim  # what lm.train's MFU uses: N counts the output matmul
     formula = transformer_flops_per_token(n, n_layers, context, emb_dim, training=True) * batch * context
     assert counted / formula == pytest.approx(1.0, abs=0.02)
+
+
+class _OwnFlops(torch.nn.Module):
+    """A model that counts its own FLOPs (lmbench.plugin.components.FlopsCounter)."""
+
+    def flops_per_token(self, context: int) -> float:
+        return 1e6
+
+
+def _run(device, world_size, infos=None):
+    return SimpleNamespace(device=device, dist=SimpleNamespace(world_size=world_size),
+                           info=(infos.append if infos is not None else print))
+
+
+@pytest.mark.parametrize("world_size", [1, 4])
+def test_own_flops_per_token_gets_per_device_mfu(world_size):
+    from lmbench_lm.flops import flops_results
+
+    tokens_per_s = 1e6 * world_size  # every rank at 1e6 tokens/s
+    out = flops_results(_run(H100, world_size), _OwnFlops(), {}, tokens_per_s, 64, bf16=True)
+    assert out["mfu"] == pytest.approx(1e6 * 1e6 / peak_flops(H100, "bf16"))  # the same for any world size
+    assert out["mfu_peak"] == "vendor peak"
+
+
+def test_cpu_mfu_uses_the_measured_peak_or_says_how_to_get_one(tmp_path, monkeypatch):
+    from lmbench.measure import peak as peak_mod
+    from lmbench_lm.flops import flops_results
+
+    monkeypatch.setenv("LMBENCH_CACHE", str(tmp_path))
+    infos: list[str] = []
+    assert flops_results(_run("cpu", 1, infos), _OwnFlops(), {}, 1e3, 64, bf16=False) == {"train_flops_per_token": 1e6}
+    assert "lmbench env --peak" in infos[0]
+    monkeypatch.setattr("lmbench.measure.flops.measured_matmul_peak", lambda device, dtype, n=None, seconds=0.3: 4e10)
+    entries = peak_mod.measure_peaks("cpu", dtypes=("fp32",), threads=(torch.get_num_threads(),))
+    assert [e["flops"] for e in entries.values()] == [4e10]
+    out = flops_results(_run("cpu", 2, infos), _OwnFlops(), {}, 1e3, 64, bf16=False)
+    assert out["mfu"] == pytest.approx(1e3 * 1e6 / 2 / 4e10) and out["mfu_peak"] == "measured peak"
+    # another thread count has no peak of its own: no MFU rather than a wrong one
+    other = torch.get_num_threads() + 1
+    assert peak_mod.cached_peak("cpu", torch.float32, threads=other) is None
+
+
+def test_a_gpu_with_a_measured_peak_reports_both(tmp_path, monkeypatch):
+    import json
+
+    from lmbench.measure import peak as peak_mod
+    from lmbench_lm.flops import flops_results
+
+    monkeypatch.setenv("LMBENCH_CACHE", str(tmp_path))
+    monkeypatch.setattr(peak_mod, "device_name", lambda device: H100)
+    key = peak_mod.peak_key("cuda", "bf16")
+    (tmp_path / "peaks.json").write_text(json.dumps({key: {"flops": 5e14}}))
+    monkeypatch.setattr("lmbench.measure.flops.peak_flops", lambda device, dtype: 1e15)
+    out = flops_results(_run("cuda", 1), _OwnFlops(), {}, 1e6, 64, bf16=True)
+    assert out["mfu_peak"] == "vendor peak" and out["mfu_measured"] == pytest.approx(2 * out["mfu"])
+
+
+def test_env_peak_keeps_the_best_measurement(tmp_path, monkeypatch):
+    from lmbench.measure import peak as peak_mod
+
+    monkeypatch.setenv("LMBENCH_CACHE", str(tmp_path))
+    for value in (5e10, 2e10, 7e10):  # a quiet machine, then a loaded one, then a quieter one
+        monkeypatch.setattr("lmbench.measure.flops.measured_matmul_peak", lambda *a, v=value, **k: v)
+        peak_mod.measure_peaks("cpu", dtypes=("fp32",), threads=(1,))
+        if value == 2e10:
+            assert peak_mod.cached_peak("cpu", torch.float32, threads=1) == 5e10  # not lowered by a loaded run
+    assert peak_mod.cached_peak("cpu", torch.float32, threads=1) == 7e10

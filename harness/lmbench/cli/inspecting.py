@@ -152,12 +152,21 @@ def export_cmd(run_ids: tuple[str, ...], out: str | None, store_dir: str | None)
 
 @click.command("env")
 @click.option("--device", default="auto", help="Device to describe.")
-def env_cmd(device: str) -> None:
+@click.option("--peak", is_flag=True, help="Measure the device's fp32 and bf16 matmul peak (on a CPU with 1 thread "
+              "and with all of torch's threads) and cache it for MFU; do it once per machine, when it is idle.")
+def env_cmd(device: str, peak: bool) -> None:
     """Print the environment that is recorded with every run (JSON)."""
     from ..measure.env import capture_environment
     from ..plugin.host import default_host
     from ..run.runner import pick_device
 
+    if peak:
+        from ..measure.peak import measure_peaks, peaks_file
+
+        for key, entry in measure_peaks(pick_device(device)).items():
+            click.echo(f"measured peak {entry['flops'] / 1e9:,.1f} GFLOP/s  {key}  (load {entry['load_avg_1m']})",
+                       err=True)
+        click.echo(f"cached in {peaks_file()}", err=True)
     click.echo(json.dumps(capture_environment(default_host().versions, device=pick_device(device)), indent=2,
                           default=str))
 

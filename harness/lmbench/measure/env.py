@@ -12,6 +12,9 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+from .hardware import cpu_model
+from .peak import peaks_for_env
+
 PACKAGES = ("lmbench", "torch", "numpy", "transformers", "tokenizers", "datasets", "peft", "sacrebleu",
             "scikit-learn", "optuna", "pluggy")
 
@@ -34,17 +37,6 @@ def git_info(path: str | Path = ".") -> dict[str, Any]:
         return {"sha": sha.stdout.strip(), "dirty": bool(dirty.stdout.strip())}
     except (OSError, subprocess.SubprocessError):
         return {}
-
-
-def cpu_model() -> str:
-    """The CPU's model name from /proc/cpuinfo, else platform's guess."""
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
 
 
 def gpu_info() -> list[dict[str, Any]]:
@@ -125,6 +117,7 @@ def capture_environment(plugins: dict[str, str] | None = None, *, device: str | 
     }
     if device and device.startswith("cuda"):
         env["gpus"] = gpu_info()
+    env["measured_peaks"] = peaks_for_env()  # `lmbench env --peak` caches them; MFU on a CPU divides by one
     if seed is not None:
         env["seed"] = seed
     return env

@@ -14,13 +14,15 @@ differently), but the parts whose meaning must be the same everywhere live here,
 - :class:`StepClock`: per-step wall-clock times, summarised by :class:`lmbench.measure.TimingStats`;
 - :func:`save_training_state` / :func:`restore_training_state`: checkpoints of model, optimizer,
   scheduler, RNG and data position, so every recipe resumes where it was killed;
-- :func:`cost_results`: the shared cost result keys.
+- :func:`cost_results`: the shared cost result keys;
+- :func:`compile_in_place` / :func:`compile_errors`: ``recipe.compile`` (:mod:`.compiling`).
 
 torch is imported inside the functions that need it. May import: the ground, ``lmbench.measure``
 (step timing) and ``lmbench.spec`` (config validation).
 """
 
 from .checkpointing import restore_training_state, rng_state, save_training_state, set_rng_state
+from .compiling import compile_errors, compile_in_place, compile_refusal
 from .config import TrainingConfig
 from .cost import EnergyMeter, cost_results
 from .optim import accumulation, adamw, clip_and_step, param_groups
@@ -29,4 +31,4 @@ from .stop import StepClock, StopRule
 
 __all__ = ["TrainingConfig", "StopRule", "StepClock", "lr_at", "adamw", "param_groups", "clip_and_step",
            "accumulation", "save_training_state", "restore_training_state", "rng_state", "set_rng_state",
-           "cost_results", "EnergyMeter"]
+           "cost_results", "EnergyMeter", "compile_in_place", "compile_errors", "compile_refusal"]

@@ -46,14 +46,16 @@ class EnergyMeter:
 
 def cost_results(*, seconds: float, tokens: int, tokens_kind: str, steps: int, stopped_by: str, model: Any = None,
                  clock: Any = None, memory: dict[str, Any] | None = None, energy_j: float | None = None,
-                 world_size: int = 1) -> dict[str, Any]:
+                 world_size: int = 1, compiled: bool = False) -> dict[str, Any]:
     """The shared cost keys of a training phase (declared in :mod:`lmbench.plugin.results`).
 
     ``seconds`` is the training phase's wall-clock time (:attr:`StopRule.elapsed`); ``tokens``
     the tokens trained on by all ranks and ``tokens_kind`` which ones (``"target tokens"``,
     ``"input tokens incl. padding"``); ``clock`` a :class:`StepClock` (median step time);
     ``memory`` a :class:`lmbench.measure.MemoryTracker` result (the torch peak on accelerators,
-    the process RSS peak on the CPU, named in ``peak_memory_kind``).
+    the process RSS peak on the CPU, named in ``peak_memory_kind``); ``compiled``: the model was
+    compiled (``recipe.compile``), so ``compile_seconds`` (the first step's overhead) is reported
+    beside the median step time, which it does not enter.
     """
     out: dict[str, Any] = {"train_seconds": seconds, "train_tokens": tokens, "steps": steps,
                            "train_tokens_per_s": tokens / seconds if seconds > 0 else None,
@@ -62,6 +64,10 @@ def cost_results(*, seconds: float, tokens: int, tokens_kind: str, steps: int, s
     if stats is not None:
         out.update({"step_time_ms": stats.median * 1e3, "step_time_p10_ms": stats.p10 * 1e3,
                     "step_time_p90_ms": stats.p90 * 1e3})
+    if compiled:
+        from .compiling import compile_seconds
+
+        out["compile_seconds"] = compile_seconds(clock)
     if model is not None:
         params = {id(p): p for p in model.parameters()}.values()
         out["params"] = sum(p.numel() for p in params)

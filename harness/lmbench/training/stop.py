@@ -93,6 +93,7 @@ class StepClock:
         self.samples: list[float] = []
         self.skipped = 0
         self.total = 0.0
+        self.first: float | None = None  # the first step's seconds (with compile: includes compilation)
 
     def step(self) -> "_Timed":
         """A context manager timing one step."""
@@ -101,6 +102,8 @@ class StepClock:
     def add(self, seconds: float) -> None:
         """Record one step's duration (seconds)."""
         self.total += seconds
+        if self.first is None:
+            self.first = seconds
         if self.skipped < self.skip:
             self.skipped += 1
         else:
@@ -112,13 +115,14 @@ class StepClock:
 
     def state_dict(self) -> dict[str, Any]:
         """For checkpoints: the samples so far, so a resumed run's statistics cover all steps."""
-        return {"samples": list(self.samples), "skipped": self.skipped, "total": self.total}
+        return {"samples": list(self.samples), "skipped": self.skipped, "total": self.total, "first": self.first}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         """Restore :meth:`state_dict`."""
         self.samples = [float(s) for s in state.get("samples", [])]
         self.skipped = int(state.get("skipped", 0))
         self.total = float(state.get("total", 0.0))
+        self.first = state.get("first")
 
 
 class _Timed:

@@ -33,6 +33,7 @@ class AttentionTrainingConfig(TrainingConfig):
       ``min_lr = lr * min_lr_ratio``. Old ``warmup_ratio`` is read as ``warmup`` (a fraction < 1).
     - ``checkpoint_every``: steps between resumable ``last`` checkpoints (0 = only at evaluations
       and the end); ``resume``: continue from the run's ``last`` checkpoint when there is one.
+    - ``compile``: ``torch.compile`` the model in place; its overhead is ``compile_seconds``.
     """
 
     max_seq_len: int = 256
@@ -43,6 +44,7 @@ class AttentionTrainingConfig(TrainingConfig):
     min_lr_ratio: float | None = None
     checkpoint_every: int = 100
     resume: bool = True
+    compile: bool = False  # torch.compile the model in place (CPU and CUDA; lmbench.training.compiling)
 
     aliases = LEGACY_KEYS
 

@@ -26,8 +26,8 @@ from dataclasses import dataclass
 from typing import Any
 
 import torch
-from lmbench import (CLASS_LABEL, ConfigError, EnergyMeter, Run, Seconds, StepClock, StopRule, adamw, cost_results,
-                     lr_at, restore_training_state, save_training_state)
+from lmbench import (CLASS_LABEL, ConfigError, EnergyMeter, Run, Seconds, StepClock, StopRule, adamw, compile_in_place,
+                     cost_results, lr_at, restore_training_state, save_training_state)
 
 from ..contracts import FINETUNE_REQUIRES
 from ..data import truncate_words
@@ -129,6 +129,9 @@ class Finetune:
             run.info("loaded pretrained encoder from %s (missing: %s)", cfg.init_from, missing.missing_keys or "none")
         model.freeze_layers(cfg.freeze_layers)
         model.to(device)
+        if cfg.compile:  # in place: checkpoints and DDP see the same module (lmbench.training.compiling)
+            compile_in_place(model, device, (run.name("model"), model),
+                             (run.name("attention") if kernel is not None else "attention", kernel))
         t0 = time.perf_counter()
         enc = {name: tokenizer.batch(texts, cfg.max_seq_len) for name, texts in read.items()}
         self.eval_tokens = sum(len(ids) for name in ("validation", "test") for ids in enc.get(name, []))
@@ -219,7 +222,8 @@ class Finetune:
                   **cost_results(seconds=state["elapsed"],
                                  tokens=state["tokens"], tokens_kind="input tokens excl. padding",
                                  steps=state["step"], stopped_by=stop.reason, model=model, clock=clock,
-                                 memory=mem.result(), energy_j=energy.joules, world_size=run.dist.world_size),
+                                 memory=mem.result(), energy_j=energy.joules, world_size=run.dist.world_size,
+                                 compiled=cfg.compile),
                   "test_examples": len(splits["test"]), "attention": getattr(kernel_obj, "name", "")}
         if getattr(kernel_obj, "last_backend", None):
             result["sdpa_backend"] = kernel_obj.last_backend

@@ -22,7 +22,7 @@ from typing import Any
 
 import torch
 
-from lmbench import (ConfigError, EnergyMeter, Run, StepClock, StopRule, adamw, cost_results, lr_at,
+from lmbench import (ConfigError, EnergyMeter, Run, StepClock, StopRule, adamw, compile_in_place, cost_results, lr_at,
                      restore_training_state, save_training_state)
 
 from ..contracts import MLM_REQUIRES
@@ -120,6 +120,9 @@ class MLMPretrain:
         if pretrained is not None:
             model.encoder.load_state_dict(pretrained["encoder"])
         model.to(device)
+        if cfg.compile:  # in place: checkpoints and DDP see the same module (lmbench.training.compiling)
+            compile_in_place(model, device, (run.name("model"), model),
+                             (run.name("attention") if kernel is not None else "attention", kernel))
         collator = DataCollatorForLanguageModeling(tokenizer.hf, mlm=True, mlm_probability=cfg.mlm_probability,
                                                    return_tensors="pt")  # global generator: saved with the RNG
         encoded = {n: tokenizer.batch(train_texts, n) for n in sorted(set(cfg.seq_lens))}
@@ -175,7 +178,8 @@ class MLMPretrain:
         save_encoder(run.dir, model, tokenizer, run.spec.get("model", {}))
         costs = cost_results(seconds=state["elapsed"], tokens=state["tokens"], tokens_kind="input tokens excl. padding",
                              steps=state["step"], stopped_by=stop.reason, model=model, clock=clock,
-                             memory=mem.result(), energy_j=energy.joules, world_size=run.dist.world_size)
+                             memory=mem.result(), energy_j=energy.joules, world_size=run.dist.world_size,
+                             compiled=cfg.compile)
         return {"val_loss": val_loss, "val_ppl": math.exp(min(val_loss, 50.0)), "train_loss": state["train_loss"],
                 **costs}
 

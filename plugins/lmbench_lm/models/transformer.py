@@ -147,8 +147,10 @@ class CausalSelfAttention(nn.Module):
 
     def forward(self, x: torch.Tensor, cache: dict[str, torch.Tensor] | None = None, offset: int = 0) -> torch.Tensor:
         b, t, c = x.shape  # (B, T, C)
-        parts = self.qkv(x).view(b, t, -1, self.n_heads, self.head_dim).permute(2, 0, 3, 1, 4)  # (2|3, B, H, T, hd)
-        q, v = parts[0], parts[-1]
+        # unbind + transpose (not permute + index): its backward is one stack, where indexing a permuted
+        # view zero-fills and accumulates the whole QKV gradient per part (profiled: benchmarks/profile_step.py)
+        parts = [z.transpose(1, 2) for z in self.qkv(x).view(b, t, -1, self.n_heads, self.head_dim).unbind(2)]
+        q, v = parts[0], parts[-1]  # each (B, H, T, hd)
         k = q if self.shares_qk else parts[1]
         if self.rotary is not None:
             q = self.rotary(q, offset)
@@ -187,7 +189,7 @@ def _check_kernel(kernel: Any) -> Any:
         return DefaultAttention()
     if not callable(kernel):
         raise ConfigError(f"attention kernel {kernel!r} is not callable")
-    caps = getattr(kernel, "capabilities", None)  # lmbench.components.AttentionCapabilities
+    caps = getattr(kernel, "capabilities", None)  # lmbench.AttentionCapabilities
     if caps is not None and caps.missing(causal=True):
         raise CapabilityError(f"attention kernel {type(kernel).__name__} has no causal mode; a decoder "
                               "needs one: pick another [attention] name (see `lmbench list attention`)")
