@@ -40,15 +40,13 @@ from .lease import RunLease, die_with_parent, parent_to_follow
 from .limits import check_limits, check_memory
 from .plugins import PluginHost, default_host, format_traceback
 from .preflight import check as check_contracts
+from .run_identity import execution_identity, identity_spec
 from .store import RunRecord, Store, content_id
 
 log = logging.getLogger("lmbench")
 
 #: Signals that stop a run cleanly (recorded as "interrupted"), with their names in the reason.
 _SIGNAL_NAMES = {signal.SIGINT: "Ctrl-C", signal.SIGTERM: "SIGTERM"}
-
-#: Spec tables that do not change what a run computes, and so stay out of its id.
-_NOT_IN_ID = ("report", "preset")
 
 
 @dataclass
@@ -200,13 +198,13 @@ class Runner:
         return PlannedRun(label, resolved, run_id, spec_id, code)
 
     def spec_id(self, resolved: ResolvedSpec) -> str:
-        """Hash of the resolved spec (minus cosmetic tables), the versions of the plugins it uses,
-        and the dataset's fingerprint: the run's identity apart from its code."""
-        spec = {k: v for k, v in resolved.spec.items() if k not in _NOT_IN_ID}
-        spec["run"] = {k: v for k, v in spec.get("run", {}).items() if k != "label"}
+        """Hash of the resolved spec (minus the keys that cannot change a result), the versions of the
+        plugins it uses, the dataset's fingerprint and how it executes (device kind, world size, node
+        count, deterministic mode: :mod:`lmbench.run_identity`): the run's identity apart from its code."""
+        spec = identity_spec(resolved.spec)  # every key that can change a result (lmbench.run_identity)
         plugins = sorted({c.entry.plugin for c in resolved.components.values()})
         versions = {p: self.host.versions.get(p, "?") for p in plugins}
-        return content_id(spec, versions, data_fingerprint(resolved))
+        return content_id(spec, versions, data_fingerprint(resolved), execution_identity(resolved.spec, self.dist))
 
     def code_hashes(self, resolved: ResolvedSpec) -> dict[str, str]:
         """Per-package hashes of the core's code and of every plugin the run uses (cached per process)."""

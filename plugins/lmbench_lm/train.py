@@ -296,7 +296,7 @@ class Train:
         elif best is not None:
             raw_model.load_state_dict(best["model"])
         results: dict[str, Any] = {}
-        per_example: dict[str, list[float]] = {}  # loss per evaluation batch: `lmbench compare` pairs by batch
+        per_example: dict[str, list[float]] = {}  # loss per document: `lmbench compare` pairs same-weight runs by it
         with run.stage("evaluation"):
             for name in ("val", "test"):
                 if splits[name].n_tokens < 2:
@@ -310,9 +310,9 @@ class Train:
                                  **{f"{name}_{k}": v for k, v in feed.result().items()}}
                 run.add_results(**split_results)
                 results.update(split_results)
-                per_example[f"{name}_loss"] = ev["batch_losses"]
+                per_example[f"{name}_loss"] = ev["document_losses"]
             if per_example:
-                run.record_per_example(per_example)
+                run.record_per_example(per_example, weights=raw_model)
         tokens_kind = "target tokens, padding excluded" if c.batching == "padded" else "target tokens"
         results.update(cost_results(seconds=state["elapsed"], tokens=state["tokens"], tokens_kind=tokens_kind,
                                     steps=state["step"], stopped_by=stopped, clock=self.clock, memory=self.memory,
