@@ -25,6 +25,7 @@ NOT_RESULT_CHANGING: tuple[str, ...] = (
     "preset",          # the name of the preset the spec came from (its values are in the spec)
     "description",     # free text
     "run.label",       # the variant's display name
+    "run.device",      # replaced by the device kind it resolves to (auto/cpu/cuda:1 -> cpu or cuda)
 )
 
 
