@@ -184,6 +184,9 @@ class Train:
         if c.budget and state["step"] == 0:
             self._check_budget(model, splits["val"], eval_kw, ac)
 
+        # budget_flops counts with the same FLOPs per token as the run's MFU (lmbench_lm.flops)
+        self.flops_per_token = flops_results(run, raw_model, split_params, 0.0, c.context, autocast is not None
+                                             ).get("train_flops_per_token") if c.budget_flops else None
         with run.stage("training"):
             stopped = self._loop(run, model, raw_model, opt, sampler, splits, eval_kw, state, ac)
         return self._finish(run, raw_model, splits, eval_kw, state, stopped, tok, split_params, autocast)
@@ -212,7 +215,8 @@ class Train:
               eval_kw: dict[str, Any], state: dict[str, Any], ac: Any) -> str:
         """Optimizer steps until the stop rule says otherwise; returns its reason (``stopped_by``)."""
         c, device, clock = self.config, run.device, self.clock
-        self.stop = stop = StopRule(c.max_steps, c.budget, run).start(step=state["step"], elapsed=state["elapsed"])
+        self.stop = stop = StopRule.of(c, run, flops_per_token=self.flops_per_token).start(
+            step=state["step"], elapsed=state["elapsed"], tokens=state["tokens"])
         interval_loss, interval_n, interval_tokens, interval_start = 0.0, 0, 0, clock.total
         model.train()
         self.energy = EnergyLedger(device, state)
@@ -241,6 +245,7 @@ class Train:
                     clip_and_step(opt, c.grad_clip, lr=lr)
                 state["step"] = step = step + 1
                 state["tokens"] += tokens
+                stop.count(tokens)
                 interval_loss, interval_n, interval_tokens = interval_loss + loss_value, interval_n + 1, \
                     interval_tokens + tokens
                 advance()
@@ -317,6 +322,7 @@ class Train:
         results.update(cost_results(seconds=state["elapsed"], tokens=state["tokens"], tokens_kind=tokens_kind,
                                     steps=state["step"], stopped_by=stopped, clock=self.clock, memory=self.memory,
                                     energy_j=self.energy.joules, world_size=run.dist.world_size))
+        results.update(self.stop.load_results())  # the machine's load while a wall-clock budget ran
         results.update({
             "best_val_loss": state["best_val"] if math.isfinite(state["best_val"]) else None,
             "best_step": state["best_step"], "params": split_params["total"],
