@@ -322,7 +322,7 @@ class Train:
         results.update(cost_results(seconds=state["elapsed"], tokens=state["tokens"], tokens_kind=tokens_kind,
                                     steps=state["step"], stopped_by=stopped, clock=self.clock, memory=self.memory,
                                     energy_j=self.energy.joules, world_size=run.dist.world_size))
-        results.update(self.stop.load_results())  # the machine's load while a wall-clock budget ran
+        results.update(self.stop.load_results())  # the machine's load while training ran
         results.update({
             "best_val_loss": state["best_val"] if math.isfinite(state["best_val"]) else None,
             "best_step": state["best_step"], "params": split_params["total"],

@@ -2,10 +2,11 @@
 with one meaning in every lab.
 
 Steps, tokens and FLOPs are budgets that do not depend on the machine: two runs of one spec stop at
-the same point on an idle and on a loaded machine. A wall-clock ``budget`` does depend on it, so while
-one is set the stop rule samples the machine's load average (:class:`LoadMonitor`) and records it
-beside the results (``train_load_avg``, ``train_load_max``, ``cpu_count``), and reports mark a run
-trained under load above its core count.
+the same point on an idle and on a loaded machine. A wall-clock ``budget`` does depend on it, so the
+stop rule samples the machine's load average while training (:class:`LoadMonitor`) and the lab records
+it beside the results (``train_load_avg``, ``train_load_max``, ``cpu_count``); reports mark a run
+trained under load above its core count (its speed is the machine's, and under a wall-clock budget
+so is its quality).
 """
 
 from __future__ import annotations
@@ -75,7 +76,7 @@ class StopRule:
             ...
             stop.count(tokens_this_step)
         results["stopped_by"] = stop.reason
-        results.update(stop.load_results())   # load average while a wall-clock budget ran
+        results.update(stop.load_results())   # the machine's load average while training ran
     """
 
     def __init__(self, max_steps: int = 0, budget: float | None = None, run: Any = None, *,
@@ -123,8 +124,8 @@ class StopRule:
         return self.tokens * self.flops_per_token if self.flops_per_token else None
 
     def load_results(self) -> dict[str, Any]:
-        """The machine's load while a wall-clock budget ran (empty without one: then it cannot matter)."""
-        return self.load.results() if self.budget else {}
+        """The machine's load while training ran (see :class:`LoadMonitor`)."""
+        return self.load.results()
 
     @property
     def elapsed(self) -> float:
@@ -143,8 +144,7 @@ class StopRule:
     def check(self, step: int) -> bool:
         """True when training must stop before ``step``; the reason is then in :attr:`reason`."""
         reason = ""
-        if self.budget is not None:
-            self.load.sample()
+        self.load.sample()
         if self.run is not None and self.run.should_stop():
             reason = self.run.stop.reason if self.run.stop.reason in REASONS else "interrupted"
         elif self.budget is not None and self.elapsed >= self.budget:
