@@ -26,7 +26,7 @@ def measurement(run_dir, name: str) -> dict:
 
 def test_train_lowers_val_loss_and_saves_best_adapter(run_experiment, poems_file, smol_tokenizer):
     recipe = {"name": "peft.train", "lr": 0.05, "grad_accum": 2, "epochs": 2, "warmup": 1,
-              "samples": 1, "sampling": {"max_new_tokens": 4}}
+              "samples": 2, "sampling": {"max_new_tokens": 4}}
     (record,) = run_experiment(spec(poems_file, "peft.ia3", recipe))
     assert record.status == "done", record.reason
     r = record.results
@@ -41,6 +41,12 @@ def test_train_lowers_val_loss_and_saves_best_adapter(run_experiment, poems_file
     samples = measurement(adapter.parent, "samples")["rows"]
     assert set(samples[0]) >= {"author", "title", "generated", "reference", "chrf_pp"}
     assert measurement(adapter.parent, "dataset")["poems_train"] == 16
+    per_example = measurement(adapter.parent, "per_example")  # tuned and base on the same two prompts
+    tuned, base = per_example["chrf_pp"], per_example["base_chrf_pp"]
+    assert len(tuned["hypotheses"]) == len(base["hypotheses"]) == 2 and tuned["references"] == base["references"]
+    weights = per_example["_weights"]
+    assert weights["base_chrf_pp"] != weights["chrf_pp"] and 0 <= r["chrf_pp_vs_base_p"] <= 1
+    assert 0 <= r["base_chrf_pp"] <= 100
 
 
 def test_train_stops_at_max_steps_and_budget(run_experiment, poems_file, smol_tokenizer):
