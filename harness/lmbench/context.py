@@ -235,7 +235,7 @@ class Run:
 
         data = dict(scores)
         if weights is not None:
-            per_key = weights if isinstance(weights, dict) else {k: weights for k in scores}
+            per_key = weights if isinstance(weights, dict) else {k: weights for k in scores if not k.startswith("_")}
             cache: dict[int, str] = {}
             data[WEIGHTS_KEY] = {k: cache.setdefault(id(w), weights_fingerprint(w)) for k, w in per_key.items()}
         self.record(PER_EXAMPLE, data)

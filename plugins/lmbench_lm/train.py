@@ -301,7 +301,9 @@ class Train:
         elif best is not None:
             raw_model.load_state_dict(best["model"])
         results: dict[str, Any] = {}
-        per_example: dict[str, list[float]] = {}  # loss per document: `lmbench compare` pairs same-weight runs by it
+        # loss per document (per sequence where the split is one or few long documents, as a play):
+        # `lmbench compare` pairs two evaluations of the same weights by it
+        per_example: dict[str, Any] = {"_unit": {}}
         with run.stage("evaluation"):
             for name in ("val", "test"):
                 if splits[name].n_tokens < 2:
@@ -315,8 +317,10 @@ class Train:
                                  **{f"{name}_{k}": v for k, v in feed.result().items()}}
                 run.add_results(**split_results)
                 results.update(split_results)
-                per_example[f"{name}_loss"] = ev["document_losses"]
-            if per_example:
+                by_doc = len(ev["document_losses"]) >= 30
+                per_example[f"{name}_loss"] = ev["document_losses"] if by_doc else ev["sequence_losses"]
+                per_example["_unit"][f"{name}_loss"] = "document" if by_doc else "sequence"
+            if per_example["_unit"]:
                 run.record_per_example(per_example, weights=raw_model)
         tokens_kind = "target tokens, padding excluded" if c.batching == "padded" else "target tokens"
         results.update(cost_results(seconds=state["elapsed"], tokens=state["tokens"], tokens_kind=tokens_kind,

@@ -203,7 +203,8 @@ def test_lm_train_stores_per_document_losses_and_pairs_by_them_only_for_the_same
     data = store.measurements(a.id)["per_example"]
     losses = data["val_loss"]
     assert len(losses) >= 2 and data[WEIGHTS_KEY]["val_loss"] != store.measurements(b.id)["per_example"][WEIGHTS_KEY]["val_loss"]
-    assert store.measurements(c.id)["per_example"]["val_loss"] == pytest.approx(losses, rel=1e-4)  # per document
+    assert store.measurements(c.id)["per_example"]["val_loss"] == pytest.approx(losses, rel=1e-4)  # any batch size
+    assert data["_unit"]["val_loss"] in ("document", "sequence")
     m = next(m for m in compare(store, a.id, b.id).metrics if m.metric == "val_loss")
     assert m.basis == SINGLE and m.verdict == NO_VERDICT  # different weights: seeds, not documents, are the unit
     m = next(m for m in compare(store, a.id, c.id).metrics if m.metric == "val_loss")
