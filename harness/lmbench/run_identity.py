@@ -47,11 +47,21 @@ def device_kind(requested: str) -> str:
     return pick_device(requested or "auto").split(":")[0]
 
 
-def execution_identity(spec: dict[str, Any], dist: Any = None) -> dict[str, Any]:
+def execution_identity(spec: dict[str, Any], dist: Any = None, target: dict[str, Any] | None = None) -> dict[str, Any]:
     """How the run executes, as far as it can change results: device kind, world size, node count,
-    deterministic mode. ``dist`` is the process's :class:`lmbench.context.DistInfo`."""
+    deterministic mode. ``dist`` is the process's :class:`lmbench.context.DistInfo`; ``target``
+    (``device_kind``, ``world_size``, ``nodes``) is where a launcher will run it, when that is not
+    this process (a SLURM array of GPU or multi-node points planned on a login node), so that the
+    sweep and its workers compute the same id."""
     run = spec.get("run", {}) if isinstance(spec.get("run"), dict) else {}
-    world = int(getattr(dist, "world_size", 1) or 1)
-    local = int(os.environ.get("LOCAL_WORLD_SIZE", world) or world) if world > 1 else 1
-    return {"device_kind": device_kind(str(run.get("device", "auto"))), "world_size": world,
-            "nodes": max(1, world // max(local, 1)), "deterministic": bool(run.get("deterministic", False))}
+    out: dict[str, Any] = {"deterministic": bool(run.get("deterministic", False))}
+    if target:
+        out.update({k: target[k] for k in ("device_kind", "world_size", "nodes") if k in target})
+    if "world_size" not in out:
+        world = int(getattr(dist, "world_size", 1) or 1)
+        local = int(os.environ.get("LOCAL_WORLD_SIZE", world) or world) if world > 1 else 1
+        out.update(world_size=world, nodes=max(1, world // max(local, 1)))
+    out.setdefault("nodes", 1)
+    if "device_kind" not in out:
+        out["device_kind"] = device_kind(str(run.get("device", "auto")))
+    return {k: out[k] for k in ("device_kind", "world_size", "nodes", "deterministic")}

@@ -147,8 +147,10 @@ class Runner:
 
     def __init__(self, store: Store | None, host: PluginHost | None = None, *, console: Any = None,
                  force: bool = False, progress: bool = True, dist: DistInfo | None = None,
-                 wait: bool | float = False, force_memory: bool | None = None, reuse_stale: bool = False):
+                 wait: bool | float = False, force_memory: bool | None = None, reuse_stale: bool = False,
+                 target: dict[str, Any] | None = None):
         self.store = store
+        self.target = target  # where a launcher runs the planned runs, if not here (lmbench.run_identity)
         self.reuse_stale = reuse_stale  # reuse a done run of the same spec made by older code (``--reuse-stale``)
         self.wait = wait  # when another process runs the same run: wait for it (True or seconds), or exit 2
         self.force_memory = force_memory  # run even when the memory estimate exceeds free memory
@@ -204,7 +206,7 @@ class Runner:
         spec = identity_spec(resolved.spec)  # every key that can change a result (lmbench.run_identity)
         plugins = sorted({c.entry.plugin for c in resolved.components.values()})
         versions = {p: self.host.versions.get(p, "?") for p in plugins}
-        return content_id(spec, versions, data_fingerprint(resolved), execution_identity(resolved.spec, self.dist))
+        return content_id(spec, versions, data_fingerprint(resolved), execution_identity(resolved.spec, self.dist, self.target))
 
     def code_hashes(self, resolved: ResolvedSpec) -> dict[str, str]:
         """Per-package hashes of the core's code and of every plugin the run uses (cached per process)."""

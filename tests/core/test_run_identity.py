@@ -105,3 +105,15 @@ def test_nproc_2_and_one_process_are_two_runs_and_both_train(corpus, tmp_path):
     with Store(store_dir, readonly=True) as store:
         runs = {r.id: r for r in store.runs()}
         assert runs[ids[0]].env.get("world_size", 1) == 1 and runs[ids[1]].env["world_size"] == 2
+
+
+def test_a_launcher_target_gives_the_sweep_the_id_its_workers_compute(corpus, monkeypatch):
+    from lmbench.launchers.slurm import SlurmConfig, SlurmLauncher
+
+    spec = _spec(corpus)
+    target = SlurmLauncher(SlurmConfig(nodes=2)).execution_target()
+    assert target == {"world_size": 2, "nodes": 2, "device_kind": "cpu"}
+    planned_by_sweep = Runner(None, target=target).plan(spec)[0].run_id
+    monkeypatch.setenv("LOCAL_WORLD_SIZE", "1")  # one rank on each of two nodes, as submitit exports it
+    computed_by_worker = Runner(None, dist=DistInfo(1, 2, 0)).plan(spec)[0].run_id
+    assert planned_by_sweep == computed_by_worker != Runner(None).plan(spec)[0].run_id
