@@ -24,6 +24,8 @@ RESULTS = (
     ResultSpec("chrf", "higher", "quality", "", "chrF", description="corpus chrF (no word n-grams)"),
     ResultSpec("base_chrf_pp", "higher", "quality", "", "base chrF++",
                description="chrF++ of the base model (adapter off) on the same prompts and sampling"),
+    ResultSpec("best_vs_greedy_p", kind="info", header="p vs greedy",
+               description="sacrebleu paired bootstrap p-value of the selected sampling against greedy decoding"),
     ResultSpec("chrf_pp_vs_base_p", kind="info", header="p vs base",
                description="sacrebleu paired bootstrap p-value of tuned against base chrF++ (same prompts)"),
     ResultSpec("chrf_pp_mean", "higher", "quality", "", "chrF++ mean", description="mean per-poem chrF++"),

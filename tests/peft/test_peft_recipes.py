@@ -74,6 +74,10 @@ def test_search_records_trials_and_resumes(run_experiment, poems_file, smol_toke
     assert r["study_name"] == f"peft-search-{record.id}"
     rows = measurement(tmp_path / "runs" / record.id, "trials")["rows"]
     assert len(rows) == 2 and {"trial", "chrf_pp", "temperature", "top_k", "top_p"} <= set(rows[0])
+    per_example = measurement(tmp_path / "runs" / record.id, "per_example")  # selected vs greedy, same weights
+    assert len(per_example["test_chrf_pp"]["hypotheses"]) == len(per_example["greedy_test_chrf_pp"]["hypotheses"]) == 4
+    assert per_example["_weights"]["test_chrf_pp"] == per_example["_weights"]["greedy_test_chrf_pp"]
+    assert 0 <= r["best_vs_greedy_p"] <= 1
     storage = f"sqlite:///{(tmp_path / 'runs' / 'optuna.sqlite').resolve()}"
     study = optuna.load_study(study_name=r["study_name"], storage=storage)
     assert len(study.trials) == 2
