@@ -35,8 +35,9 @@ NOISE_STORE = os.environ.get("LMBENCH_NOISE_STORE") or os.environ.get("LMBENCH_S
 
 def gate_tolerance(kind: str, metric: str, metric_kind: str = "cost") -> tuple[float, str]:
     """The relative tolerance of a gate on ``metric`` of ``kind`` and where it comes from: the measured
-    noise floor (one run against a limit: ``1.96 * cv * sqrt(2)``), else 0 ("no noise floor")."""
-    from lmbench.noise import load_noise
+    noise floor (one run against a limit: ``t(0.975, repeats - 1) * cv * sqrt(2)``; a floor of one point),
+    else 0 ("no noise floor")."""
+    from lmbench.stats.noise import load_noise
 
     floor = load_noise(NOISE_STORE, kind)
     found = floor.tolerance(metric, None, metric_kind) if floor is not None else None

@@ -58,6 +58,9 @@ _LAZY: dict[str, str] = {
     # figures
     **{name: "lmbench.report.plots" for name in ("Figure", "pyplot", "save_figure", "figure_stem")},
     "run_name": "lmbench.stats.points",
+    # per-example evidence: which weights an evaluation used, the chrF++ paired test
+    "weights_fingerprint": "lmbench.plugin.weights",
+    "chrf_paired_pvalue": "lmbench.stats",
     # launchers: where sweep points run
     **{name: "lmbench.launch.base" for name in ("Launcher", "Point", "Submission", "write_point_spec", "point_argv")},
     # assets, caches, files
@@ -106,6 +109,8 @@ if TYPE_CHECKING:  # what type checkers and IDEs see; at run time these load laz
     from .launch.base import Launcher, Point, Submission, point_argv, write_point_spec
     from .measure import (MemoryTracker, Throughput, TimingStats, count_flops, mfu, mfu_against_peak, peak_flops,
                           per_device_mfu, time_fn, transformer_flops_per_token)
+    from .plugin.weights import weights_fingerprint
+    from .stats import chrf_paired_pvalue
     from .stats.points import run_name
     from .report.plots import Figure, figure_stem, pyplot, save_figure
     from .plugin.results import HIGHER, LOWER, NEUTRAL, ResultSpec

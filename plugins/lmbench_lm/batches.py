@@ -125,3 +125,28 @@ def eval_batches(split: TokenSplit, context: int, batch_size: int, *, mode: str 
         chunks = chunks[keep]
     for i in range(0, len(chunks), batch_size):
         yield padded_batch(split, chunks[i:i + batch_size], context, pad_id)
+
+
+def eval_target_documents(split: TokenSplit, context: int, batch_size: int, *, mode: str = "packed",
+                          max_tokens: int = 0) -> Iterator[np.ndarray]:
+    """For each batch of :func:`eval_batches` (same arguments), the document index of every target:
+    (B, T) int64, -1 where the target is ignored (padding). Per-document losses pair two evaluations
+    of the same text document by document, whatever their batch size."""
+    if mode == "packed":
+        starts = list(range(0, split.n_tokens - context, context))
+        if max_tokens:
+            starts = starts[:max(1, max_tokens // context)]
+        for i in range(0, len(starts), batch_size):
+            positions = np.asarray(starts[i:i + batch_size], dtype=np.int64)[:, None] + 1 + np.arange(context)
+            yield np.searchsorted(split.doc_starts, positions, side="right") - 1
+        return
+    chunks = document_chunks(split, context)
+    if max_tokens and len(chunks):
+        keep = np.cumsum(chunks[:, 1] - chunks[:, 0] - 1) <= max(max_tokens, int(chunks[0, 1] - chunks[0, 0] - 1))
+        chunks = chunks[keep]
+    for i in range(0, len(chunks), batch_size):
+        spans = chunks[i:i + batch_size]
+        docs = np.full((len(spans), context), -1, dtype=np.int64)
+        for row, (a, b) in enumerate(spans.tolist()):
+            docs[row, :b - a - 1] = int(np.searchsorted(split.doc_starts, a, side="right") - 1)
+        yield docs

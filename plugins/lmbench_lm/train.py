@@ -186,6 +186,9 @@ class Train:
         if c.budget and state["step"] == 0:
             self._check_budget(model, splits["val"], eval_kw, ac)
 
+        # budget_flops counts with the same FLOPs per token as the run's MFU (lmbench_lm.flops)
+        self.flops_per_token = flops_results(run, raw_model, split_params, 0.0, c.context, autocast is not None
+                                             ).get("train_flops_per_token") if c.budget_flops else None
         with run.stage("training"), compile_errors(c.compile, run.name("model")):
             stopped = self._loop(run, model, raw_model, opt, sampler, splits, eval_kw, state, ac)
         return self._finish(run, raw_model, splits, eval_kw, state, stopped, tok, split_params, autocast)
@@ -214,7 +217,8 @@ class Train:
               eval_kw: dict[str, Any], state: dict[str, Any], ac: Any) -> str:
         """Optimizer steps until the stop rule says otherwise; returns its reason (``stopped_by``)."""
         c, device, clock = self.config, run.device, self.clock
-        self.stop = stop = StopRule(c.max_steps, c.budget, run).start(step=state["step"], elapsed=state["elapsed"])
+        self.stop = stop = StopRule.of(c, run, flops_per_token=self.flops_per_token).start(
+            step=state["step"], elapsed=state["elapsed"], tokens=state["tokens"])
         interval_loss, interval_n, interval_tokens, interval_start = 0.0, 0, 0, clock.total
         model.train()
         self.energy = EnergyLedger(device, state)
@@ -243,6 +247,7 @@ class Train:
                     clip_and_step(opt, c.grad_clip, lr=lr)
                 state["step"] = step = step + 1
                 state["tokens"] += tokens
+                stop.count(tokens)
                 interval_loss, interval_n, interval_tokens = interval_loss + loss_value, interval_n + 1, \
                     interval_tokens + tokens
                 advance()
@@ -298,7 +303,9 @@ class Train:
         elif best is not None:
             raw_model.load_state_dict(best["model"])
         results: dict[str, Any] = {}
-        per_example: dict[str, list[float]] = {}  # loss per evaluation batch: `lmbench compare` pairs by batch
+        # loss per document (per sequence where the split is one or few long documents, as a play):
+        # `lmbench compare` pairs two evaluations of the same weights by it
+        per_example: dict[str, Any] = {"_unit": {}}
         with run.stage("evaluation"):
             for name in ("val", "test"):
                 if splits[name].n_tokens < 2:
@@ -312,13 +319,16 @@ class Train:
                                  **{f"{name}_{k}": v for k, v in feed.result().items()}}
                 run.add_results(**split_results)
                 results.update(split_results)
-                per_example[f"{name}_loss"] = ev["batch_losses"]
-            if per_example:
-                run.record_per_example(per_example)
+                by_doc = len(ev["document_losses"]) >= 30
+                per_example[f"{name}_loss"] = ev["document_losses"] if by_doc else ev["sequence_losses"]
+                per_example["_unit"][f"{name}_loss"] = "document" if by_doc else "sequence"
+            if per_example["_unit"]:
+                run.record_per_example(per_example, weights=raw_model)
         tokens_kind = "target tokens, padding excluded" if c.batching == "padded" else "target tokens"
         results.update(cost_results(seconds=state["elapsed"], tokens=state["tokens"], tokens_kind=tokens_kind,
                                     steps=state["step"], stopped_by=stopped, clock=self.clock, memory=self.memory,
                                     energy_j=self.energy.joules, world_size=run.dist.world_size, compiled=c.compile))
+        results.update(self.stop.load_results())  # the machine's load while training ran
         results.update({
             "best_val_loss": state["best_val"] if math.isfinite(state["best_val"]) else None,
             "best_step": state["best_step"], "params": split_params["total"],

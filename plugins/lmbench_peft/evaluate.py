@@ -52,14 +52,16 @@ def eval_loss(model: Any, examples: list[PoemExample], *, pad_id: int, device: s
 
 def sample_poems(model: Any, tokenizer: Any, examples: list[PoemExample], sampling: SamplingConfig, *,
                  marker: str, seed: int, device: str, excerpt_chars: int = 300,
-                 feed: Any = None) -> tuple[dict[str, float], list[dict]]:
+                 feed: Any = None, texts_out: list[str] | None = None) -> tuple[dict[str, float], list[dict]]:
     """Generate a poem for each example's prompt; return (scores + timing, sample table rows).
 
     ``feed`` (the spec's ``text`` metrics, ``run.metric_feed("text")``) gets the full generated
-    texts and their references."""
+    texts and their references; ``texts_out``, when given, is extended with the full texts."""
     summary = generate_many(model, tokenizer, [e.prompt_ids for e in examples], sampling, marker=marker,
                             seed=seed, device=device)
     references = [e.text for e in examples]
+    if texts_out is not None:
+        texts_out.extend(summary.texts)
     scores = chrf_scores(summary.texts, references)
     if feed:
         feed.update(summary.texts, references)

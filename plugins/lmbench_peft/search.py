@@ -148,14 +148,27 @@ class Search:
                                    "study_name": name, **{f"best_{k}": v for k, v in best.params.items()}}
         run.record("best_sampling", {**best.params, "strategy": "sample", "max_new_tokens": cfg.max_new_tokens})
         best_sampling = sampling_from(best.params, strategy="sample", max_new_tokens=cfg.max_new_tokens)
+        best_texts: list[str] = []
         scores, samples = sample_poems(model, tok, test_prompts, best_sampling, marker=marker, seed=run.seed,
-                                       device=run.device)
+                                       device=run.device, texts_out=best_texts)
+        refs = [e.text for e in test_prompts]
+        per_example: dict[str, Any] = {"test_chrf_pp": {"hypotheses": best_texts, "references": refs}}
         run.record("samples", {"rows": samples})
         results.update({"test_chrf_pp": scores["chrf_pp"], "chrf_pp": scores["chrf_pp"],
                         "test_chrf": scores["chrf"], "test_chrf_pp_mean": scores["chrf_pp_mean"],
                         **{k: scores.get(k, math.nan) for k in ("ttft_ms", "per_token_ms", "gen_tokens_per_s")}})
         if cfg.baseline:
             greedy = sampling_from({}, strategy="greedy", max_new_tokens=cfg.max_new_tokens, repetition_penalty=1.0)
-            scores, _ = sample_poems(model, tok, test_prompts, greedy, marker=marker, seed=run.seed, device=run.device)
+            greedy_texts: list[str] = []
+            scores, _ = sample_poems(model, tok, test_prompts, greedy, marker=marker, seed=run.seed, device=run.device,
+                                     texts_out=greedy_texts)
             results["greedy_test_chrf_pp"] = scores["chrf_pp"]
+            per_example["greedy_test_chrf_pp"] = {"hypotheses": greedy_texts, "references": refs}
+            from lmbench import chrf_paired_pvalue
+
+            if refs and len(greedy_texts) == len(best_texts) == len(refs):
+                # the selected sampling against greedy decoding: one set of weights, so a per-example test
+                results["best_vs_greedy_p"] = chrf_paired_pvalue(greedy_texts, best_texts, refs)[2]
+        if refs and len(best_texts) == len(refs):
+            run.record_per_example(per_example, weights=model)  # searches of one model pair by poem in compare
         return results

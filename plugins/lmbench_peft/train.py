@@ -212,8 +212,35 @@ class Train:
         sampling = sampling_from(cfg.sampling)
         run.add_results(**results)  # the training results stay if sampling fails
         feed = run.metric_feed(TEXT)  # the spec's [metrics] on the generated poems
+        prompts, texts = data.val[: cfg.samples], []
         with run.stage("generation"):
-            scores, rows = sample_poems(model, tok, data.val[: cfg.samples], sampling, marker=data.config.marker,
-                                        seed=run.seed, device=run.device, feed=feed)
+            scores, rows = sample_poems(model, tok, prompts, sampling, marker=data.config.marker,
+                                        seed=run.seed, device=run.device, feed=feed, texts_out=texts)
         run.record("samples", {"rows": rows})
-        return {**scores, **feed.result()}
+        base = self._sample_base(run, model, tok, data, prompts, sampling, texts) if texts else {}
+        return {**scores, **feed.result(), **base}
+
+    def _sample_base(self, run: Run, model: Any, tok: Any, data: Any, prompts: list, sampling: Any,
+                     texts: list[str]) -> dict[str, Any]:
+        """Per-poem chrF++ of the tuned and of the base model on the same prompts (the adapter switched
+        off: IA3 and LoRA), recorded per example with each one's weights for sacrebleu's paired
+        bootstrap; the p-value of tuned against base is a result. Full fine-tuning keeps no base copy."""
+        from lmbench import chrf_paired_pvalue
+
+        refs = [e.text for e in prompts]
+        per_example: dict[str, Any] = {"chrf_pp": {"hypotheses": texts, "references": refs}}
+        weights: dict[str, Any] = {"chrf_pp": model}
+        out: dict[str, Any] = {}
+        switch_off = getattr(model, "disable_adapter", None)
+        if callable(switch_off) and getattr(model, "lmbench_method", "") != "full":
+            base_texts: list[str] = []
+            with run.stage("generation"), switch_off():
+                base_scores, _ = sample_poems(model, tok, prompts, sampling, marker=data.config.marker,
+                                              seed=run.seed, device=run.device, texts_out=base_texts)
+            name = getattr(getattr(model, "config", None), "_name_or_path", "") or str(run.spec.get("model"))
+            per_example["base_chrf_pp"] = {"hypotheses": base_texts, "references": refs}
+            weights["base_chrf_pp"] = f"pretrained:{name}"  # the untouched base: the same in every run of it
+            _, _, p = chrf_paired_pvalue(base_texts, texts, refs)
+            out = {"base_chrf_pp": base_scores["chrf_pp"], "chrf_pp_vs_base_p": p}
+        run.record_per_example(per_example, weights=weights)
+        return out

@@ -13,7 +13,7 @@ import pytest
 
 pytest.importorskip("torch")
 
-from lmbench.config import build_spec  # noqa: E402
+from lmbench.spec.config import build_spec  # noqa: E402
 from lmbench.errors import LmbenchError  # noqa: E402
 from lmbench.testing import fresh_host, run_spec  # noqa: E402
 
@@ -78,6 +78,12 @@ def test_lsh_arxiv_runs_on_a_local_jsonl(tmp_path):
     results = record.results
     assert 0.0 <= results["f1_macro"] <= 1.0 and results["test_examples"] == 8  # seeded stratified 20% of 36
     assert results["attention"] == "attention.lsh"
+    from lmbench.store import Store
+
+    per_example = Store(tmp_path / "runs", readonly=True).measurements(record.id)["per_example"]
+    correct = per_example["accuracy"]  # right/wrong per test example, for McNemar's test in `lmbench compare`
+    assert len(correct) == 8 and set(correct) <= {0, 1} and sum(correct) / 8 == results["accuracy"]
+    assert len(per_example["_weights"]["accuracy"]) == 16  # the fingerprint of the evaluated weights
 
 
 def test_datasets_split_and_labels(tmp_path):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import logging
 import random
 from dataclasses import dataclass
@@ -12,12 +13,12 @@ import pytest
 import torch
 from torch import nn
 
-from lmbench.checkpoint import load_checked, save_atomic
-from lmbench.context import DistInfo, StopFlag
+from lmbench.run.checkpoint import load_checked, save_atomic
+from lmbench.run.context import DistInfo, StopFlag
 from lmbench.errors import ConfigError
 from lmbench.training import (StepClock, StopRule, TrainingConfig, accumulation, adamw, clip_and_step, cost_results,
                               lr_at, param_groups, restore_training_state, save_training_state)
-from lmbench.validate import make_config
+from lmbench.spec.validate import Count, make_config
 
 
 # -- schedule ------------------------------------------------------------------------------------
@@ -249,3 +250,43 @@ def test_a_checkpoint_from_another_model_is_one_clear_line(tmp_path):
     other = _Tiny(dim=4)
     with pytest.raises(Exception, match="does not fit this model or data.*--force"):
         restore_training_state(run, other, adamw(other, lr=1e-3, weight_decay=0.0))
+
+
+# -- machine-independent budgets -------------------------------------------------------------------
+def test_token_and_flop_budgets_stop_at_the_same_point_whatever_the_speed():
+    from lmbench.training import StopRule, TrainingConfig
+
+    cfg = TrainingConfig(budget_tokens=Count.parse("10k"))
+    stop = StopRule.of(cfg).start()
+    steps = 0
+    while not stop.check(steps):
+        stop.count(3000)
+        steps += 1
+    assert (steps, stop.reason, stop.tokens) == (4, "budget_tokens", 12000)
+    flops = StopRule(0, None, budget_flops=6e6, flops_per_token=1000.0).start(tokens=5000)  # resumed at 5k tokens
+    assert flops.progress(0) == pytest.approx(5e6 / 6e6) and not flops.check(0)
+    flops.count(1000)
+    assert flops.check(1) and flops.reason == "budget_flops"
+
+
+def test_budget_flops_without_a_flop_count_and_no_budget_at_all_are_one_line_errors():
+    from lmbench.errors import ConfigError
+    from lmbench.training import StopRule, TrainingConfig
+
+    with pytest.raises(ConfigError, match="budget_flops needs the model's training FLOPs per token"):
+        StopRule(0, None, budget_flops=1e9)
+    with pytest.raises(ConfigError, match="machine-independent recipe.budget_tokens or recipe.budget_flops"):
+        TrainingConfig()
+    with pytest.raises(ConfigError, match="budget_tokens must be a positive count"):
+        TrainingConfig(budget_tokens=Count(0))
+
+
+def test_the_stop_rule_records_the_machine_load():
+    from lmbench.training import StopRule
+
+    stop = StopRule(2, 60.0).start()
+    stop.check(0)
+    load = stop.load_results()
+    if not hasattr(os, "getloadavg"):
+        pytest.skip("no load average on this OS")
+    assert set(load) == {"train_load_avg", "train_load_max", "cpu_count"} and load["cpu_count"] >= 1

@@ -268,3 +268,17 @@ def test_ddp_two_ranks_stop_together_on_budget(corpus, tmp_path):
         assert rec.status == "done" and rec.results["stopped_by"] == "budget"
         assert rec.results["train_tokens"] == rec.results["steps"] * 4 * 16 * 2  # both ranks' tokens
         assert rec.env["world_size"] == 2
+
+
+@pytest.mark.parametrize("budget", ["budget_tokens", "budget_flops"])
+def test_token_and_flop_budgets_stop_lm_train_where_they_say(corpus, run_experiment, budget):
+    # 64 tokens a step (4 x 16): 200 tokens stop after the 4th step, and so do that many FLOPs
+    probe = run_experiment(tiny_spec(corpus, max_steps=1, eval_every=0, gen_tokens=0, sample_prompts=[]))[0]
+    per_token = probe.results["train_flops_per_token"]
+    limit = 200 if budget == "budget_tokens" else 200 * per_token
+    [rec] = run_experiment(tiny_spec(corpus, max_steps=0, eval_every=0, gen_tokens=0, sample_prompts=[],
+                                     **{budget: limit}))
+    assert rec.ok, rec.reason
+    r = rec.results
+    assert r["stopped_by"] == budget and r["steps"] == 4 and r["train_tokens"] == 256
+    assert {"train_load_avg", "cpu_count"} <= set(r)  # the machine's load is recorded beside every run

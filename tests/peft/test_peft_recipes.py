@@ -26,7 +26,7 @@ def measurement(run_dir, name: str) -> dict:
 
 def test_train_lowers_val_loss_and_saves_best_adapter(run_experiment, poems_file, smol_tokenizer):
     recipe = {"name": "peft.train", "lr": 0.05, "grad_accum": 2, "epochs": 2, "warmup": 1,
-              "samples": 1, "sampling": {"max_new_tokens": 4}}
+              "samples": 2, "sampling": {"max_new_tokens": 4}}
     (record,) = run_experiment(spec(poems_file, "peft.ia3", recipe))
     assert record.status == "done", record.reason
     r = record.results
@@ -41,6 +41,12 @@ def test_train_lowers_val_loss_and_saves_best_adapter(run_experiment, poems_file
     samples = measurement(adapter.parent, "samples")["rows"]
     assert set(samples[0]) >= {"author", "title", "generated", "reference", "chrf_pp"}
     assert measurement(adapter.parent, "dataset")["poems_train"] == 16
+    per_example = measurement(adapter.parent, "per_example")  # tuned and base on the same two prompts
+    tuned, base = per_example["chrf_pp"], per_example["base_chrf_pp"]
+    assert len(tuned["hypotheses"]) == len(base["hypotheses"]) == 2 and tuned["references"] == base["references"]
+    weights = per_example["_weights"]
+    assert weights["base_chrf_pp"] != weights["chrf_pp"] and 0 <= r["chrf_pp_vs_base_p"] <= 1
+    assert 0 <= r["base_chrf_pp"] <= 100
 
 
 def test_train_stops_at_max_steps_and_budget(run_experiment, poems_file, smol_tokenizer):
@@ -68,6 +74,10 @@ def test_search_records_trials_and_resumes(run_experiment, poems_file, smol_toke
     assert r["study_name"] == f"peft-search-{record.id}"
     rows = measurement(tmp_path / "runs" / record.id, "trials")["rows"]
     assert len(rows) == 2 and {"trial", "chrf_pp", "temperature", "top_k", "top_p"} <= set(rows[0])
+    per_example = measurement(tmp_path / "runs" / record.id, "per_example")  # selected vs greedy, same weights
+    assert len(per_example["test_chrf_pp"]["hypotheses"]) == len(per_example["greedy_test_chrf_pp"]["hypotheses"]) == 4
+    assert per_example["_weights"]["test_chrf_pp"] == per_example["_weights"]["greedy_test_chrf_pp"]
+    assert 0 <= r["best_vs_greedy_p"] <= 1
     storage = f"sqlite:///{(tmp_path / 'runs' / 'optuna.sqlite').resolve()}"
     study = optuna.load_study(study_name=r["study_name"], storage=storage)
     assert len(study.trials) == 2
@@ -117,7 +127,7 @@ def test_search_without_test_split_is_one_line(run_experiment, poems_file, smol_
 
 def test_bad_spec_fails_before_work(poems_file):
     from lmbench.errors import ConfigError
-    from lmbench.runner import Runner
+    from lmbench.run.runner import Runner
 
     runner = Runner(None, fresh_host(entry_points=True), progress=False)
     bad = spec(poems_file, "peft.lora", {"name": "peft.train", "sampling": {"beams": 2}})
@@ -127,7 +137,7 @@ def test_bad_spec_fails_before_work(poems_file):
 
 @pytest.mark.parametrize("preset", ["peft.ia3", "peft.lora", "peft.full", "peft.compare", "peft.search"])
 def test_presets_resolve(preset):
-    from lmbench.runner import Runner
+    from lmbench.run.runner import Runner
 
     host = fresh_host(entry_points=True)
     spec = host.registries.presets.get(preset).load()

@@ -9,9 +9,10 @@ import numpy as np
 import pytest
 from scipy.stats import false_discovery_control
 
-from lmbench.compare import SINGLE, compare, compare_examples, compare_samples
-from lmbench.noise import load_noise, measure_noise, noise_path, save_noise
-from lmbench.stats import mcnemar_pvalue, paired_ratio_ci
+from lmbench.stats.compare import NO_VERDICT, SINGLE, compare, compare_examples, compare_samples
+from lmbench.stats.noise import floor_key, load_noise, measure_noise, noise_path, save_noise
+from lmbench.stats import mcnemar_pvalue, paired_ratio_ci, t_quantile95
+from lmbench.plugin.weights import WEIGHTS_KEY
 
 from report_helpers import add_run
 
@@ -41,7 +42,7 @@ def test_two_sweeps_of_the_same_spec_are_within_noise(store):
     quality = [m for m in result.metrics if m.metric in QUALITY]
     assert {m.metric for m in quality} == set(QUALITY)
     assert all(m.verdict == "within noise" for m in quality), [(m.metric, m.rel_change, m.ci) for m in quality]
-    assert all(m.basis == "paired by seed (n=5)" for m in quality)
+    assert all(m.basis == "paired by seed (n=5)" and m.interval == "t" for m in quality)
 
 
 def test_planted_ten_percent_loss_change_is_flagged_with_a_paired_interval(store):
@@ -69,19 +70,28 @@ def test_pairing_by_seed_finds_what_an_unpaired_test_cannot():
     assert unpaired.verdict == "within noise" and unpaired.ci[0] < 0 < unpaired.ci[1]
 
 
-def test_single_runs_say_so_and_use_the_noise_floor(store):
+def test_single_runs_give_no_verdict_unless_a_noise_floor_of_their_spec_exists(store):
     a = add_run(store, "x", results={"val_loss": 2.00})
     b = add_run(store, "x", seed=1, results={"val_loss": 2.06})  # +3%
     fixed = compare(store, a, b)
     m = fixed.metrics[0]
-    assert m.basis == SINGLE and m.ci is None and m.verdict == "worse" and m.tolerance == 0.02
-    assert any("no noise floor measured for lm.train" in n for n in fixed.notes)
-    save_noise(store, "lm.train", "seeds", {"repeats": 5, "points": {"x": {"val_loss": 0.02}}})
+    assert m.basis == SINGLE and m.ci is None and m.verdict == NO_VERDICT
+    assert fixed.notes[0].startswith("no verdict: one seed per side (seeds 0, 1) cannot separate the change from "
+                                     "seed noise") and "--seeds 0-4" in fixed.notes[0]
+    assert compare(store, a, b, tolerance=0.01).metrics[0].verdict == NO_VERDICT  # a typed tolerance is no floor
+    other = {"model": {"name": "lm.transformer"}, "recipe": {"name": "lm.train", "steps": 99}, "run": {"device": "cpu"}}
+    save_noise(store, "lm.train", "seeds", {"repeats": 5, "points": {"x": {"val_loss": 0.0001}},
+                                            "specs": {floor_key(other): {"val_loss": 0.0001}}})
+    assert compare(store, a, b).metrics[0].verdict == NO_VERDICT  # another spec's floor never stands in
+    spec = store.get(a).spec
+    save_noise(store, "lm.train", "seeds", {"repeats": 5, "points": {"x": {"val_loss": 0.02}},
+                                            "specs": {floor_key(spec): {"val_loss": 0.02}}})
     floored = compare(store, a, b)
     m = floored.metrics[0]
-    assert m.tolerance == pytest.approx(1.959964 * 0.02 * math.sqrt(2), rel=1e-4)  # 5.5%: 3% is noise here
-    assert m.verdict == "within noise" and "noise floor of lm.train (5 seeds, cv 2.00%)" in m.tolerance_source
-    assert compare(store, a, b, tolerance=0.01).metrics[0].verdict == "worse"  # --tolerance overrides
+    assert m.tolerance == pytest.approx(t_quantile95(4) * 0.02 * math.sqrt(2), rel=1e-4)  # 7.9%: 3% is noise here
+    assert m.verdict == "within noise" and "noise floor of lm.train (5 seeds, cv 2.00%, t 2.78)" in m.tolerance_source
+    c = add_run(store, "x", seed=2, results={"val_loss": 2.40})  # +20%: beyond that floor
+    assert compare(store, a, c).metrics[0].verdict == "worse"
 
 
 def test_per_example_losses_pair_two_single_runs(store):
@@ -90,11 +100,30 @@ def test_per_example_losses_pair_two_single_runs(store):
     a = add_run(store, "x", results={"val_loss": float(batches.mean())})
     later = batches * 0.97 + rng.normal(0, 0.01, 200)
     b = add_run(store, "x", seed=1, results={"val_loss": float(later.mean())})
-    store.add_measurement(a, "per_example", {"val_loss": list(batches)})
-    store.add_measurement(b, "per_example", {"val_loss": list(later)})
-    m = compare(store, a, b, tolerance=0.01).metrics[0]
-    assert m.basis == "paired by example, paired t (n=200)" and m.verdict == "better"
+    same = {"val_loss": "checkpoint-1"}  # one checkpoint evaluated two ways (say, two kernels swapped in)
+    store.add_measurement(a, "per_example", {"val_loss": list(batches), WEIGHTS_KEY: same})
+    store.add_measurement(b, "per_example", {"val_loss": list(later), WEIGHTS_KEY: same})
+    result = compare(store, a, b, tolerance=0.01)
+    m = result.metrics[0]
+    assert m.basis == "paired by example, paired t (n=200)" and m.verdict == "better" and m.interval == "BCa bootstrap"
     assert m.ci[1] < 0 and -0.04 < m.rel_change < -0.02
+    assert any("same trained weights" in n for n in result.notes)
+
+
+def test_a_per_example_test_is_never_applied_across_differently_trained_weights(store):
+    rng = np.random.default_rng(3)
+    batches = rng.normal(2.0, 0.3, 200)
+    later = batches * 0.97 + rng.normal(0, 0.01, 200)
+    pairs = {"different": ({"val_loss": "seed-0 weights"}, {"val_loss": "seed-1 weights"}),
+             "unknown": (None, None), "one side unknown": ({"val_loss": "w"}, None)}
+    for name, (wa, wb) in pairs.items():
+        a = add_run(store, name, results={"val_loss": float(batches.mean())})
+        b = add_run(store, name, seed=1, results={"val_loss": float(later.mean())})
+        store.add_measurement(a, "per_example", {"val_loss": list(batches), **({WEIGHTS_KEY: wa} if wa else {})})
+        store.add_measurement(b, "per_example", {"val_loss": list(later), **({WEIGHTS_KEY: wb} if wb else {})})
+        m = compare(store, a, b).metrics[0]
+        assert not m.basis.startswith("paired by example"), name  # evaluation noise is not training noise
+        assert m.verdict == NO_VERDICT, name
 
 
 def test_mcnemar_for_paired_right_and_wrong():
@@ -152,22 +181,31 @@ def test_noise_measures_a_spec_and_compare_uses_it(store):
     assert any("noise floor of core.noop" in m.tolerance_source for m in result.metrics)
 
 
-def test_lm_train_stores_its_evaluation_losses_per_batch_and_two_runs_pair_by_them(corpus, run_experiment,
-                                                                                  tmp_path, monkeypatch):
+def test_lm_train_stores_per_document_losses_and_pairs_by_them_only_for_the_same_weights(corpus, run_experiment,
+                                                                                       tmp_path, monkeypatch):
     monkeypatch.setenv("LMBENCH_CACHE", str(tmp_path / "cache"))
-    spec = {"dataset": {"name": "lm.text", "path": str(corpus)}, "tokenizer": {"name": "lm.char"},
+    for path in corpus.iterdir():  # paragraphs: lm.text makes a document of each
+        lines = path.read_text().splitlines()
+        path.write_text("\n\n".join("\n".join(lines[i:i + 2]) for i in range(0, len(lines), 2)) + "\n")
+    spec = {"dataset": {"name": "lm.text", "path": str(corpus), "unit": "block"}, "tokenizer": {"name": "lm.char"},
             "model": {"name": "lm.transformer", "n_layers": 1, "n_heads": 2, "emb_dim": 16, "max_seq_len": 32},
             "recipe": {"name": "lm.train", "context": 16, "batch_size": 4, "max_steps": 4, "eval_every": 4,
-                       "warmup_steps": 1, "eval_tokens": 128, "final_eval_tokens": 512, "sample_prompts": [],
+                       "warmup": 1, "eval_tokens": 128, "final_eval_tokens": 512, "sample_prompts": [],
                        "gen_tokens": 0},
             "run": {"seed": 0, "threads": 1}}
     [a] = run_experiment(spec)
-    [b] = run_experiment({**spec, "recipe": {**spec["recipe"], "lr": 0.01}})
-    assert a.ok and b.ok, (a.reason, b.reason)
+    [b] = run_experiment({**spec, "recipe": {**spec["recipe"], "lr": 0.01}})  # trained differently
+    [c] = run_experiment({**spec, "recipe": {**spec["recipe"], "eval_batch_size": 2}})  # a's weights, other batches
+    assert a.ok and b.ok and c.ok, (a.reason, b.reason, c.reason)
     from lmbench.store import Store
 
     store = Store(tmp_path / "runs", readonly=True)
-    losses = store.measurements(a.id)["per_example"]["val_loss"]
-    assert len(losses) == 512 // (16 * 4) and np.mean(losses) == pytest.approx(a.results["val_loss"], rel=1e-4)
+    data = store.measurements(a.id)["per_example"]
+    losses = data["val_loss"]
+    assert len(losses) >= 2 and data[WEIGHTS_KEY]["val_loss"] != store.measurements(b.id)["per_example"][WEIGHTS_KEY]["val_loss"]
+    assert store.measurements(c.id)["per_example"]["val_loss"] == pytest.approx(losses, rel=1e-4)  # any batch size
+    assert data["_unit"]["val_loss"] in ("document", "sequence")
     m = next(m for m in compare(store, a.id, b.id).metrics if m.metric == "val_loss")
-    assert m.basis.startswith("paired by example") and m.ci is not None
+    assert m.basis == SINGLE and m.verdict == NO_VERDICT  # different weights: seeds, not documents, are the unit
+    m = next(m for m in compare(store, a.id, c.id).metrics if m.metric == "val_loss")
+    assert m.basis.startswith("paired by example") and m.verdict == "within noise"

@@ -52,6 +52,12 @@ def test_compare_fail_on_regression_exit_code(tmp_path, capsys):
         a = add_run(store, "a", results={"val_loss": 1.0, "train_tokens_per_s": 1000.0})
         b = add_run(store, "b", seed=1, results={"val_loss": 1.0, "train_tokens_per_s": 800.0})
         c = add_run(store, "c", seed=2, results={"val_loss": 1.0, "train_tokens_per_s": 1010.0})
+        code, out, _ = _main(["compare", a, b, "--store", str(runs), "--fail-on", "regression"], capsys)
+        assert code == 0 and "no verdict: one seed per side" in out  # one seed a side: no claim without a floor
+        from lmbench.stats.noise import floor_key, save_noise
+
+        save_noise(store, "lm.train", "seeds", {"repeats": 5, "specs": {floor_key(store.get(a).spec): {
+            "val_loss": 0.001, "train_tokens_per_s": 0.005}}})
     code, out, err = _main(["compare", a, b, "--store", str(runs), "--fail-on", "regression", "--threshold", "0.1"], capsys)
     assert code == 1 and "regression: 1 metric(s)" in err and "train_tokens_per_s" in err
     assert "worse" in out and "-20.0%" in out

@@ -127,7 +127,7 @@ def test_lab_figures_come_from_the_lab_hook(store, tmp_path):
 
 def test_compare_lines_up_the_shared_cost_keys_of_two_labs(store, capsys):
     from lmbench.cli import main
-    from lmbench.compare import compare
+    from lmbench.stats.compare import compare
 
     lm = _run(store, "lm", "lm.train", {"val_loss": 1.6, "train_tokens_per_s": 2e4, "step_time_ms": 100.0,
                                         "train_seconds": 60.0, "params": 1e6, "peak_memory_bytes": 2**28,
@@ -138,7 +138,8 @@ def test_compare_lines_up_the_shared_cost_keys_of_two_labs(store, capsys):
     result = compare(store, lm, looped)
     metrics = {m.metric: m for m in result.metrics}
     assert set(metrics) == {"train_tokens_per_s", "step_time_ms", "train_seconds", "params", "steps"}
-    assert metrics["train_tokens_per_s"].verdict == "better" and metrics["train_seconds"].verdict == "better"
+    # one run a side: a speed is noisy too, so no better/worse without a measured floor
+    assert metrics["train_tokens_per_s"].verdict == "no verdict" and metrics["train_seconds"].verdict == "no verdict"
     assert metrics["params"].verdict == "changed" and all(m.kind in ("cost", "info") for m in metrics.values())
     assert any("val_loss" in n and "not compared" in n for n in result.notes)  # CE and MSE are not one thing
     assert any("train_time_s as train_seconds" in n for n in result.notes)
@@ -164,7 +165,7 @@ def test_compare_in_the_terminal_at_any_width(store, capsys, monkeypatch, column
     out = capsys.readouterr().out
     assert "…" not in out and "train_tokens_per_s" in out.replace("\n", "")
     assert "my_widget_score*" in out and "guessed" in out
-    table = out.split("* undeclared")[0]  # notes are whole lines (copyable), the table fits the width
+    table = out.split("no verdict: one seed")[0].split("* undeclared")[0]  # notes are whole lines (copyable)
     assert max(len(line) for line in table.splitlines() if line.strip()) <= int(columns)
 
 
@@ -198,7 +199,7 @@ def test_a_plugin_whose_figures_fail_costs_only_its_figures(default_like, tmp_pa
     import types
 
     from lmbench import hookimpl
-    from lmbench.plugins import make_host
+    from lmbench.plugin.host import make_host
 
     @hookimpl
     def lmbench_report_figures(runs, store, out_dir):

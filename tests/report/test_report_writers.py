@@ -171,3 +171,23 @@ def test_wandb_offline_runs(store, lmbench_host, monkeypatch):
     add_run(store, "a", results={"val_loss": 1.0}, steps=5)
     paths = write_reports(store, store.runs(), store.root / "out", formats=("wandb",), host=lmbench_host)
     assert paths and any(p.name.startswith("offline-run") for p in (store.root / "out" / "wandb").iterdir())
+
+
+def test_the_report_marks_runs_trained_under_load_above_the_core_count(tmp_path):
+    from lmbench.report.document import build_document, load_note
+    from lmbench.store import Store
+
+    from report_helpers import add_run
+
+    with Store(tmp_path / "runs") as store:
+        calm = add_run(store, "calm", results={"val_loss": 2.0, "train_load_avg": 1.2, "train_load_max": 1.5,
+                                               "cpu_count": 2})
+        busy = add_run(store, "busy", seed=1, results={"val_loss": 2.0, "train_load_avg": 6.4, "train_load_max": 8.0,
+                                                       "cpu_count": 2})
+        records = [store.get(calm), store.get(busy)]
+        note = load_note(records)
+        assert "busy (load 6.4, max 8, on 2 cores)" in note and "calm" not in note
+        assert "machine-independent budget kept their qualities comparable" in note
+        assert load_note(records[:1]) == ""
+        doc = build_document(store, records, tmp_path / "out", plots=False)
+        assert any(getattr(b, "text", "") == note for b in doc.blocks)

@@ -158,7 +158,7 @@ def env_cmd(device: str, peak: bool) -> None:
     """Print the environment that is recorded with every run (JSON)."""
     from ..measure.env import capture_environment
     from ..plugin.host import default_host
-    from ..run.runner import pick_device
+    from ..run.device import pick_device
 
     if peak:
         from ..measure.peak import measure_peaks, peaks_file

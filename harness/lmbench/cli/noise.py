@@ -32,8 +32,8 @@ def noise_cmd(source: str | None, preset: str | None, files: tuple[str, ...], se
     """Run a spec N times and store each result's coefficient of variation (its noise floor).
 
     SPEC-OR-RUN is a stored run id (its spec is run again), a TOML spec file, or a preset name;
-    --plugin/-c/--set build the spec as for `lmbench run`. `lmbench compare` then uses the noise floor
-    of the kind of run (the preset, else the recipe) as its default tolerance.
+    --plugin/-c/--set build the spec as for `lmbench run`. `lmbench compare` then uses the floor of
+    each point (its spec without the seed) as its default tolerance, and may judge one seed a side against it.
     """
     from ..spec.config import build_spec
     from ..stats.noise import measure_noise, run_kind

@@ -185,7 +185,9 @@ def sweep_cmd(preset: str | None, files: tuple[str, ...], grids: tuple[str, ...]
     if dry_run:
         from ..run.runner import Runner
 
-        planned = Runner(open_store(store_dir) if reuse_stale else None, host, reuse_stale=reuse_stale).plan(spec)
+        target = getattr(launcher_obj, "execution_target", None)  # the ids the launched workers will compute
+        planned = Runner(open_store(store_dir) if reuse_stale else None, host, reuse_stale=reuse_stale,
+                         target=target() if callable(target) else None).plan(spec)
         click.echo(json.dumps([{"label": p.label, "run_id": p.run_id, "command": commands.get(p.label)}
                                for p in planned], indent=2))
         return

@@ -136,6 +136,13 @@ class SlurmLauncher:
         executor.update_parameters(**params)
         return executor
 
+    def execution_target(self) -> dict[str, Any]:
+        """Where the points run, for their run ids (:mod:`lmbench.run.run_id`): one rank per GPU (or one
+        task) on each of ``nodes`` nodes, on CUDA when GPUs are asked for, else on the CPU."""
+        c = self.config
+        return {"world_size": c.nodes * max(1, c.gpus_per_node), "nodes": c.nodes,
+                "device_kind": "cuda" if c.gpus_per_node else "cpu"}
+
     def launch(self, store: Any, points: list[Point], *, force: bool = False, console: Any = None) -> list[Submission]:
         """Write each point's spec into its run folder, submit one job array, record the job ids."""
         if not points:

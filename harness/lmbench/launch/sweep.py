@@ -293,8 +293,9 @@ def run_sweep(store: Store, spec: dict[str, Any], *, host: Any = None, jobs: int
     host = host or default_host()
     launcher = launcher or LocalLauncher(LocalConfig(jobs=jobs))
     in_process = isinstance(launcher, LocalLauncher) and launcher.config.jobs <= 1
+    target = getattr(launcher, "execution_target", None)  # a launcher that runs points elsewhere says how
     runner = Runner(store, host, console=console, force=force, progress=in_process and console is not None,
-                    reuse_stale=reuse_stale)
+                    reuse_stale=reuse_stale, target=target() if callable(target) else None)
     planned = runner.plan(spec)  # resolves every point: a bad value fails here, before any work
     name = name or sweep_name(spec)
     ids = [p.run_id for p in planned]

@@ -59,6 +59,11 @@ class ResultSpec:
     column header (default: the name); ``headline``: offer it for a report's first table;
     ``aliases``: old names read as this one. ``plugin`` is filled in by the registry and
     ``guessed`` is True only for keys nobody declared.
+
+    ``same_as``: the base quantity this result is a monotone transform of (``val_ppl`` and
+    ``val_bits_per_byte`` are ``val_loss`` seen another way); ``lmbench compare`` judges the base once
+    and gives this row the base's verdict. ``transform`` says how: ``"exp"`` (``exp(base)``, so its
+    relative change is judged on the log scale when it stands alone) or ``"linear"`` (``c * base``).
     """
 
     name: str
@@ -71,6 +76,8 @@ class ResultSpec:
     aliases: tuple[str, ...] = ()
     plugin: str = ""
     guessed: bool = False
+    same_as: str = ""
+    transform: str = ""
 
     def __post_init__(self) -> None:
         if not self.name or " " in self.name:
@@ -82,6 +89,9 @@ class ResultSpec:
         if self.headline and self.kind == "info":
             raise PluginError(f"result '{self.name}': an info result cannot be a headline; declare kind quality or cost")
         object.__setattr__(self, "aliases", tuple(self.aliases))
+        if self.transform not in ("", "exp", "linear") or bool(self.transform) != bool(self.same_as):
+            raise PluginError(f"result '{self.name}': give same_as and transform together; transform is 'exp' or "
+                              f"'linear' (got same_as={self.same_as!r}, transform={self.transform!r})")
 
     @property
     def sign(self) -> int:
@@ -139,6 +149,11 @@ CORE_RESULTS: tuple[ResultSpec, ...] = (
     ResultSpec("step_time_ms", "lower", "cost", "ms", "step (ms)", description="median optimizer step time"),
     ResultSpec("compile_seconds", "lower", "cost", "s", "compile (s)",
                description="torch.compile's overhead (recipe.compile): the first step minus the median step"),
+    ResultSpec("train_load_avg", kind="info", header="load avg",
+               description="mean 1-minute load average of the machine while the model trained"),
+    ResultSpec("train_load_max", kind="info", header="load max",
+               description="highest 1-minute load average while the model trained"),
+    ResultSpec("cpu_count", kind="info", header="cores", description="CPU cores the run could use"),
     ResultSpec("ttft_ms", "lower", "cost", "ms", "TTFT (ms)", description="time to the first generated token"),
     ResultSpec("per_token_ms", "lower", "cost", "ms", "per token (ms)", description="median time per later token"),
     ResultSpec("energy_j", "lower", "cost", "J", "energy (J)", description="energy of training from NVML"),

@@ -187,6 +187,9 @@ def _experiment(doc: Document, store: Store, exp: Experiment, out_dir: Path, plo
     if failed:
         doc.add(Text("Runs that did not finish: " + "; ".join(
             f"{run_name(r)} ({r.id}): {status_text(r, max_len=200)}" for r in failed)))
+    loaded = load_note(exp.records)
+    if loaded:
+        doc.add(Text(loaded))
     stem = out_dir / f"fig-{P.slug(exp.name)}"
     if plots:
         _plots(doc, store, exp, table, stem, level, host)
@@ -204,6 +207,25 @@ def _experiment(doc: Document, store: Store, exp: Experiment, out_dir: Path, plo
     doc.add(Text("Each command reproduces its run (same spec, same id)."))
     doc.add(Code("\n".join(f"# {run_name(r)} ({r.id}, {status_text(r)})\n{r.command or '(no command recorded)'}"
                            for r in exp.records), "bash"))
+
+
+def load_note(records: Sequence[RunRecord]) -> str:
+    """A line marking the runs trained while the machine's load average exceeded its core count
+    (``train_load_avg`` > ``cpu_count``): their speeds are the busy machine's, and under a wall-clock
+    ``recipe.budget`` so are their qualities (fewer steps). Empty when no run was."""
+    marks, clock = [], False
+    for r in records:
+        load, cores = r.results.get("train_load_avg"), r.results.get("cpu_count")
+        if isinstance(load, (int, float)) and isinstance(cores, (int, float)) and cores and load > cores:
+            wall = bool((r.spec.get("recipe") or {}).get("budget"))
+            clock = clock or wall
+            marks.append(f"{run_name(r)} (load {load:g}, max {r.results.get('train_load_max', load):g}, on "
+                         f"{int(cores)} cores{', wall-clock budget' if wall else ''})")
+    if not marks:
+        return ""
+    return ("**Trained under load** above the core count: " + "; ".join(marks) + ". Their speeds are the busy "
+            "machine's" + (", and a wall-clock budget gave them fewer steps, so their qualities too." if clock
+                            else "; a machine-independent budget kept their qualities comparable."))
 
 
 def _headline(doc: Document, table: ResultTable, level: int) -> None:

@@ -225,10 +225,20 @@ class Run:
         if self.dist.is_main and self.store is not None:
             self.store.add_measurement(self.id, name, data)
 
-    def record_per_example(self, scores: dict[str, list[float]]) -> None:
-        """Store per-example scores (result name -> one value per evaluation example or batch, in a
-        fixed order), so that ``lmbench compare`` pairs two single runs example by example."""
-        self.record(PER_EXAMPLE, scores)
+    def record_per_example(self, scores: dict[str, Any], weights: Any = None) -> None:
+        """Store per-example scores (result name -> one value per evaluation example or document, in
+        a fixed order; or ``{"hypotheses", "references"}`` for a text metric) and the trained
+        weights that produced them: ``weights`` is a model, a fingerprint string, or a dict result
+        name -> either (:func:`lmbench.weights_fingerprint`). ``lmbench compare`` pairs two
+        runs example by example only where a result's weights are the same on both sides."""
+        from ..plugin.weights import WEIGHTS_KEY, weights_fingerprint
+
+        data = dict(scores)
+        if weights is not None:
+            per_key = weights if isinstance(weights, dict) else {k: weights for k in scores if not k.startswith("_")}
+            cache: dict[int, str] = {}
+            data[WEIGHTS_KEY] = {k: cache.setdefault(id(w), weights_fingerprint(w)) for k, w in per_key.items()}
+        self.record(PER_EXAMPLE, data)
 
     def info(self, message: str, *args: Any) -> None:
         """A human status line (stderr, and the run's log file)."""

@@ -20,10 +20,8 @@ from __future__ import annotations
 import json
 import logging
 import os
-import random
 import shlex
 import signal
-import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -41,14 +39,13 @@ from ..spec.limits import check_limits, check_memory
 from ..plugin.host import PluginHost, default_host, format_traceback
 from .preflight import check as check_contracts
 from ..store import RunRecord, Store, content_id
+from .device import configure_torch, pick_device, seed_everything
+from .run_id import execution_identity, identity_spec
 
 log = logging.getLogger("lmbench")
 
 #: Signals that stop a run cleanly (recorded as "interrupted"), with their names in the reason.
 _SIGNAL_NAMES = {signal.SIGINT: "Ctrl-C", signal.SIGTERM: "SIGTERM"}
-
-#: Spec tables that do not change what a run computes, and so stay out of its id.
-_NOT_IN_ID = ("report", "preset")
 
 
 @dataclass
@@ -60,71 +57,6 @@ class PlannedRun:
     run_id: str
     spec_id: str = ""  # the id without the code hash: what ``--reuse-stale`` looks runs up by
     code: dict[str, str] = field(default_factory=dict)  # per-package code hashes (core and plugins used)
-
-
-def pick_device(requested: str) -> str:
-    """``auto`` -> CUDA > MPS > CPU; an explicit device that is not there is a clear error."""
-    try:
-        import torch
-    except ImportError:
-        if requested in ("auto", "cpu"):
-            return "cpu"
-        raise LmbenchError(f"--device {requested} needs torch; install it: pip install 'lmbench[torch]'") from None
-    has_mps = getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available()
-    if requested == "auto":
-        return "cuda" if torch.cuda.is_available() else "mps" if has_mps else "cpu"
-    if requested.startswith("cuda"):
-        if not torch.cuda.is_available():
-            raise LmbenchError(f"--device {requested} but CUDA is not available here; use --device cpu or auto")
-        index = torch.device(requested).index
-        if index is not None and index >= torch.cuda.device_count():
-            raise LmbenchError(f"--device {requested} but only {torch.cuda.device_count()} CUDA device(s) exist")
-        return requested
-    if requested == "mps" and not has_mps:
-        raise LmbenchError("--device mps but MPS is not available here; use --device cpu or auto")
-    if requested not in ("cpu", "mps"):
-        raise LmbenchError(f"unknown device '{requested}'; valid: auto, cpu, cuda, cuda:N, mps")
-    return requested
-
-
-def seed_everything(seed: int) -> None:
-    """Seed Python, NumPy and (when installed) torch on every device."""
-    random.seed(seed)
-    try:
-        import numpy as np
-
-        np.random.seed(seed % 2**32)
-    except ImportError:
-        pass
-    if "torch" in sys.modules or _importable("torch"):
-        import torch
-
-        torch.manual_seed(seed)
-
-
-def configure_torch(resolved: ResolvedSpec, device: str) -> None:
-    """TF32 on CUDA, CPU thread count, deterministic algorithms when asked."""
-    cfg = resolved.run
-    if not _importable("torch"):
-        return
-    import torch
-
-    if device.startswith("cuda"):
-        torch.backends.cuda.matmul.allow_tf32 = True
-        torch.backends.cudnn.allow_tf32 = True
-        torch.set_float32_matmul_precision("high")
-        torch.cuda.set_device(torch.device(device))
-    if cfg.threads > 0:
-        torch.set_num_threads(cfg.threads)
-    if cfg.deterministic:
-        os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
-        torch.use_deterministic_algorithms(True)
-
-
-def _importable(module: str) -> bool:
-    import importlib.util
-
-    return module in sys.modules or importlib.util.find_spec(module) is not None
 
 
 def is_out_of_memory(exc: BaseException) -> bool:
@@ -149,8 +81,10 @@ class Runner:
 
     def __init__(self, store: Store | None, host: PluginHost | None = None, *, console: Any = None,
                  force: bool = False, progress: bool = True, dist: DistInfo | None = None,
-                 wait: bool | float = False, force_memory: bool | None = None, reuse_stale: bool = False):
+                 wait: bool | float = False, force_memory: bool | None = None, reuse_stale: bool = False,
+                 target: dict[str, Any] | None = None):
         self.store = store
+        self.target = target  # where a launcher runs the planned runs, if not here (lmbench.run.run_id)
         self.reuse_stale = reuse_stale  # reuse a done run of the same spec made by older code (``--reuse-stale``)
         self.wait = wait  # when another process runs the same run: wait for it (True or seconds), or exit 2
         self.force_memory = force_memory  # run even when the memory estimate exceeds free memory
@@ -200,13 +134,13 @@ class Runner:
         return PlannedRun(label, resolved, run_id, spec_id, code)
 
     def spec_id(self, resolved: ResolvedSpec) -> str:
-        """Hash of the resolved spec (minus cosmetic tables), the versions of the plugins it uses,
-        and the dataset's fingerprint: the run's identity apart from its code."""
-        spec = {k: v for k, v in resolved.spec.items() if k not in _NOT_IN_ID}
-        spec["run"] = {k: v for k, v in spec.get("run", {}).items() if k != "label"}
+        """Hash of the resolved spec (minus the keys that cannot change a result), the versions of the
+        plugins it uses, the dataset's fingerprint and how it executes (device kind, world size, node
+        count, deterministic mode: :mod:`lmbench.run.run_id`): the run's identity apart from its code."""
+        spec = identity_spec(resolved.spec)  # every key that can change a result (lmbench.run.run_id)
         plugins = sorted({c.entry.plugin for c in resolved.components.values()})
         versions = {p: self.host.versions.get(p, "?") for p in plugins}
-        return content_id(spec, versions, data_fingerprint(resolved))
+        return content_id(spec, versions, data_fingerprint(resolved), execution_identity(resolved.spec, self.dist, self.target))
 
     def code_hashes(self, resolved: ResolvedSpec) -> dict[str, str]:
         """Per-package hashes of the core's code and of every plugin the run uses (cached per process)."""

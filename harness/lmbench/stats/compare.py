@@ -39,21 +39,27 @@ from typing import Any
 import numpy as np
 
 from ..errors import LmbenchError
-from .noise import load_noise, run_kind
+from .noise import floor_key, load_noise, run_kind
 from ..numbers import fmt_number, format_change, is_number
 from .points import group_points, recipe_plugin, resolve_side
 from ..plugin.results import NEUTRAL, PER_EXAMPLE, Renamed, ResultRegistry, canonical_results, vocabulary
-from . import (bh_adjust, bootstrap_ratio_ci, center, chrf_paired_pvalue, mcnemar_pvalue, paired_ratio_ci,
-                    paired_t_pvalue, relative_change, summarize, welch_pvalue)
+from . import (BOOTSTRAP_FROM, bh_adjust, bootstrap_ratio_ci, center, chrf_paired_pvalue, mcnemar_pvalue,
+               paired_ratio_ci, paired_t_pvalue, relative_change, summarize, t_ratio_ci, welch_pvalue)
 from ..store import RunRecord, Store
+from ..plugin.weights import WEIGHTS_KEY
 
 __all__ = ["Comparison", "MetricComparison", "compare", "compare_samples", "compare_examples", "comparison_rows",
-           "verdict_for", "shared_meaning", "group_points", "summarize", "DEFAULT_TOLERANCE", "ALPHA"]
+           "verdict_for", "shared_meaning", "group_points", "summarize", "same_weights", "one_seed_fix",
+           "DEFAULT_TOLERANCE", "ALPHA", "NO_VERDICT"]
 
 KIND_ORDER = {"quality": 0, "cost": 1, "info": 2}
 DEFAULT_TOLERANCE = 0.02
 ALPHA = 0.05
 SINGLE = "single run: no interval"
+#: The verdict of a training change seen on one seed a side without a measured noise floor.
+NO_VERDICT = "no verdict"
+#: Interval methods, printed beside each interval.
+T_INTERVAL, BCA = "t", "BCa bootstrap"
 
 
 @dataclass
@@ -78,6 +84,9 @@ class MetricComparison:
     p_adjusted: float = math.nan
     tolerance: float = DEFAULT_TOLERANCE
     tolerance_source: str = "default 2%"
+    interval: str = ""  # how ``ci`` was computed: "t" (n < 10), "BCa bootstrap", "sacrebleu bootstrap"
+    judged_on: str = ""  # the base quantity whose verdict this row shares (val_ppl -> val_loss)
+    log_scale: bool = False  # judge the change of log(value) against the tolerance (a perplexity alone)
 
     @property
     def worse_by(self) -> float:
@@ -89,12 +98,20 @@ class MetricComparison:
     def decide(self, alpha: float = ALPHA) -> str:
         """Set and return the verdict from the (adjusted) p-value, the interval and the tolerance."""
         p = self.p_adjusted if math.isfinite(self.p_adjusted) else self.p_value
+        change = self.rel_change
+        if self.log_scale and self.a_value > 0 and self.b_value > 0:
+            change = relative_change(math.log(self.a_value), math.log(self.b_value))
         if self.basis == SINGLE:
+            # one seed a side: seed noise unknown, so no better/worse (a result without a direction,
+            # params or steps, may still be "changed": that is a fact, not a claim)
+            if not self.tolerance_source.startswith("noise floor") and self.direction != NEUTRAL:
+                self.verdict = NO_VERDICT
+                return self.verdict
             significant = True
         else:
             excludes_zero = self.ci is None or (math.isfinite(self.ci[0]) and (self.ci[0] > 0 or self.ci[1] < 0))
             significant = math.isfinite(p) and p < alpha and excludes_zero
-        if not significant or abs(self.rel_change) < self.tolerance or self.a_value == self.b_value:
+        if not significant or abs(change) < self.tolerance or self.a_value == self.b_value:
             self.verdict = "within noise"
         elif self.direction == NEUTRAL:
             self.verdict = "changed"
@@ -154,13 +171,18 @@ def compare_samples(point: str, metric: str, a: Sequence[float], b: Sequence[flo
                          direction, "", kind, guessed)
     if tolerance is not None:
         m.tolerance, m.tolerance_source = tolerance, "--tolerance"
+    small = max(len(a), len(b)) < BOOTSTRAP_FROM  # a bootstrap of a few seeds undercovers: Student's t
     if paired and len(a) > 1:
         m.basis = f"paired by seed (n={len(a)})"
-        m.ci = paired_ratio_ci(a, b, n_boot=n_boot, seed=seed)
+        m.ci = t_ratio_ci(a, b, paired=True) if small else paired_ratio_ci(a, b, n_boot=n_boot, seed=seed)
+        m.interval = T_INTERVAL if small else BCA
         m.p_value = paired_t_pvalue(a, b)
     elif len(a) > 1 or len(b) > 1:
         m.basis = "timing samples" if stat == "median" else "unpaired"
-        m.ci = bootstrap_ratio_ci(a, b, stat=stat, n_boot=n_boot, seed=seed)
+        use_t = small and stat != "median"  # medians of timing samples: bootstrap only
+        m.ci = t_ratio_ci(a, b, paired=False) if use_t else bootstrap_ratio_ci(a, b, stat=stat, n_boot=n_boot,
+                                                                                 seed=seed)
+        m.interval = T_INTERVAL if use_t else BCA
         m.p_value = _mann_whitney(a, b) if stat == "median" else welch_pvalue(a, b)
     m.decide()
     return m
@@ -191,7 +213,7 @@ def compare_examples(point: str, metric: str, a_scores: Any, b_scores: Any, *, a
         m = MetricComparison(point, metric, [a_value], [b_value], "corpus", a_value, b_value,
                              relative_change(a_value, b_value), None, direction, "", kind, guessed,
                              basis=f"paired by example, sacrebleu bootstrap (n={len(a_scores['hypotheses'])})",
-                             p_value=p)
+                             p_value=p, interval="sacrebleu bootstrap")
     else:
         a_arr, b_arr = np.asarray(a_scores, dtype=float), np.asarray(b_scores, dtype=float)
         binary = bool(np.isin(a_arr, (0.0, 1.0)).all() and np.isin(b_arr, (0.0, 1.0)).all())
@@ -202,7 +224,8 @@ def compare_examples(point: str, metric: str, a_scores: Any, b_scores: Any, *, a
         m = MetricComparison(point, metric, [a_value], [b_value], "mean", a_value, b_value,
                              relative_change(a_value, b_value), paired_ratio_ci(a_arr, b_arr, seed=seed), direction,
                              "", kind, guessed, basis=f"paired by example, {test} (n={a_arr.size})",
-                             p_value=mcnemar_pvalue(a_arr, b_arr) if binary else paired_t_pvalue(a_arr, b_arr))
+                             p_value=mcnemar_pvalue(a_arr, b_arr) if binary else paired_t_pvalue(a_arr, b_arr),
+                             interval=BCA)
     if tolerance is not None:
         m.tolerance, m.tolerance_source = tolerance, "--tolerance"
     m.decide()
@@ -233,11 +256,20 @@ def _by_seed(records: Sequence[RunRecord], vocab: ResultRegistry, renamed: Renam
 
 
 def _per_example(store: Store, records: Sequence[RunRecord], vocab: ResultRegistry) -> dict[str, Any]:
+    """Result -> (scores, fingerprint of the weights that produced them) of a point's one finished run."""
     done = [r for r in records if r.ok]
     if len(done) != 1:
         return {}
     data = store.measurements(done[0].id).get(PER_EXAMPLE) or {}
-    return {vocab.canonical(k): v for k, v in data.items() if isinstance(v, (list, dict))}
+    weights = data.get(WEIGHTS_KEY) if isinstance(data.get(WEIGHTS_KEY), dict) else {}
+    return {vocab.canonical(k): (v, weights.get(k)) for k, v in data.items()
+            if isinstance(v, (list, dict)) and not k.startswith("_")}
+
+
+def same_weights(a_fingerprint: Any, b_fingerprint: Any) -> bool:
+    """Whether two evaluations used the same trained weights: both fingerprints known and equal.
+    Only then is a per-example test a test of the change (else it measures evaluation noise)."""
+    return bool(a_fingerprint) and a_fingerprint == b_fingerprint
 
 
 def _plugins(records: Sequence[RunRecord]) -> set[str]:
@@ -257,8 +289,8 @@ def _compare_key(point: str, key: str, a_seeds: dict, b_seeds: dict, a_ex: dict,
     if len(common) >= 2:
         return compare_samples(point, key, [a_seeds[s] for s in common], [b_seeds[s] for s in common], paired=True, **kw)
     a_list, b_list = list(a_seeds.values()), list(b_seeds.values())
-    ex_a, ex_b = a_ex.get(key), b_ex.get(key)
-    if ex_a is not None and ex_b is not None and type(ex_a) is type(ex_b) and \
+    (ex_a, w_a), (ex_b, w_b) = a_ex.get(key, (None, None)), b_ex.get(key, (None, None))
+    if ex_a is not None and ex_b is not None and type(ex_a) is type(ex_b) and same_weights(w_a, w_b) and \
             (isinstance(ex_a, dict) or (len(ex_a) == len(ex_b) and len(ex_a) > 1)):
         return compare_examples(point, key, ex_a, ex_b, a_value=a_list[0], b_value=b_list[0], **kw)
     return compare_samples(point, key, a_list, b_list, **kw)
@@ -304,30 +336,66 @@ def compare(store: Store, a: str, b: str, *, tolerance: float | None = None, see
         for key in [k for k in a_t if k in b_t]:
             comparison.metrics.append(compare_samples(label, key, a_t[key], b_t[key], stat="median", **kw))
         if floor is not None:
-            point = label.split(" vs ")[0]
+            point = label.split(" vs ")[0].split(" seed=")[0]
             n_a, n_b = sum(r.ok for r in a_runs), sum(r.ok for r in b_runs)
+            keys = [floor_key(r.spec) for r in (*a_runs, *b_runs) if r.ok][:1] or [None]
             for m in comparison.metrics:
                 if m.point == label and m.tolerance_source != "--tolerance":
-                    found = floor.tolerance(m.metric, point, m.kind, n_a, n_b)
+                    found = floor.tolerance(m.metric, point, m.kind, n_a, n_b, key=keys[0])
                     if found:
                         m.tolerance, m.tolerance_source = found
+    _one_quantity(comparison, vocab, plugin)
     _adjust_and_decide(comparison, alpha)
     plugin = next(iter(_plugins(a_records)), None)
-    comparison.metrics.sort(key=lambda m: (KIND_ORDER.get(m.kind, 3), m.guessed, vocab.position(m.metric, plugin)))
-    _notes(comparison, kind, floor, tolerance, left_out, renamed)
+    comparison.metrics.sort(key=lambda m: (KIND_ORDER.get(m.kind, 3), m.guessed,
+                                           vocab.position(m.judged_on or m.metric, plugin), bool(m.judged_on)))
+    _notes(comparison, kind, floor, tolerance, left_out, renamed, a_records, b_records)
     return comparison
 
 
+def _one_quantity(comparison: Comparison, vocab: ResultRegistry, plugin: str | None) -> None:
+    """Results declared as a transform of another (``same_as``) share its verdict when it is compared
+    at the same point; alone, a perplexity (``exp``) is judged on the log scale."""
+    present = {(m.point, m.metric) for m in comparison.metrics}
+    for m in comparison.metrics:
+        spec = vocab.spec(m.metric, plugin)
+        if not spec.same_as:
+            continue
+        if (m.point, vocab.canonical(spec.same_as)) in present:
+            m.judged_on = vocab.canonical(spec.same_as)
+        elif spec.transform == "exp":
+            m.log_scale = True
+
+
 def _adjust_and_decide(comparison: Comparison, alpha: float) -> None:
-    """Benjamini-Hochberg across every p-value of the comparison, then each verdict."""
-    adjusted = bh_adjust([m.p_value for m in comparison.metrics])
-    for m, p in zip(comparison.metrics, adjusted):
+    """Benjamini-Hochberg across the p-values of the quantities judged (transforms of another
+    result are not tested again), then each verdict; a transform takes its base's verdict."""
+    judged = [m for m in comparison.metrics if not m.judged_on]
+    adjusted = bh_adjust([m.p_value for m in judged])
+    for m, p in zip(judged, adjusted):
         m.p_adjusted = p
         m.decide(alpha)
+    base = {(m.point, m.metric): m for m in judged}
+    for m in comparison.metrics:
+        if m.judged_on:
+            b = base[(m.point, m.judged_on)]
+            m.verdict, m.p_adjusted, m.tolerance, m.tolerance_source = b.verdict, b.p_adjusted, b.tolerance, \
+                f"judged on {m.judged_on}"
+
+
+def one_seed_fix(a_records: Sequence[RunRecord], b_records: Sequence[RunRecord], kind: str) -> str:
+    """The one line that says why one seed a side gives no verdict, and what to run instead."""
+    seeds = sorted({int(r.spec.get("run", {}).get("seed", 0) or 0) for r in (*a_records, *b_records)})
+    start = min(seeds) if seeds else 0
+    return (f"no verdict: one seed per side (seeds {', '.join(map(str, seeds))}) cannot separate the change from "
+            f"seed noise; run each side with `lmbench sweep ... --seeds {start}-{start + 4}` (at least 2 seeds, "
+            f"5 recommended) and compare the sweeps, or measure the floor once: `lmbench noise {kind} --repeats 5`")
 
 
 def _notes(comparison: Comparison, kind: str, floor: Any, tolerance: float | None, left_out: set[str],
-           renamed: Renamed) -> None:
+           renamed: Renamed, a_records: Sequence[RunRecord] = (), b_records: Sequence[RunRecord] = ()) -> None:
+    if any(m.verdict == NO_VERDICT for m in comparison.metrics):
+        comparison.notes.insert(0, one_seed_fix(a_records, b_records, kind))
     if left_out:
         comparison.notes.append("declared differently by the two sides' plugins, not compared: "
                                 + ", ".join(sorted(left_out)))
@@ -340,13 +408,24 @@ def _notes(comparison: Comparison, kind: str, floor: Any, tolerance: float | Non
     if tolerance is not None:
         comparison.notes.append(f"tolerance: {tolerance:.1%} (--tolerance)")
     elif floor is not None:
-        comparison.notes.append(f"tolerance: the noise floor of {kind} measured by `lmbench noise` "
-                                "(1.96 x cv x sqrt(1/nA + 1/nB)); results it lacks use 2%")
+        comparison.notes.append(f"tolerance: the noise floor of {kind} measured by `lmbench noise` for this spec "
+                                "(t x cv x sqrt(1/nA + 1/nB)); results it lacks use 2%")
     else:
         comparison.notes.append(f"tolerance: 2% (no noise floor measured for {kind}; measure one with "
                                 f"`lmbench noise {kind} --repeats 5`)")
     if any(math.isfinite(m.p_value) for m in comparison.metrics):
         comparison.notes.append("p-values adjusted across the comparison's results (Benjamini-Hochberg)")
+    methods = sorted({m.interval for m in comparison.metrics if m.interval})
+    if methods:
+        comparison.notes.append("intervals: " + ", ".join(methods) + " (Student's t below 10 seeds a side, "
+                                "BCa bootstrap from 10 and for examples and timing samples)")
+    tests = sorted({m.basis.split(", ")[1].split(" (")[0] for m in comparison.metrics
+                    if m.basis.startswith("paired by example")})
+    if tests:
+        comparison.notes.append(f"per-example tests ({', '.join(tests)}): both sides evaluated the same trained "
+                                "weights (equal fingerprints)")
+    if any(m.judged_on for m in comparison.metrics):
+        comparison.notes.append("results that are transforms of another (perplexity, bits per byte) share its verdict")
 
 
 def comparison_rows(comparison: Comparison) -> list[dict[str, Any]]:
@@ -356,9 +435,11 @@ def comparison_rows(comparison: Comparison) -> list[dict[str, Any]]:
         ci = f"[{format_change(m.ci[0])}, {format_change(m.ci[1])}]" if m.ci and math.isfinite(m.ci[0]) else \
             ("–" if m.basis != SINGLE else SINGLE)
         p = m.p_adjusted if math.isfinite(m.p_adjusted) else m.p_value
+        if m.interval and math.isfinite(m.ci[0] if m.ci else math.nan):
+            ci += f" {m.interval}"
         rows.append({"point": m.point, "metric": m.metric, "guessed": m.guessed, "kind": m.kind,
                      "a": fmt_number(m.a_value), "b": fmt_number(m.b_value), "change": format_change(m.rel_change),
-                     "ci95": ci, "p": f"{p:.2g}" if math.isfinite(p) else "–", "basis": m.basis,
+                     "ci95": ci, "interval": m.interval, "judged_on": m.judged_on, "p": f"{p:.2g}" if math.isfinite(p) else "–", "basis": m.basis,
                      "tolerance": f"{m.tolerance:.1%}", "tolerance_source": m.tolerance_source,
                      "verdict": m.verdict, "n": f"{len(m.a)}/{len(m.b)}", "stat": m.stat})
     return rows

@@ -12,9 +12,15 @@ For every point (variant) and every numeric result it keeps the coefficient of v
   (``lm.compare``), else its recipe (``lm.train``). One file holds one section per mode
   (``seeds`` and ``same_seed``); measuring again replaces that mode's section.
 
+Within a section the coefficients are kept per point twice: by label (``points``, for people) and by
+the point's spec without its seed (``specs``, keyed by :func:`floor_key`), so every variant has its
+own floor and ``lmbench compare`` finds the floor of exactly the spec it compares, never another
+point's value.
+
 :func:`NoiseFloor.tolerance` turns a coefficient of variation into the default tolerance of
 ``lmbench compare`` and of the benchmark gates: the 95% half-width of the difference of two
-means of ``n_a`` and ``n_b`` runs, ``1.96 * cv * sqrt(1/n_a + 1/n_b)`` (2.77 cv for one run a side).
+means of ``n_a`` and ``n_b`` runs, ``t(0.975, R - 1) * cv * sqrt(1/n_a + 1/n_b)`` where R is the
+number of repeats the cv was measured from (Student's t: a cv from 5 repeats is itself uncertain).
 Quality results use the ``seeds`` section (training noise), cost results the ``same_seed``
 section (timing noise) when there is one, else the other.
 """
@@ -34,11 +40,18 @@ from ..errors import LmbenchError
 from ..files import write_text
 from ..numbers import is_number
 from ..plugin.results import canonical_results, vocabulary
-from . import coefficient_of_variation
+from . import coefficient_of_variation, t_quantile95
 from ..store import RunRecord, Store, content_id
+from ..run.run_id import identity_spec
 
 __all__ = ["NoiseFloor", "run_kind", "noise_path", "load_noise", "floor_from_records", "save_noise", "measure_noise",
-           "z95"]
+           "z95", "floor_key"]
+
+
+def floor_key(spec: dict[str, Any]) -> str:
+    """The key of a point's noise floor: its resolved spec without the seed (and without the keys that
+    cannot change a result), so every variant of a preset has a floor of its own."""
+    return content_id(identity_spec(spec, drop=("run.seed",)))
 
 
 
@@ -73,36 +86,41 @@ class NoiseFloor:
     kind: str
     sections: dict[str, dict[str, Any]] = field(default_factory=dict)  # mode -> {"points", "metrics", "repeats", ...}
 
-    def cv(self, metric: str, point: str | None = None, metric_kind: str = "quality") -> tuple[float, str] | None:
-        """The coefficient of variation of ``metric`` (of ``point`` when measured, else the largest of
-        any point) and the mode it comes from; None when never measured."""
+    def cv(self, metric: str, point: str | None = None, metric_kind: str = "quality",
+           key: str | None = None) -> tuple[float, str] | None:
+        """The coefficient of variation of ``metric`` for the point whose spec has :func:`floor_key`
+        ``key`` (else, in a file without spec keys, the point labelled ``point``) and the mode it
+        comes from; None when that point was never measured (no other point's value stands in)."""
         order = ("same_seed", "seeds") if metric_kind == "cost" else ("seeds", "same_seed")
         for mode in order:
             section = self.sections.get(mode)
             if not section:
                 continue
-            per_point = section.get("points", {})
-            point_cvs = per_point.get(point or "", {}) if point else {}
-            value = point_cvs.get(metric)
-            if value is None:
-                candidates = [cvs[metric] for cvs in per_point.values() if metric in cvs]
-                value = max(candidates) if candidates else None
+            points = section.get("points", {})
+            if key is not None and "specs" in section:
+                cvs = section["specs"].get(key, {})
+            elif point:
+                cvs = points.get(point, {})
+            else:  # no point named (a benchmark gate): only a floor of one point is unambiguous
+                cvs = next(iter(points.values())) if len(points) == 1 else {}
+            value = cvs.get(metric)
             if value is not None and math.isfinite(value):
                 return float(value), mode
         return None
 
     def tolerance(self, metric: str, point: str | None = None, metric_kind: str = "quality", n_a: int = 1,
-                  n_b: int = 1) -> tuple[float, str] | None:
-        """The default tolerance for ``metric``: ``1.96 * cv * sqrt(1/n_a + 1/n_b)`` and a line saying
-        where it comes from; None when the noise floor has no value for it."""
-        found = self.cv(metric, point, metric_kind)
+                  n_b: int = 1, key: str | None = None) -> tuple[float, str] | None:
+        """The default tolerance for ``metric``: ``t(0.975, repeats - 1) * cv * sqrt(1/n_a + 1/n_b)`` and
+        a line saying where it comes from; None when the noise floor has no value for it."""
+        found = self.cv(metric, point, metric_kind, key)
         if found is None:
             return None
         cv, mode = found
         repeats = self.sections[mode].get("repeats", "?")
         what = "seeds" if mode == "seeds" else "same-seed repeats"
-        tol = z95() * cv * math.sqrt(1 / max(n_a, 1) + 1 / max(n_b, 1))
-        return tol, f"noise floor of {self.kind} ({repeats} {what}, cv {cv:.2%})"
+        q = t_quantile95(int(repeats) - 1) if isinstance(repeats, int) and repeats >= 2 else z95()
+        tol = q * cv * math.sqrt(1 / max(n_a, 1) + 1 / max(n_b, 1))
+        return tol, f"noise floor of {self.kind} ({repeats} {what}, cv {cv:.2%}, t {q:.2f})"
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON form written to ``<store>/noise/<kind>.json``."""
@@ -198,7 +216,12 @@ def measure_noise(store: Store, spec: dict[str, Any], *, repeats: int, same_seed
     group_id = content_id("noise", kind, mode, ids)
     store.add_group(group_id, "noise", f"noise {kind} {mode}", command, spec, ids)
     per_point = floor_from_records(store, points, host)
-    section = {"repeats": repeats, "points": per_point, "group": group_id, "runs": ids, "command": command,
+    per_spec = {}
+    for label, cvs in per_point.items():
+        done = [r for r in points[label] if r.ok]
+        if done:
+            per_spec[floor_key(done[0].spec)] = cvs
+    section = {"repeats": repeats, "points": per_point, "specs": per_spec, "group": group_id, "runs": ids, "command": command,
                "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
                "failed": [r.id for r in records if not r.ok]}
     if not any(per_point.values()):

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ..errors import ConfigError
-from ..spec.validate import Seconds
+from ..spec.validate import Count, Seconds
 
 #: Old key -> new key. Old keys keep working for one release, with a warning (see ``aliases``).
 LEGACY_KEYS: dict[str, str] = {
@@ -22,7 +22,11 @@ SCHEDULES = ("cosine", "linear", "constant")
 class TrainingConfig:
     """Options a lab's training ``Config`` inherits (``class Config(TrainingConfig): ...``).
 
-    - ``max_steps``: optimizer steps; 0 = no step limit (then ``budget`` must be set).
+    - ``max_steps``: optimizer steps; 0 = no step limit (then a budget must be set).
+    - ``budget_tokens``: trained tokens of all ranks together (``"2M"``), the tokens the lab's
+      ``train_tokens`` result counts; ``budget_flops``: training FLOPs (``"5e13"``), those tokens times
+      the model's training FLOPs per token (the count behind the lab's MFU). Both stop training at
+      the same point on any machine and at any world size; the first limit reached stops it.
     - ``budget``: wall-clock seconds of the training phase (``"10m"``): from the first step to the
       end of the loop, *including* periodic evaluations and checkpoint saves, *excluding* setup
       (data, tokenizer, model build) and the final evaluation. Checked before every step, so the
@@ -39,6 +43,8 @@ class TrainingConfig:
 
     max_steps: int = 0
     budget: Seconds | None = None
+    budget_tokens: Count | None = None
+    budget_flops: Count | None = None
     lr: float = 1e-3
     min_lr: float = 0.0
     warmup: float = 0.0
@@ -61,8 +67,13 @@ class TrainingConfig:
             raise ConfigError(f"recipe.max_steps must be >= 0 (got {self.max_steps})")
         if self.budget is not None and not self.budget > 0:
             raise ConfigError(f"recipe.budget must be a positive duration like '90s' or '2h' (got {self.budget})")
-        if not self.max_steps and not self.budget:
-            raise ConfigError("set recipe.max_steps or recipe.budget (how long to train)")
+        for key in ("budget_tokens", "budget_flops"):
+            value = getattr(self, key)
+            if value is not None and not value > 0:
+                raise ConfigError(f"recipe.{key} must be a positive count like '2M' or '5e13' (got {value})")
+        if not (self.max_steps or self.budget or self.budget_tokens or self.budget_flops):
+            raise ConfigError("set recipe.max_steps or recipe.budget, or a machine-independent recipe.budget_tokens "
+                              "or recipe.budget_flops (how long to train)")
         if not self.lr > 0 or self.min_lr < 0 or self.min_lr > self.lr:
             raise ConfigError(f"need 0 <= recipe.min_lr <= recipe.lr and lr > 0 (got lr={self.lr}, min_lr={self.min_lr})")
         if self.warmup < 0:

@@ -154,7 +154,8 @@ class Finetune:
         train_model = run.wrap_model(model)
         labels = torch.tensor(splits["train"].labels)
         limit_end = t_recipe + cfg.time_limit if cfg.time_limit else None
-        stop = StopRule(total, cfg.budget, run).start(step=state["step"], elapsed=state["elapsed"])
+        stop = StopRule.of(cfg, run, max_steps=total).start(step=state["step"], elapsed=state["elapsed"],
+                                                            tokens=state["tokens"])
         self._fit_time_limit(stop, limit_end, state)
         val_name = "validation" if len(splits["validation"]) else "test"
 
@@ -198,6 +199,7 @@ class Finetune:
                                       grad_accum=cfg.grad_accum, device=device)
                     value = run.check_finite("train_loss", loss.item(), step)
                 state["tokens"] += int(mask.sum())
+                stop.count(int(mask.sum()))  # recipe.budget_tokens counts input tokens without padding
                 state["step"] = step = step + 1
                 advance()
                 if step % cfg.log_every == 0 or step == 1:
@@ -216,6 +218,9 @@ class Finetune:
         test = self.evaluate(model, enc["test"], splits["test"].labels, tokenizer.pad_id, device, feed=feed)
         test.update(feed.result())
         run.add_results(**test)
+        # right/wrong per test example: `lmbench compare` runs McNemar between evaluations of these weights
+        run.record_per_example({"accuracy": [int(p == y) for p, y in zip(self.last_predictions,
+                                                                           splits["test"].labels)]}, weights=model)
         run.record("epochs", {"rows": state["history"]})
         kernel_obj = model.encoder.blocks[0].attn.kernel
         result = {**test, "val_f1_macro": state["best_score"], "best_epoch": state["best_epoch"],
@@ -224,6 +229,7 @@ class Finetune:
                                  steps=state["step"], stopped_by=stop.reason, model=model, clock=clock,
                                  memory=mem.result(), energy_j=energy.joules, world_size=run.dist.world_size,
                                  compiled=cfg.compile),
+                  **stop.load_results(),
                   "test_examples": len(splits["test"]), "attention": getattr(kernel_obj, "name", "")}
         if getattr(kernel_obj, "last_backend", None):
             result["sdpa_backend"] = kernel_obj.last_backend
@@ -267,6 +273,7 @@ class Finetune:
             for j, p in zip(idx, logits.argmax(-1).tolist()):
                 preds[j] = p
         model.train()
+        self.last_predictions = preds
         if feed:
             feed.update(preds, labels)
         return classification_metrics(preds, labels)
