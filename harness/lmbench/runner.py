@@ -31,6 +31,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from . import warning_signal
 from .config import ResolvedSpec, dump_toml, expand_variants, resolve
 from .context import DistInfo, Run, StopFlag
 from .errors import LmbenchError, NonFiniteError, StoreError, UnknownNameError
@@ -44,8 +45,9 @@ from .store import RunRecord, Store, content_id
 
 log = logging.getLogger("lmbench")
 
-#: Signals that stop a run cleanly (recorded as "interrupted"), with their names in the reason.
-_SIGNAL_NAMES = {signal.SIGINT: "Ctrl-C", signal.SIGTERM: "SIGTERM"}
+#: Signals that stop a run cleanly (recorded as "interrupted"), with their names in the reason; the
+#: scheduler's warning signal (SLURM's ``--signal``, see :mod:`lmbench.warning_signal`) is one.
+_SIGNAL_NAMES = {signal.SIGINT: "Ctrl-C", signal.SIGTERM: "SIGTERM", **warning_signal.NAMES}
 
 #: Spec tables that do not change what a run computes, and so stay out of its id.
 _NOT_IN_ID = ("report", "preset")
@@ -384,8 +386,9 @@ class Runner:
 
     @contextmanager
     def _interrupt_handler(self) -> Iterator[None]:
-        """The first Ctrl-C (or SIGTERM) asks the recipe to stop (it saves and returns); a second Ctrl-C
-        raises. A repeated SIGTERM (a supervisor, a dying sweep) only repeats the request to stop."""
+        """The first Ctrl-C (or SIGTERM, or the scheduler's warning signal) asks the recipe to stop (it
+        saves and returns); a second Ctrl-C raises. A repeated SIGTERM or warning signal (a supervisor,
+        a dying sweep, SLURM signalling every process of the job) only repeats the request to stop."""
         import threading
 
         if threading.current_thread() is not threading.main_thread():
@@ -394,7 +397,7 @@ class Runner:
 
         def handler(signum: int, frame: Any) -> None:
             if self.stop.reason == "interrupted":
-                if signum == signal.SIGTERM:
+                if signum != signal.SIGINT:  # SIGTERM, the warning signal: already stopping
                     return
                 raise KeyboardInterrupt
             self.stop.set("interrupted")
@@ -402,6 +405,9 @@ class Runner:
             log.warning("%s: stopping after this step (again to abort at once)", _SIGNAL_NAMES[self.stop_signal])
 
         previous = {sig: signal.signal(sig, handler) for sig in _SIGNAL_NAMES}
+        early = warning_signal.pending()  # it came while lmbench was starting: stop at once
+        if early is not None:
+            handler(early, None)
         try:
             yield
         finally:

@@ -284,6 +284,7 @@ def run_sweep(store: Store, spec: dict[str, Any], *, host: Any = None, jobs: int
     one (``core.slurm``) only queues them: the job ids are written for ``lmbench status``
     (:func:`lmbench.launchers.status.record_launch`) and returned in ``submissions``.
     """
+    from .context import DistInfo
     from .launchers.base import Point
     from .launchers.local import LocalConfig, LocalLauncher
     from .launchers.status import record_launch
@@ -293,8 +294,10 @@ def run_sweep(store: Store, spec: dict[str, Any], *, host: Any = None, jobs: int
     host = host or default_host()
     launcher = launcher or LocalLauncher(LocalConfig(jobs=jobs))
     in_process = isinstance(launcher, LocalLauncher) and launcher.config.jobs <= 1
+    # a point of N processes (SLURM tasks) is planned at its world size, which its run id may include
+    processes = int(getattr(launcher, "processes_per_point", 1))
     runner = Runner(store, host, console=console, force=force, progress=in_process and console is not None,
-                    reuse_stale=reuse_stale)
+                    reuse_stale=reuse_stale, dist=DistInfo(world_size=processes) if processes > 1 else None)
     planned = runner.plan(spec)  # resolves every point: a bad value fails here, before any work
     name = name or sweep_name(spec)
     ids = [p.run_id for p in planned]

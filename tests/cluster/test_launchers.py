@@ -32,7 +32,7 @@ def test_flags_build_each_launchers_config_and_wrong_flags_fail_in_one_line():
                                  slurm_set=parse_key_values(["qos=high", "mail-type=END"], "--slurm-set"))
     c = slurm.config
     assert name == "core.slurm" and (c.partition, c.time, c.nodes, c.gpus_per_node) == ("gpu", 30, 2, 4)
-    assert c.array_parallelism == 256 and c.set == {"qos": "high", "mail_type": "END"}
+    assert c.array_parallelism == 256 and c.set == {"mail_type": "END"} and c.qos == "high"
     with pytest.raises(LmbenchError, match="--slurm-time only apply to --launcher slurm"):
         build_launcher(registries, "local", slurm={"time": 5})
     with pytest.raises(LmbenchError, match="--slurm-array-parallelism"):
