@@ -283,6 +283,13 @@ class Runner:
             from .checkpoint import remove_stale_temp_files
 
             remove_stale_temp_files(run_dir)  # we own the run: temporary files are a dead process's
+            if self.store.url is not None and not self.force:  # a takeover: the checkpoint where the run wrote it
+                from .store_artifacts import fetch_checkpoints
+
+                with self.store.reading() as c:
+                    found = fetch_checkpoints(c, run_dir)
+                if found is not None:
+                    self._say(f"resuming {run_id} from the checkpoint it wrote in {found}")
         if self.dist.is_main:
             write_text(run_dir / "spec.json", json.dumps(resolved.spec, indent=2, sort_keys=True))
             write_text(run_dir / "spec.toml", dump_toml(resolved.spec))

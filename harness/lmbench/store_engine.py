@@ -55,6 +55,10 @@ def resolve(location: str | os.PathLike | None, artifacts: str | os.PathLike | N
     location = location if location is not None else os.environ.get("LMBENCH_STORE", "runs")
     artifacts = artifacts if artifacts is not None else os.environ.get("LMBENCH_ARTIFACTS")
     if is_url(location):
+        if not artifacts:  # the folder the database recorded when it was created (lmbench.store_artifacts)
+            from .store_artifacts import lookup
+
+            artifacts = lookup(str(location))
         if not artifacts:
             raise StoreError(f"a database store ({_hide(str(location))}) keeps run folders elsewhere: pass "
                              "--artifacts DIR (or set LMBENCH_ARTIFACTS) to a folder every node can reach")
