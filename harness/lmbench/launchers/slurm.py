@@ -107,9 +107,9 @@ class PointFailed(LmbenchError):
 class PointTask(_Checkpointable):
     """One array task: run a point's worker command; on the warning signal let it checkpoint, then requeue.
 
-    The task ends non-zero (:class:`PointFailed`) when its point's run did not finish, naming the
-    log that holds the error; it ends zero when the run is done, or when another process holds the
-    run (its lease) and will finish it.
+    The task ends non-zero (:class:`PointFailed`) when its point's run failed, naming the log that
+    holds the error; it ends zero when the run is done, when another process holds the run (its
+    lease) and will finish it, or when a signal stopped it (SLURM requeues or cancels the job).
     """
 
     def __init__(self, store_location: str, force: bool = False, grace: float = 75.0):
@@ -144,7 +144,8 @@ class PointTask(_Checkpointable):
             # the worker saw the warning signal before this process could (it was still starting):
             # hand it to submitit's handler, which checkpoints (nothing left to stop) and requeues
             signal.raise_signal(_WARNED[code])
-        if code != 0 and int(os.environ.get("SLURM_PROCID", "0")) == 0:
+        stopped = code in (128 + signal.SIGTERM, 128 + signal.SIGINT) or code in _WARNED  # SLURM's to decide
+        if code != 0 and not stopped and int(os.environ.get("SLURM_PROCID", "0")) == 0:
             self._fail_unless_handled(Path(spec_path).parent.name, code, log_path)
         return {"exit_code": code, "runs": runs}
 
