@@ -48,7 +48,7 @@ def bind(engine: sa.Engine, root: Path, display: str, *, readonly: bool) -> None
     here = str(root.absolute())
     with engine.connect() as conn:
         known = recorded(conn)
-    if here in known:
+    if here in known or any(_same(Path(k), root) for k in known):  # the same folder through a symlink
         return
     if known:
         raise StoreError(f"results store {display} keeps its run folders in {known[0]}, not {here}; pass --artifacts "
@@ -60,6 +60,13 @@ def bind(engine: sa.Engine, root: Path, display: str, *, readonly: bool) -> None
         if not recorded(conn):  # two first writers: the first one wins, the other is checked again below
             _write(conn, [here])
     bind(engine, root, display, readonly=True)
+
+
+def _same(a: Path, b: Path) -> bool:
+    try:
+        return a.exists() and b.exists() and a.resolve() == b.resolve()
+    except OSError:
+        return False
 
 
 def add_mirror(engine: sa.Engine, folder: Path) -> list[str]:
