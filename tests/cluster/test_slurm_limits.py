@@ -157,3 +157,22 @@ def test_resource_checks_read_gres_memory_and_features_from_sinfo_rows():
         SlurmConfig(set={"ntasks_per_node": "2"})
     with pytest.raises(LmbenchError, match="shorter than the time limit"):
         SlurmConfig(time=1, signal_delay=90)
+
+
+def test_typed_options_reach_the_job_script(tmp_path):
+    import shutil
+
+    if shutil.which("srun") is None:
+        pytest.skip("submitit writes SLURM job scripts only where srun exists")
+    config = SlurmConfig(time=30, tasks_per_node=2, cpus_per_task=3, mem_per_task_gb=4, constraint="a100|h100",
+                         account="lab", qos="high", setup=["module load cuda/12.4", "echo ready"], signal_delay=120,
+                         set={"mail_type": "FAIL"})
+    executor = SlurmLauncher(config).executor(tmp_path)
+    script = executor._executor._make_submission_file_text(command="true", uid="u")
+    for line in ("#SBATCH --ntasks-per-node=2", "#SBATCH --cpus-per-task=3", "#SBATCH --mem=8GB",
+                 "#SBATCH --constraint='a100|h100'", "#SBATCH --account=lab", "#SBATCH --qos=high",
+                 "#SBATCH --signal=USR2@120", "#SBATCH --time=30", "#SBATCH --mail-type=FAIL"):
+        assert line in script, (line, script)
+    assert script.index("module load cuda/12.4") < script.index("echo ready") < script.index("srun")
+    if sys.version_info >= (3, 11):  # the task's python keeps the working directory off sys.path
+        assert executor._executor._submitit_command_str.startswith(f"{sys.executable} -P -u -m submitit")
