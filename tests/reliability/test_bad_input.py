@@ -125,15 +125,15 @@ def test_json_output_never_holds_nan_or_infinity(tmp_path, capsys):
         store.add_measurement(record.id, "odd", {"mean": float("inf"), "rows": [[1.0, float("nan")]]})
         store.log_step(record.id, 4, {"loss": float("nan")})
     capsys.readouterr()
-    main(["export", "--store", str(store_dir)])
-    main(["show", record.id, "--json", "--store", str(store_dir)])
-    out = capsys.readouterr().out
 
     def refuse(constant):
         raise AssertionError(f"{constant} in JSON output")
 
-    for chunk in out.strip().split("\n{", 1):
-        json.loads(chunk if chunk.startswith("{") else "{" + chunk, parse_constant=refuse)
+    main(["export", "--store", str(store_dir)])
+    for line in capsys.readouterr().out.splitlines():  # the run, then its group
+        json.loads(line, parse_constant=refuse)
+    main(["show", record.id, "--json", "--store", str(store_dir)])
+    json.loads(capsys.readouterr().out, parse_constant=refuse)
 
 
 def test_markdown_escapes_html_from_labels_and_generated_text(tmp_path):
