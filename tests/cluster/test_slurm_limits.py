@@ -173,5 +173,7 @@ def test_typed_options_reach_the_job_script(tmp_path):
                  "#SBATCH --signal=USR2@120", "#SBATCH --time=30", "#SBATCH --mail-type=FAIL"):
         assert line in script, (line, script)
     assert script.index("module load cuda/12.4") < script.index("echo ready") < script.index("srun")
+    command = executor._executor._submitit_command_str  # USR2 ignored until submitit's handler is in place
+    assert command.startswith("/bin/sh -c 'trap '\"'\"''\"'\"' USR2; exec") and f"{sys.executable} " in command
     if sys.version_info >= (3, 11):  # the task's python keeps the working directory off sys.path
-        assert executor._executor._submitit_command_str.startswith(f"{sys.executable} -P -u -m submitit")
+        assert f"{sys.executable} -P -u -m submitit" in command

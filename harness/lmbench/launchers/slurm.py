@@ -181,8 +181,13 @@ class PointTask(_Checkpointable):
                 "_requeueing": False}
 
 
-#: The worker's exit code after each warning signal (128 + its number) -> the signal.
-_WARNED = {exit_code(s): s for s in WARNING_SIGNALS}
+#: The worker's exit code after each warning signal (128 + its number; minus its number when it
+#: died of it before catching it) -> the signal.
+_WARNED = {**{exit_code(s): s for s in WARNING_SIGNALS}, **{-int(s): s for s in WARNING_SIGNALS}}
+
+#: ``sh -c`` script that starts the task's Python with the warning signals ignored (inherited through
+#: exec); submitit replaces that with its handler once it has loaded the task.
+_IGNORE_WARNING_UNTIL_READY = "".join(f"trap '' {s.name[3:]}; " for s in WARNING_SIGNALS) + 'exec "$0" "$@"'
 
 
 class SlurmLauncher:
@@ -207,8 +212,11 @@ class SlurmLauncher:
             raise LmbenchError("the slurm launcher needs submitit: pip install 'lmbench[cluster]'") from None
         c = self.config
         # -P: the working directory stays off sys.path, so a folder named lmbench there cannot shadow
-        # the installed package when the task unpickles its function (Python >= 3.11)
-        python = shlex.quote(sys.executable) + (" -P" if sys.version_info >= (3, 11) else "")
+        # the installed package when the task unpickles its function (Python >= 3.11). The shell
+        # ignores the warning signal until submitit installs its handler: an early warning then only
+        # reaches the run's process, which checkpoints and exits 140, and the task requeues on that
+        python = shlex.join(["/bin/sh", "-c", _IGNORE_WARNING_UNTIL_READY, sys.executable]) + \
+            (" -P" if sys.version_info >= (3, 11) else "")
         executor = submitit.AutoExecutor(folder=folder / "%j", cluster=c.cluster, slurm_max_num_timeout=c.max_requeues,
                                          slurm_python=python)
         tasks = c.processes_per_node
