@@ -10,9 +10,9 @@ from click.testing import CliRunner
 
 from lmbench.cli import cli
 from lmbench.errors import LmbenchError
-from lmbench.launchers.local import LocalLauncher
-from lmbench.launchers.select import build_launcher, parse_key_values
-from lmbench.plugins import default_host
+from lmbench.launch.local import LocalLauncher
+from lmbench.launch.select import build_launcher, parse_key_values
+from lmbench.plugin.host import default_host
 from lmbench.store import Store
 
 
@@ -32,7 +32,7 @@ def test_flags_build_each_launchers_config_and_wrong_flags_fail_in_one_line():
                                  slurm_set=parse_key_values(["qos=high", "mail-type=END"], "--slurm-set"))
     c = slurm.config
     assert name == "core.slurm" and (c.partition, c.time, c.nodes, c.gpus_per_node) == ("gpu", 30, 2, 4)
-    assert c.array_parallelism == 256 and c.set == {"qos": "high", "mail_type": "END"}
+    assert c.array_parallelism == 256 and c.set == {"mail_type": "END"} and c.qos == "high"
     with pytest.raises(LmbenchError, match="--slurm-time only apply to --launcher slurm"):
         build_launcher(registries, "local", slurm={"time": 5})
     with pytest.raises(LmbenchError, match="--slurm-array-parallelism"):
@@ -74,7 +74,7 @@ def test_group_ids_match_by_exact_prefix_not_sql_wildcards(tmp_path):
 def test_a_multi_node_point_exports_torch_distributed_env_from_slurm(tmp_path, monkeypatch):
     """Rank 3 of 4 (2 nodes x 2 tasks): the worker gets RANK/WORLD_SIZE/LOCAL_RANK/MASTER_* from SLURM."""
     pytest.importorskip("submitit")
-    from lmbench.launchers import slurm
+    from lmbench.launch import slurm
 
     for var in ("MASTER_ADDR", "MASTER_PORT", "RANK", "WORLD_SIZE", "LOCAL_RANK", "LOCAL_WORLD_SIZE"):
         monkeypatch.setenv(var, "")  # recorded, so teardown removes what submitit exports below
@@ -108,9 +108,9 @@ def test_a_multi_node_point_exports_torch_distributed_env_from_slurm(tmp_path, m
 
 
 def test_a_job_that_left_the_queue_without_a_run_is_failed_unless_slurm_cannot_be_asked(tmp_path, monkeypatch):
-    from lmbench.launchers import slurm
-    from lmbench.launchers.base import Submission
-    from lmbench.launchers.status import point_states, record_launch
+    from lmbench.launch import slurm
+    from lmbench.launch.base import Submission
+    from lmbench.launch.status import point_states, record_launch
 
     store = Store(tmp_path / "runs")
     store.add_group("g1", "sweep", "s", "cmd", {}, ["r1", "r2"])

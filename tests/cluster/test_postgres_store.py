@@ -12,10 +12,10 @@ import pytest
 import sqlalchemy as sa
 
 from lmbench.errors import RunBusyError, StoreError
-from lmbench.lease import Holder, RunLease
+from lmbench.store.lease import Holder, RunLease
 from lmbench.store import Store
-from lmbench.store_pgtest import fresh_database, server_url
-from lmbench.store_schema import SCHEMA_VERSION
+from lmbench.store.pgtest import fresh_database, server_url
+from lmbench.store.schema import SCHEMA_VERSION
 
 
 @pytest.fixture(scope="session")
@@ -55,7 +55,9 @@ def test_round_trip_and_reopen_by_folder(pg_url, tmp_path):
     again = Store(tmp_path / "art", readonly=True)
     assert again.url == pg_url and again.location == str(tmp_path / "art") and again.get("abc123").attempts == 2
     out = io.StringIO()
-    assert again.export_jsonl(out) == 1 and json.loads(out.getvalue())["steps"]["loss"] == [[0, 2.0], [1, 1.5]]
+    assert again.export_jsonl(out) == 1
+    run_line, group_line = (json.loads(line) for line in out.getvalue().splitlines())
+    assert run_line["steps"]["loss"] == [[0, 2.0], [1, 1.5]] and group_line["runs"] == ["abc123"]
     with sa.create_engine(pg_url).connect() as c:
         assert c.execute(sa.text("SELECT value FROM meta WHERE key='schema_version'")).scalar() == str(SCHEMA_VERSION)
         assert c.execute(sa.text("SELECT version_num FROM lmbench_alembic_version")).scalar() == "0003"
@@ -157,7 +159,7 @@ def test_eight_concurrent_writers_lose_no_row(pg_url, tmp_path):
 
 
 def test_merge_a_folder_store_into_the_server(pg_url, tmp_path):
-    from lmbench.store_merge import merge_stores
+    from lmbench.store.merge import merge_stores
 
     local = Store(tmp_path / "laptop")
     local.start_run("r1", {"m": 1})

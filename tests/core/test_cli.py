@@ -80,9 +80,11 @@ def test_run_json_and_show(tmp_path):
     assert shown["command"].startswith("lmbench run --plugin core.noop")
     nan = _lmbench("run", "--plugin", "core.noop", "--set", "recipe.nan_at=1", "--store", store, "--json")
     assert nan.returncode == 1 and json.loads(nan.stdout)["runs"][0]["status"] == "nan"
-    exported = [json.loads(line) for line in _lmbench("export", "--store", store).stdout.splitlines()]
-    assert sorted(r["status"] for r in exported) == ["done", "nan"]
-    [one] = [json.loads(line) for line in _lmbench("export", run["id"][:6], "--store", store).stdout.splitlines()]
+    lines = [json.loads(line) for line in _lmbench("export", "--store", store).stdout.splitlines()]
+    exported = [r for r in lines if "group" not in r]  # runs, then the groups (experiments, sweeps) they are in
+    assert sorted(r["status"] for r in exported) == ["done", "nan"] and len(lines) == 4
+    [one, group] = [json.loads(line) for line in _lmbench("export", run["id"][:6], "--store", store).stdout.splitlines()]
+    assert group["runs"] == [run["id"]]
     assert one["steps"]["loss"][0] == [0, 1.0] and one["results"]["steps"] == 5
 
 

@@ -2,6 +2,7 @@
 
 import io
 import json
+from pathlib import Path
 import multiprocessing
 import os
 import sqlite3
@@ -10,7 +11,7 @@ import pytest
 
 from lmbench.errors import StoreError, UnknownNameError
 from lmbench.store import Store, content_id
-from lmbench.store_schema import SCHEMA_VERSION
+from lmbench.store.schema import SCHEMA_VERSION
 
 
 def test_round_trip(tmp_path):
@@ -89,7 +90,7 @@ def test_read_only_folder_is_a_clear_error(tmp_path):
 
 
 def test_read_only_store_refuses_writes_and_keeps_data(tmp_path):
-    from lmbench.lease import RunLease
+    from lmbench.store.lease import RunLease
 
     store = Store(tmp_path)
     lease = RunLease(store, "r1").acquire()  # this live process owns it: it shows as running
@@ -180,18 +181,18 @@ def test_version_1_store_upgrades_in_place(tmp_path):
     assert {"runs_updated", "group_runs_run", "steps_run"} <= indexes
     assert conn.execute("SELECT COUNT(*) FROM leases").fetchone()[0] == 0  # created by the upgrade
     conn.close()
-    from lmbench.lease import RunLease
+    from lmbench.store.lease import RunLease
 
     RunLease(store, "old1").acquire().release()
 
 
-def _fill(root, run_id, loss, *, group=None):
+def _fill(root, run_id, loss, *, group=None, status="done"):
     store = Store(root)
     store.start_run(run_id, {"model": {"name": "m"}}, label=run_id)
     store.log_step(run_id, 0, {"loss": 3.0})
     store.log_step(run_id, 1, {"loss": loss})
     store.add_measurement(run_id, "step_time", {"median": 0.1})
-    store.finish_run(run_id, "done", results={"val_loss": loss, "note": "x"})
+    store.finish_run(run_id, status, results={"val_loss": loss, "note": "x"})
     if group:
         store.add_group(group, "sweep", group, "lmbench sweep", {}, [run_id])
     store.run_dir(run_id).mkdir(parents=True, exist_ok=True)
@@ -199,7 +200,7 @@ def _fill(root, run_id, loss, *, group=None):
     store.close()
 
 
-def test_store_merge_copies_new_runs_and_reports_conflicts(tmp_path):
+def test_store_merge_copies_new_runs_keeps_duplicates_and_reports_conflicts(tmp_path):
     from lmbench.cli import cli
     from click.testing import CliRunner
 
@@ -208,15 +209,20 @@ def test_store_merge_copies_new_runs_and_reports_conflicts(tmp_path):
     _fill(a, "only_a", 2.0)
     _fill(b, "shared", 1.0)  # the same run, made elsewhere
     _fill(b, "only_b", 4.0)
-    _fill(dst, "clash", 1.0)
-    _fill(b, "clash", 9.0)  # same id, other results: a conflict
+    _fill(dst, "twice", 1.0)
+    _fill(b, "twice", 9.0)  # the same spec trained twice, both done: a duplicate, both kept
+    _fill(dst, "clash", 1.0, status="failed")
+    _fill(b, "clash", 9.0)  # failed here, done there: a conflict for a person to settle
     result = CliRunner().invoke(cli, ["store", "merge", str(a), str(b), str(dst), "--json"])
     assert result.exit_code == 1 and "conflict" in str(result.exception)
     summary = json.loads(result.stdout)
     assert sorted(summary["copied"]) == ["only_a", "only_b", "shared"] and summary["same"] == ["shared"]
-    assert summary["conflicts"] == [{"run": "clash", "source": str(b), "fields": ["results", "steps"]}]
+    assert summary["conflicts"] == [{"run": "clash", "source": str(b), "fields": ["status", "results", "steps"]}]
+    assert [d["run"] for d in summary["duplicates"]] == ["twice"]
+    kept = json.loads(Path(summary["duplicates"][0]["kept"]).read_text())
+    assert kept["results"]["val_loss"] == 9.0 and kept["status"] == "done"
     merged = Store(dst, readonly=True)
-    assert merged.get("clash").results["val_loss"] == 1.0  # never overwritten
+    assert merged.get("clash").results["val_loss"] == 1.0 and merged.get("twice").results["val_loss"] == 1.0
     assert merged.get("only_b").results == {"val_loss": 4.0, "note": "x"}
     assert merged.steps("only_a") == {"loss": [(0, 3.0), (1, 2.0)]}
     assert merged.measurements("only_a") == {"step_time": {"median": 0.1}}
@@ -224,6 +230,14 @@ def test_store_merge_copies_new_runs_and_reports_conflicts(tmp_path):
     assert (dst / "only_a" / "log.txt").read_text() == "log of only_a\n"
     again = CliRunner().invoke(cli, ["store", "merge", str(a), str(dst), "--json"])  # idempotent
     assert again.exit_code == 0 and json.loads(again.stdout)["copied"] == []
+    again = CliRunner().invoke(cli, ["store", "merge", str(b), str(dst), "--json"])  # the duplicate is kept once
+    assert json.loads(again.stdout)["copied"] == [] and len(list((dst / "twice" / "duplicates").iterdir())) == 1
+    lone = tmp_path / "lone"
+    _fill(lone, "twice", 5.0)
+    for _ in range(2):  # duplicates alone are not an error, and merging again changes nothing
+        result = CliRunner().invoke(cli, ["store", "merge", str(b), str(lone), "--json"])
+        assert result.exit_code == 0, result.output
+    assert len(list((lone / "twice" / "duplicates").iterdir())) == 1
 
 
 def test_import_jsonl_round_trip(tmp_path):

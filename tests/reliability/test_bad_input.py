@@ -7,7 +7,7 @@ import json
 import pytest
 
 from lmbench.cli import main
-from lmbench.config import dump_toml
+from lmbench.spec.config import dump_toml
 from lmbench.errors import FileFormatError, LimitError
 from lmbench.store import Store
 from lmbench.testing import run_spec
@@ -55,8 +55,8 @@ def test_a_batch_larger_than_memory_fails_up_front_with_estimate_and_limit(corpu
     with Store(store, readonly=True) as s:
         assert s.runs() == []  # nothing started, nothing left running
 
-    from lmbench.limits import check_memory
-    from lmbench.runner import Runner
+    from lmbench.spec.limits import check_memory
+    from lmbench.run.runner import Runner
     from lmbench.testing import fresh_host
 
     [planned] = Runner(None, fresh_host(entry_points=True)).plan(lm_spec(corpus, batch_size=100_000_000))
@@ -125,15 +125,15 @@ def test_json_output_never_holds_nan_or_infinity(tmp_path, capsys):
         store.add_measurement(record.id, "odd", {"mean": float("inf"), "rows": [[1.0, float("nan")]]})
         store.log_step(record.id, 4, {"loss": float("nan")})
     capsys.readouterr()
-    main(["export", "--store", str(store_dir)])
-    main(["show", record.id, "--json", "--store", str(store_dir)])
-    out = capsys.readouterr().out
 
     def refuse(constant):
         raise AssertionError(f"{constant} in JSON output")
 
-    for chunk in out.strip().split("\n{", 1):
-        json.loads(chunk if chunk.startswith("{") else "{" + chunk, parse_constant=refuse)
+    main(["export", "--store", str(store_dir)])
+    for line in capsys.readouterr().out.splitlines():  # the run, then its group
+        json.loads(line, parse_constant=refuse)
+    main(["show", record.id, "--json", "--store", str(store_dir)])
+    json.loads(capsys.readouterr().out, parse_constant=refuse)
 
 
 def test_markdown_escapes_html_from_labels_and_generated_text(tmp_path):

@@ -56,6 +56,10 @@ for _command in (run_cmd, sweep_cmd, list_cmd, plugins_cmd, show_cmd, export_cmd
 def main(argv: list[str] | None = None) -> None:
     """Console entry point: one-line errors unless ``--debug``."""
     argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] in (["run"], ["sweep"]):  # SLURM's warning signal may come while lmbench is starting
+        from ..run.warning_signal import catch_early
+
+        catch_early()
     debug = "--debug" in argv or os.environ.get("LMBENCH_DEBUG") == "1"
     logging.basicConfig(level=logging.WARNING, format="%(message)s")
     try:

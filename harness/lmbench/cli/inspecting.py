@@ -139,7 +139,8 @@ def status_cmd(group: str | None, store_dir: str | None, as_json: bool) -> None:
 @click.option("-o", "--out", type=click.Path(dir_okay=False), default=None, help="File to write [default: stdout].")
 @store_option
 def export_cmd(run_ids: tuple[str, ...], out: str | None, store_dir: str | None) -> None:
-    """Export runs (all, or the given ids) as JSON Lines: spec, env, results, steps, measurements."""
+    """Export runs (all, or the given ids) as JSON Lines: spec, env, results, steps, measurements; then
+    one line per sweep or experiment holding them (``{"group": ..., "runs": [...]}``) for `lmbench import`."""
     store = open_store(store_dir, readonly=True)
     ids = [store.get(r).id for r in run_ids] if run_ids else None
     if out is None:

@@ -130,6 +130,18 @@ def run_cmd(ctx: click.Context, preset: str | None, files: tuple[str, ...], data
 @click.option("--slurm-nodes", type=int, default=None, help="Nodes per point (multi-node: torch.distributed) [1].")
 @click.option("--slurm-gpus-per-node", type=int, default=None, help="GPUs per node; one process per GPU [0].")
 @click.option("--slurm-array-parallelism", type=int, default=None, metavar="N", help="Tasks of the array at once [256].")
+@click.option("--slurm-tasks-per-node", type=int, default=None, metavar="N",
+              help="Processes (torch.distributed ranks) per node of a point [one per GPU, else 1].")
+@click.option("--slurm-cpus-per-task", type=int, default=None, metavar="N", help="CPUs per process.")
+@click.option("--slurm-mem-per-task", "slurm_mem_per_task_gb", type=float, default=None, metavar="GB",
+              help="Memory per process in GB (asked per node: tasks x GB).")
+@click.option("--slurm-constraint", default=None, metavar="FEATURES", help="Node features, e.g. a100 or 'a100|h100'.")
+@click.option("--slurm-account", default=None, help="SLURM account to charge.")
+@click.option("--slurm-qos", default=None, help="SLURM quality of service.")
+@click.option("--slurm-setup", multiple=True, metavar="LINE",
+              help="A shell line run before each task, e.g. 'module load cuda' (repeatable, in order).")
+@click.option("--slurm-signal-delay", type=int, default=None, metavar="S",
+              help="Seconds before the time limit SLURM warns the task (USR2): it checkpoints and requeues [90].")
 @click.option("--slurm-set", "slurm_sets", multiple=True, metavar="KEY=VALUE",
               help="Any other sbatch parameter, e.g. qos=high, account=lab (repeatable).")
 @click.option("--name", default=None, help="Sweep name [default: derived from the spec, stable across reruns].")
@@ -144,7 +156,8 @@ def sweep_cmd(preset: str | None, files: tuple[str, ...], grids: tuple[str, ...]
               seeds: str | None, sets: tuple[str, ...], jobs: int, launcher: str, slurm_partition: str | None,
               slurm_time: int | None, slurm_nodes: int | None, slurm_gpus_per_node: int | None,
               slurm_array_parallelism: int | None, slurm_sets: tuple[str, ...], name: str | None, force: bool,
-              reuse_stale: bool, dry_run: bool, no_report: bool, store_dir: str | None, as_json: bool) -> None:
+              reuse_stale: bool, dry_run: bool, no_report: bool, store_dir: str | None, as_json: bool,
+              **slurm_more: Any) -> None:
     """Run a grid of spec values times seeds; done points are skipped, so a killed sweep resumes."""
     from ..spec.config import build_spec
     from ..plugin.host import default_host
@@ -159,7 +172,8 @@ def sweep_cmd(preset: str | None, files: tuple[str, ...], grids: tuple[str, ...]
     from ..launch.select import build_launcher, parse_key_values
 
     slurm = {"partition": slurm_partition, "time": slurm_time, "nodes": slurm_nodes,
-             "gpus_per_node": slurm_gpus_per_node, "array_parallelism": slurm_array_parallelism}
+             "gpus_per_node": slurm_gpus_per_node, "array_parallelism": slurm_array_parallelism,
+             **{k[len("slurm_"):]: (list(v) or None) if k == "slurm_setup" else v for k, v in slurm_more.items()}}
     launcher_name, launcher_obj = build_launcher(host.registries, launcher, jobs=jobs, slurm=slurm,
                                                  slurm_set=parse_key_values(slurm_sets, "--slurm-set"))
     grid, seed_list = parse_grid(list(grids)), parse_seeds(seeds)

@@ -19,6 +19,7 @@ from .common import artifacts_option, console, json_option, store_option
 def _finish(report: Any, as_json: bool) -> None:
     if as_json:
         click.echo(json.dumps({"copied": report.copied, "same": report.same, "groups": report.groups,
+                               "duplicates": [{"run": r, "source": s, "kept": k} for r, s, k in report.duplicates],
                                "conflicts": [{"run": r, "source": s, "fields": f} for r, s, f in report.conflicts]},
                               indent=2))
     out = console()
@@ -60,17 +61,38 @@ def import_cmd(files: tuple[str, ...], store_dir: str | None, as_json: bool) -> 
     """Add runs from `lmbench export` files (`-` reads stdin) to the store; conflicts are reported,
     nothing is overwritten."""
     from ..store import Store
-    from ..store.merge import MergeReport, jsonl_payloads, merge_into
+    from ..store.merge import MergeReport, add_groups, jsonl_payloads, merge_into
 
     dst = Store(store_dir)
     report = MergeReport()
+    groups: list[dict] = []  # sweeps and experiments: added after their runs
     for name in files:
         if name == "-":
-            merge_into(dst, jsonl_payloads(sys.stdin, "stdin"), "stdin", report)
+            merge_into(dst, jsonl_payloads(sys.stdin, "stdin", groups), "stdin", report)
             continue
         try:
             with open(name, encoding="utf-8") as handle:
-                merge_into(dst, jsonl_payloads(handle, name), name, report)
+                merge_into(dst, jsonl_payloads(handle, name, groups), name, report)
         except OSError as exc:
             raise LmbenchError(f"cannot read {name} ({exc.strerror or exc}); give a file written by `lmbench export`")
+    add_groups(dst, groups, report)
     _finish(report, as_json)
+
+
+@store_cmd.command("add-mirror")
+@click.argument("folder", type=click.Path(file_okay=False))
+@store_option
+def add_mirror_cmd(folder: str, store_dir: str | None) -> None:
+    """Record FOLDER as another path to a database store's run folders (the same share mounted
+    elsewhere, or a synchronised copy), so hosts that see it there may pass --artifacts FOLDER."""
+    from pathlib import Path
+
+    from ..store import Store
+    from ..store.artifacts import add_mirror
+
+    store = Store(store_dir)
+    if store.url is None:
+        raise LmbenchError(f"{store.path} is a folder store: its run folders are beside it; mirrors are for "
+                           "database stores (--store URL)")
+    locations = add_mirror(store.engine, Path(folder))
+    console().print(f"results store {store.path}: run folders in {', '.join(locations)}", markup=False)

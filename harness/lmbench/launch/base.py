@@ -43,7 +43,7 @@ class Launcher(Protocol):
     ``blocking`` says whether :meth:`launch` returns only after every point has ended (``local``)
     or as soon as they are queued (``slurm``: the sweep command prints the job ids and exits, and
     ``lmbench status`` follows the points). Each point runs as
-    ``python -m lmbench.cli run --spec-json FILE --store STORE`` (see :func:`point_argv`), so it
+    ``lmbench run --spec-json FILE --store STORE`` (see :func:`point_argv`), so it
     records itself in the store, takes the run's lease, and resumes from its checkpoint when it is
     run again; a launcher only decides where and when that command runs.
     """
@@ -77,9 +77,19 @@ def point_command_of(spec_path: Path | str) -> str:
     return command_path.read_text().strip() if command_path.is_file() else ""
 
 
+#: How a worker process starts lmbench without the working directory on ``sys.path``: a folder named
+#: ``lmbench`` where a sweep was submitted from (a clone at ``~/lmbench``, submitted from ``~``) would
+#: otherwise shadow the installed package (``python -m`` and ``-c`` put the working directory first).
+WORKER_BOOT = "import sys; sys.path.pop(0); from lmbench.cli import main; main()"
+
+
 def point_argv(spec_path: Path | str, store_location: str, *, force: bool = False) -> list[str]:
-    """The worker command of one point (no report: the sweep writes one report for all points)."""
-    return [sys.executable, "-m", "lmbench.cli", "run", "--spec-json", str(spec_path), "--store", store_location,
+    """The worker command of one point (no report: the sweep writes one report for all points).
+
+    It runs ``lmbench run --spec-json FILE`` in this interpreter with the working directory taken off
+    ``sys.path`` (:data:`WORKER_BOOT`), so it imports the installed lmbench wherever it was started.
+    """
+    return [sys.executable, "-c", WORKER_BOOT, "run", "--spec-json", str(spec_path), "--store", store_location,
             "--no-report", "--json"] + (["--force"] if force else [])
 
 

@@ -32,7 +32,9 @@ def record_launch(store: Any, group_id: str, launcher: str, submissions: list[An
 
 
 def point_states(store: Any, group_id: str) -> list[dict[str, Any]]:
-    """One row per point: run id, label, state (see :data:`STATES`), job id, the store's reason.
+    """One row per point: run id, label, state (see :data:`STATES`), job id, the store's reason, and for
+    a failed point the log that holds its error (``<run folder>/slurm-<job>.log``, the worker's output;
+    or submitit's ``<store>/slurm/<job>/<job>_0_log.err`` when the task died before its run started).
 
     A point SLURM has not started yet has no run in the store: it is ``pending``.
     """
@@ -56,12 +58,22 @@ def point_states(store: Any, group_id: str) -> list[dict[str, Any]]:
         status = record.status if record is not None else ""
         state = _state(status, queued)
         reason = (record.reason or "") if record else ""
+        log = ""
         if state == "pending" and job and known and not queued:  # left the queue without starting the run
             state = "failed"
-            reason = f"job {job} ended before its run started; see its logs in {Path(store.root) / 'slurm'}"
+            log = str(_task_log(store, job))
+            reason = f"job {job} ended before its run started; its error is in {log}"
+        elif state == "failed" and job:
+            log = str(Path(record.run_dir if record else store.run_dir(run_id)) / f"slurm-{job}.log")
+            reason = f"{reason}; its log is {log}" if reason else f"its log is {log}"
         rows.append({"run_id": run_id, "label": (record.label if record else "") or labels.get(run_id, ""), "job": job or "-",
-                     "state": state, "status": status or "-", "queue": queued or "-", "reason": reason})
+                     "state": state, "status": status or "-", "queue": queued or "-", "reason": reason, "log": log})
     return rows
+
+
+def _task_log(store: Any, job: str) -> Path:
+    """submitit's stderr of array task ``job`` (``1234_0``): what a task that never started its run wrote."""
+    return Path(store.root) / "slurm" / job / f"{job}_0_log.err"
 
 
 _RUNNING = ("RUNNING", "COMPLETING", "CONFIGURING")

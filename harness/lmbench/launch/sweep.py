@@ -10,8 +10,8 @@
   ``VARIANT:TABLE.KEY`` is swept in that variant only;
 * :func:`run_sweep` hands the points to a launcher (``core.local`` by default, ``core.slurm``...):
   points already ``done`` in the store are skipped (a killed sweep resumes); :func:`run_points`
-  (``core.local``) with ``jobs > 1`` runs points in parallel worker processes (``python -m
-  lmbench.cli run --spec-json FILE``; each measurement in a clean process), one point's failure
+  (``core.local``) with ``jobs > 1`` runs points in parallel worker processes (``lmbench run
+  --spec-json FILE`` with the working directory off ``sys.path``; each measurement in a clean process), one point's failure
   is recorded and the others go on; workers die with the sweep (``LMBENCH_PARENT_PID``), and a point
   another live process is running (its lease) is left to it;
 * :func:`aggregate` summarises the points across seeds: mean and a t-based 95% interval.

@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from ..spec.config import ResolvedSpec, dump_toml, expand_variants, resolve
+from . import warning_signal
 from .context import DistInfo, Run, StopFlag
 from ..errors import LmbenchError, NonFiniteError, StoreError, UnknownNameError
 from ..files import SafeFileHandler, finite_json, write_text
@@ -44,8 +45,9 @@ from .run_id import execution_identity, identity_spec
 
 log = logging.getLogger("lmbench")
 
-#: Signals that stop a run cleanly (recorded as "interrupted"), with their names in the reason.
-_SIGNAL_NAMES = {signal.SIGINT: "Ctrl-C", signal.SIGTERM: "SIGTERM"}
+#: Signals that stop a run cleanly (recorded as "interrupted"), with their names in the reason; the
+#: scheduler's warning signal (SLURM's ``--signal``, see :mod:`lmbench.warning_signal`) is one.
+_SIGNAL_NAMES = {signal.SIGINT: "Ctrl-C", signal.SIGTERM: "SIGTERM", **warning_signal.NAMES}
 
 
 @dataclass
@@ -215,6 +217,13 @@ class Runner:
             from .checkpoint import remove_stale_temp_files
 
             remove_stale_temp_files(run_dir)  # we own the run: temporary files are a dead process's
+            if self.store.url is not None and not self.force:  # a takeover: the checkpoint where the run wrote it
+                from ..store.artifacts import fetch_checkpoints
+
+                with self.store.reading() as c:
+                    found = fetch_checkpoints(c, run_dir)
+                if found is not None:
+                    self._say(f"resuming {run_id} from the checkpoint it wrote in {found}")
         if self.dist.is_main:
             write_text(run_dir / "spec.json", json.dumps(resolved.spec, indent=2, sort_keys=True))
             write_text(run_dir / "spec.toml", dump_toml(resolved.spec))
@@ -318,8 +327,9 @@ class Runner:
 
     @contextmanager
     def _interrupt_handler(self) -> Iterator[None]:
-        """The first Ctrl-C (or SIGTERM) asks the recipe to stop (it saves and returns); a second Ctrl-C
-        raises. A repeated SIGTERM (a supervisor, a dying sweep) only repeats the request to stop."""
+        """The first Ctrl-C (or SIGTERM, or the scheduler's warning signal) asks the recipe to stop (it
+        saves and returns); a second Ctrl-C raises. A repeated SIGTERM or warning signal (a supervisor,
+        a dying sweep, SLURM signalling every process of the job) only repeats the request to stop."""
         import threading
 
         if threading.current_thread() is not threading.main_thread():
@@ -328,7 +338,7 @@ class Runner:
 
         def handler(signum: int, frame: Any) -> None:
             if self.stop.reason == "interrupted":
-                if signum == signal.SIGTERM:
+                if signum != signal.SIGINT:  # SIGTERM, the warning signal: already stopping
                     return
                 raise KeyboardInterrupt
             self.stop.set("interrupted")
@@ -336,6 +346,9 @@ class Runner:
             log.warning("%s: stopping after this step (again to abort at once)", _SIGNAL_NAMES[self.stop_signal])
 
         previous = {sig: signal.signal(sig, handler) for sig in _SIGNAL_NAMES}
+        early = warning_signal.pending()  # it came while lmbench was starting: stop at once
+        if early is not None:
+            handler(early, None)
         try:
             yield
         finally:

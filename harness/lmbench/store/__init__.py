@@ -43,8 +43,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from . import engine as engines
-from . import schema
+from . import artifacts as store_artifacts, engine as engines, schema
 from ..errors import StoreError, UnknownNameError
 from ..files import json_dumps
 from .leases import LeaseRows
@@ -131,6 +130,8 @@ class Store(LeaseRows):
                 with self.engine.connect() as c:
                     if not schema.stored_version(c):
                         raise StoreError(f"no results store at {self.where.display}; run an experiment first")
+            if self.where.url is not None:  # one database, one artifacts folder (or its recorded mirrors)
+                store_artifacts.bind(self.engine, self.root, self.where.display, readonly=readonly)
         except sa.exc.SQLAlchemyError as exc:
             raise StoreError(engines.explain(exc, self.where)) from exc
         except OSError as exc:  # the folder cannot be made: a file in the way, a read-only filesystem
@@ -381,11 +382,19 @@ class Store(LeaseRows):
             return {n: json.loads(d) for n, d in c.execute(sa.select(m.c.name, m.c.data).where(m.c.run_id == run_id))}
 
     def export_jsonl(self, out: Any, run_ids: Iterable[str] | None = None) -> int:
-        """Write one JSON object per run (spec, env, results, steps, measurements); return the count."""
+        """Write one JSON object per run (spec, env, results, steps, measurements), then one per group
+        (``{"group": ..., "runs": [...], "labels": [...]}``) holding an exported run; return the run count."""
         records = [self.get(i) for i in run_ids] if run_ids is not None else self.runs()
         for record in records:
             obj = {**record.__dict__, "steps": self.steps(record.id), "measurements": self.measurements(record.id)}
             out.write(json_dumps(obj, sort_keys=False) + "\n")
+        exported = {r.id for r in records}
+        for group in self.groups():  # sweeps and experiments with their runs in order: `lmbench import` restores them
+            info = self.group_info(group["id"])
+            if run_ids is None or exported.intersection(info["runs"]):
+                row = {k: v for k, v in info.items() if k not in ("runs", "labels")}
+                row["spec"] = json.loads(row["spec"]) if row.get("spec") else {}
+                out.write(json_dumps({"group": row, "runs": info["runs"], "labels": info["labels"]}, sort_keys=False) + "\n")
         return len(records)
 
     def _records(self, c: sa.Connection, rows: list[Any]) -> list[RunRecord]:

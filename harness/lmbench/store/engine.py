@@ -55,6 +55,8 @@ def resolve(location: str | os.PathLike | None, artifacts: str | os.PathLike | N
     location = location if location is not None else os.environ.get("LMBENCH_STORE", "runs")
     artifacts = artifacts if artifacts is not None else os.environ.get("LMBENCH_ARTIFACTS")
     if is_url(location):
+        if not artifacts:  # the folder the database recorded when it was created (lmbench.store.artifacts)
+            artifacts = lookup(str(location))
         if not artifacts:
             raise StoreError(f"a database store ({_hide(str(location))}) keeps run folders elsewhere: pass "
                              "--artifacts DIR (or set LMBENCH_ARTIFACTS) to a folder every node can reach")
@@ -122,6 +124,22 @@ def _wal(conn: sqlite3.Connection, timeout: float) -> None:
             if "locked" not in str(exc) or time.monotonic() > deadline:
                 raise
             time.sleep(0.05)
+
+
+def lookup(url: str) -> str | None:
+    """The artifacts folder recorded in the database at ``url`` (None when none is, or it cannot be read)."""
+    from .artifacts import recorded
+
+    try:
+        engine = server_engine(url, timeout=10)
+        try:
+            with engine.connect() as conn:
+                known = recorded(conn)
+        finally:
+            engine.dispose()
+    except (sa.exc.SQLAlchemyError, StoreError):
+        return None
+    return known[0] if known else None
 
 
 def server_engine(url: str, *, timeout: float) -> sa.Engine:

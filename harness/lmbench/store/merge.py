@@ -34,13 +34,16 @@ class MergeReport:
     same: list[str] = field(default_factory=list)
     conflicts: list[tuple[str, str, list[str]]] = field(default_factory=list)  # (run id, source, fields)
     groups: int = 0
+    duplicates: list[tuple[str, str, str]] = field(default_factory=list)  # (run id, source, where its copy is kept)
 
     def lines(self) -> list[str]:
-        """One line per conflict, then a summary line."""
-        out = [f"conflict: run {run_id} from {source} differs in {', '.join(fields)}; kept the destination's"
-               for run_id, source, fields in self.conflicts]
+        """One line per duplicate and per conflict, then a summary line."""
+        out = [f"duplicate: run {run_id} is done in {source} too (another training of the same spec); kept both: "
+               f"the destination's in the store, the source's in {where}" for run_id, source, where in self.duplicates]
+        out += [f"conflict: run {run_id} from {source} differs in {', '.join(fields)}; kept the destination's"
+                for run_id, source, fields in self.conflicts]
         out.append(f"{len(self.copied)} run(s) copied, {len(self.same)} already there, "
-                   f"{len(self.conflicts)} conflict(s), {self.groups} group(s) added")
+                   f"{len(self.duplicates)} duplicate(s), {len(self.conflicts)} conflict(s), {self.groups} group(s) added")
         return out
 
 
@@ -81,13 +84,19 @@ def store_payloads(src: Store) -> Iterator[RunPayload]:
         yield RunPayload(row, record.results, src.measurements(record.id), steps, Path(record.run_dir))
 
 
-def jsonl_payloads(lines: Iterable[str], origin: str) -> Iterator[RunPayload]:
-    """Runs from ``lmbench export`` output, one JSON object a line."""
+def jsonl_payloads(lines: Iterable[str], origin: str, groups: list[dict[str, Any]] | None = None) -> Iterator[RunPayload]:
+    """Runs from ``lmbench export`` output, one JSON object a line; its group lines (sweeps, experiments)
+    are appended to ``groups`` for :func:`add_groups`."""
     for number, line in enumerate(lines, 1):
         if not line.strip():
             continue
         try:
             obj = json.loads(line)
+            if isinstance(obj, dict) and "group" in obj:
+                if groups is not None:
+                    groups.append({"row": dict(obj["group"]), "runs": list(obj["runs"]),
+                                   "labels": list(obj.get("labels") or [None] * len(obj["runs"]))})
+                continue
             row = {k: obj[k] for k in ("id", "spec", "status", "created", "updated")}
         except (ValueError, KeyError, TypeError) as exc:
             raise StoreError(f"{origin}:{number} is not a run exported by `lmbench export` ({exc}); fix or drop that line")
@@ -110,11 +119,44 @@ def merge_into(dst: Store, payloads: Iterable[RunPayload], source: str, report: 
             continue
         mine, theirs = existing.comparable(), payload.comparable()
         differ = [f for f in _COMPARED if _canon(mine[f]) != _canon(theirs[f])]
-        if differ:
-            report.conflicts.append((run_id, source, differ))
+        if not differ or (mine["status"] == "done" and theirs["status"] != "done" and "spec" not in differ):
+            report.same.append(run_id)  # equal, or the destination already has it done: nothing to add
+        elif mine["status"] == theirs["status"] == "done" and "spec" not in differ:
+            report.duplicates.append((run_id, source, str(_keep_duplicate(dst, payload))))
         else:
-            report.same.append(run_id)
+            report.conflicts.append((run_id, source, differ))
     return report
+
+
+def _keep_duplicate(dst: Store, payload: RunPayload) -> Path:
+    """Keep another done copy of a run beside the destination's: ``<run folder>/duplicates/<hash>.json``
+    (its row, results, measurements and steps, as ``lmbench export`` writes them). The same copy merged
+    again lands on the same file: merging stays idempotent."""
+    from . import content_id
+
+    comparable = payload.comparable()
+    record = {**{k: v for k, v in payload.row.items() if k != "run_dir"}, "results": payload.results,
+              "measurements": payload.measurements, "steps": comparable["steps"]}
+    path = dst.run_dir(payload.row["id"]) / "duplicates" / f"{content_id(_canon(comparable), payload.row.get('created'))}.json"
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(record, indent=1, sort_keys=True, default=str))
+    return path
+
+
+def add_groups(dst: Store, groups: Iterable[dict[str, Any]], report: MergeReport) -> None:
+    """Add each group (``{"row", "runs", "labels"}``) the destination lacks, with its runs in order and labels."""
+    for group in groups:
+        row = dict(group["row"])
+        if not isinstance(row.get("spec"), str):
+            row["spec"] = _dumps(row.get("spec") or {})
+        row = {k: row.get(k) for k in ("id", "kind", "name", "command", "spec", "created")}
+        with dst.transaction() as c:
+            added = c.execute(insert_ignore(c, schema.groups).values(**row).returning(schema.groups.c.id)).first()
+            for position, (run_id, label) in enumerate(zip(group["runs"], group["labels"])):
+                c.execute(insert_ignore(c, schema.group_runs).values(group_id=row["id"], run_id=run_id,
+                                                                     position=position, label=label))
+        report.groups += added is not None
 
 
 def merge_stores(sources: list[Store], dst: Store) -> MergeReport:
@@ -124,14 +166,16 @@ def merge_stores(sources: list[Store], dst: Store) -> MergeReport:
         if (src.url or str(src.root.resolve())) == (dst.url or str(dst.root.resolve())):
             raise StoreError(f"cannot merge store {src.path} into itself; name a different destination")
         merge_into(dst, store_payloads(src), str(src.path if src.url else src.root), report)
+        groups = []
         for group in src.groups():
-            members = src.group_info(group["id"])["runs"]
-            with dst.transaction() as c:
-                added = c.execute(insert_ignore(c, schema.groups).values(**group).returning(schema.groups.c.id)).first()
-                for position, run_id in enumerate(members):
-                    c.execute(insert_ignore(c, schema.group_runs).values(group_id=group["id"], run_id=run_id,
-                                                                         position=position))
-            report.groups += added is not None
+            info = src.group_info(group["id"])
+            groups.append({"row": group, "runs": info["runs"], "labels": info["labels"]})
+            launch = Path(src.root) / "launches" / f"{group['id']}.json"  # what `lmbench status` reads
+            target = Path(dst.root) / "launches" / launch.name
+            if launch.is_file() and not target.exists():
+                target.parent.mkdir(parents=True, exist_ok=True)
+                shutil.copy2(launch, target)
+        add_groups(dst, groups, report)
     return report
 
 
