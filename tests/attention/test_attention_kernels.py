@@ -279,7 +279,8 @@ def test_decode_rejects_bad_shapes_and_lsh_cannot_decode():
 # -- LSH against a brute-force reference ----------------------------------------------------------------
 def lsh_reference(kern, q, k, v, *, causal=False, mask=None):
     """Reformer LSH written as loops over queries: the kernel's hashes, then per round each query's
-    sorted chunk and the chunk before it (cyclically), masks, and the logsumexp-weighted rounds."""
+    sorted chunk and the chunk before it (cyclically), masks, and the logsumexp-weighted rounds. With
+    separate keys, queries and keys are sorted together and a query sees only its own bucket's keys."""
     cfg = kern.config
     b, h, n, d = q.shape
     c = min(cfg.chunk_size, n)
@@ -299,15 +300,27 @@ def lsh_reference(kern, q, k, v, *, causal=False, mask=None):
             qb = torch.where(real[bi], qb, nb)
             outs, lses = [], []
             for r in range(cfg.n_hashes):
-                q_sorted = sorted(range(n), key=lambda i: (int(qb[r, i]), i))
-                k_sorted = sorted(range(n), key=lambda j: (int(kb[r, j]), j))
                 o_r = torch.zeros(n, v.shape[-1], dtype=torch.float64)
                 l_r = torch.zeros(n, dtype=torch.float64)
-                for slot, i in enumerate(q_sorted):
-                    chunk = slot // c
-                    chunks = [chunk] if n_chunks == 1 else [chunk, (chunk - 1) % n_chunks]
-                    seen = [k_sorted[t] for ch in chunks for t in range(ch * c, ch * c + c)]
-                    scores = torch.stack([q[bi, hi, i] @ keys[p] for p in seen]) * d ** -0.5
+                if cfg.shared_qk:  # Reformer: one sort; chunk j attends chunks j and j - 1 (cyclically)
+                    q_sorted = sorted(range(n), key=lambda i: (int(qb[r, i]), i))
+                    slots = {i: slot for slot, i in enumerate(q_sorted)}
+                    visible = {i: [q_sorted[t] for ch in ([slots[i] // c] if n_chunks == 1 else
+                                                          [slots[i] // c, (slots[i] // c - 1) % n_chunks])
+                                   for t in range(ch * c, ch * c + c)] for i in range(n)}
+                else:  # queries and keys sorted together; a query sees its bucket's keys in 2c-item chunks j, j - 1
+                    items = sorted([(int(qb[r, i]), i, 0) for i in range(n)] + [(int(kb[r, j]), j, 1) for j in range(n)])
+                    slot_of = {(p, kind): s for s, (_, p, kind) in enumerate(items)}
+                    visible = {}
+                    for i in range(n):
+                        ch = slot_of[(i, 0)] // (2 * c)
+                        chunks = [ch] if n_chunks == 1 else [ch, (ch - 1) % n_chunks]
+                        visible[i] = [items[s][1] for cc in chunks for s in range(cc * 2 * c, cc * 2 * c + 2 * c)
+                                      if items[s][2] == 1 and items[s][0] == int(qb[r, i])]
+                for i in range(n):
+                    seen = visible[i]
+                    scores = torch.stack([q[bi, hi, i] @ keys[p] for p in seen]) * d ** -0.5 if seen else \
+                        torch.zeros(0, dtype=torch.float64)
                     for col, p in enumerate(seen):
                         if not real[bi, p] or (causal and p > i):
                             scores[col] = -1e9
@@ -350,6 +363,60 @@ def test_lsh_without_shared_qk_finds_keys_by_their_own_hash():
     k = centers[b] + 0.05 * torch.randn(1, 2, 256, 16, generator=g)
     v = torch.randn(1, 2, 256, 16, generator=g)
     exact = exact_attention(q, k, v)
-    out = LSHAttention(LSHConfig(chunk_size=32, n_hashes=4, shared_qk=False, mask_self=False)).eval()(q, k, v)
+    # chunks of 2 x 64 items hold about one bucket's queries and keys (4 buckets over 256 positions)
+    out = LSHAttention(LSHConfig(chunk_size=64, n_hashes=4, shared_qk=False)).eval()(q, k, v)
     error = ((out - exact).pow(2).mean() / exact.pow(2).mean()).item()
     assert error < 0.3, error
+
+
+def _attention_weights(kern, q, k, causal=False):
+    """One round's attention weights (B, H, N, N) of ``kern``: its output for one-hot values."""
+    b, h, n, _ = q.shape
+    eye = torch.eye(n).expand(b, h, n, n)
+    return kern(q, k, eye, causal=causal)
+
+
+@pytest.mark.parametrize("causal", [False, True])
+def test_lsh_with_separate_keys_attends_only_keys_of_the_query_bucket(causal):
+    """Reformer section 3: a query attends the keys hashed to its bucket (same rotations for both).
+
+    The weights come from one-hot values; every unit of weight must fall on keys whose bucket equals
+    the query's. (Pairing query and key chunks by sorted rank put only ~7% of it there: chance.)"""
+    q, k, _ = qkv(b=1, h=2, n=256, d=16, seed=5, dtype=torch.float32)
+    kern = LSHAttention(LSHConfig(chunk_size=32, n_hashes=1, shared_qk=False)).eval()
+    nb = kern.buckets_for(256)
+    assert nb == 8
+    weights = _attention_weights(kern, q, k, causal=causal)[0]  # (H, N, N)
+    unit = lambda t: t / t.norm(dim=-1, keepdim=True)  # noqa: E731
+    qb = kern.hash(unit(q[0]), nb)[:, 0]  # (H, N)
+    kb = kern.hash(unit(k[0]), nb)[:, 0]
+    same = qb[:, :, None] == kb[:, None, :]  # (H, N, N)
+    in_bucket = (weights * same).sum() / weights.sum()
+    assert in_bucket > 0.999, float(in_bucket)
+    attended_rows = weights.sum(-1) > 0.5
+    assert attended_rows.float().mean() > 0.5  # most queries find keys of their bucket nearby
+
+
+@pytest.mark.parametrize("causal", [False, True])
+@pytest.mark.parametrize("masked", [False, True])
+def test_lsh_one_bucket_no_chunking_is_scaled_dot_product_attention(causal, masked):
+    """With one bucket and one chunk, LSH with separate keys is exact attention, as torch defines it."""
+    q, k, v = qkv(b=2, h=2, n=48, d=8, seed=7, dtype=torch.float32)
+    mask = padding(2, 48, [48, 30]) if masked else None
+    kern = LSHAttention(LSHConfig(n_buckets=1, chunk_size=64, n_hashes=2, shared_qk=False)).eval()
+    out = kern(q, k, v, causal=causal, key_padding_mask=mask)
+    allowed = torch.ones(2, 1, 48, 48, dtype=torch.bool)
+    if mask is not None:
+        allowed = allowed & mask[:, None, None, :]
+    if causal:
+        allowed = allowed & torch.ones(48, 48, dtype=torch.bool).tril()
+    ref = torch.nn.functional.scaled_dot_product_attention(q, k, v, attn_mask=allowed)
+    rows = (mask if mask is not None else torch.ones(2, 48, dtype=torch.bool))[:, None, :, None].expand_as(out)
+    torch.testing.assert_close(out[rows], ref[rows], rtol=1e-4, atol=1e-5)
+
+
+def test_lsh_masks_a_query_own_key_only_under_shared_qk():
+    """Reformer masks self because a shared key always matches its own query; separate keys need no mask."""
+    assert LSHConfig().mask_self is True
+    assert LSHConfig(shared_qk=False).mask_self is False
+    assert LSHConfig(shared_qk=False, mask_self=True).mask_self is True  # asked for explicitly

@@ -10,11 +10,14 @@ between chunks). Rounds are combined with weights softmax(logsumexp of each roun
 whose length is not a multiple of ``chunk_size`` are padded internally (or rejected with
 ``pad_to_chunk = false``).
 
-With ``shared_qk = false`` the given keys are used: queries and keys are unit-normalised for
-hashing and hashed with the same rotations, queries are sorted by their own buckets and keys by
-theirs, and query chunk j attends key chunks j and j - 1. A query that then sees no key it may
-attend (possible with a causal mask, since its own key may be hashed elsewhere) gets a zero
-output in that round and no weight in the combination.
+With ``shared_qk = false`` the given keys are used, and attention stays inside matching buckets:
+queries and keys are unit-normalised for hashing and hashed with the same rotations, then sorted
+*together* by (bucket, position), so a query and the keys of its bucket land in the same stretch of
+the sorted sequence. That sequence is cut into chunks of ``2 * chunk_size`` items; each query
+attends the keys of its own bucket in its chunk and the chunk before it. A query that then sees no
+key it may attend (its bucket's keys are further back, or all in its future) gets a zero output in
+that round and no weight in the combination. Its own key is masked only under shared QK, as in
+Reformer (``mask_self`` follows ``shared_qk`` unless set).
 
 LSH cannot decode against a KV cache: buckets, chunk boundaries and the bucket count depend on
 the whole sequence, so the output for the newest query is only defined by running the full
@@ -44,7 +47,7 @@ class LSHConfig:
     chunk_size: int = 64
     n_buckets: int = 0  # 0 = auto: about two chunks' worth of tokens per bucket pair (N / chunk_size, even)
     shared_qk: bool = True  # Reformer: keys are the normalised queries (the passed k is ignored); false = hash k
-    mask_self: bool = True  # mask own position unless alone (meaningful with shared QK)
+    mask_self: bool | None = None  # mask own position unless alone; None = follow shared_qk (Reformer)
     pad_to_chunk: bool = True  # pad N up to a multiple of chunk_size, else reject such lengths
     seed: int = 0
 
@@ -53,6 +56,8 @@ class LSHConfig:
             raise ConfigError("attention.lsh needs n_hashes >= 1, chunk_size >= 1, n_buckets >= 0 (0 = auto)")
         if self.n_buckets > 1 and self.n_buckets % 2:
             raise ConfigError(f"attention.lsh n_buckets must be even (random rotations give +-), got {self.n_buckets}")
+        if self.mask_self is None:  # Reformer masks a query's own key only when keys are the queries
+            self.mask_self = self.shared_qk
 
 
 class LSHAttention(AttentionKernel):
@@ -63,7 +68,7 @@ class LSHAttention(AttentionKernel):
     capabilities = AttentionCapabilities(causal=True, padding_mask=True, backward=True,
                                          dtypes=("float32", "bfloat16", "float16"), memory="O(N)", exact=False,
                                          decode=False,
-                                         notes="shared QK; time O(N log N) from the sort; computes in float32; "
+                                         notes="shared QK (or keys hashed alike, attended within matching buckets); time O(N log N) from the sort; computes in float32; "
                                                "no KV-cache decoding (buckets depend on the whole sequence)")
 
     def __init__(self, config: LSHConfig | None = None, **deps):
@@ -125,6 +130,9 @@ class LSHAttention(AttentionKernel):
         pad_bucket = lambda bk: torch.where(real[:, None, :], bk, torch.full_like(bk, nb))  # noqa: E731
         k_buckets = pad_bucket(self.hash(k if cfg.shared_qk else unit(k), nb))  # (BH, R, N); padding: last bucket
         q_buckets = k_buckets if cfg.shared_qk else pad_bucket(self.hash(unit(q), nb))  # same rotations
+        if not cfg.shared_qk:
+            out, lse = self._attend_by_bucket(q, k, v, real, q_buckets, k_buckets, nb, c, causal)
+            return self._combine(out, lse, b, h, n, out_dtype)
         q_order, q_undo = self._sort(q_buckets, nb, np_)  # (BH, R*N)
         k_order = q_order if cfg.shared_qk else self._sort(k_buckets, nb, np_)[0]
         qpos, kpos = q_order % np_, k_order % np_  # sorted positions
@@ -152,10 +160,63 @@ class LSHAttention(AttentionKernel):
         lse = lse.masked_fill(~seen, _EMPTY_LSE)
         out = out.reshape(b * h, rounds * np_, -1).gather(1, q_undo[..., None].expand(-1, -1, out.shape[-1]))
         lse = lse.reshape(b * h, rounds * np_).gather(1, q_undo)
-        out = out.reshape(b * h, rounds, np_, -1)  # (BH, R, N, hd)
-        weights = torch.softmax(lse.reshape(b * h, rounds, np_), dim=1)[..., None]  # (BH, R, N, 1)
+        return self._combine(out.reshape(b * h, rounds, np_, -1), lse.reshape(b * h, rounds, np_), b, h, n, out_dtype)
+
+    @staticmethod
+    def _combine(out: torch.Tensor, lse: torch.Tensor, b: int, h: int, n: int, dtype: torch.dtype) -> torch.Tensor:
+        """Rounds (BH, R, N, hd) with their logsumexps (BH, R, N) -> (B, H, n, hd), weighted by softmax(lse)."""
+        weights = torch.softmax(lse, dim=1)[..., None]  # (BH, R, N, 1)
         out = (out * weights).sum(dim=1)  # (BH, N, hd)
-        return out[:, :n].reshape(b, h, n, -1).to(out_dtype)
+        return out[:, :n].reshape(b, h, n, -1).to(dtype)
+
+    def _attend_by_bucket(self, q, k, v, real, q_buckets, k_buckets, nb: int, c: int, causal: bool
+                          ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Separate queries and keys: sort both together by (bucket, position), attend within a bucket.
+
+        q, k: (BH, N, hd); v: (BH, N, hv); real: (BH, N); buckets: (BH, R, N). Item i < N of the joint
+        sequence is query i, item N + j is key j. Returns each round's output (BH, R, N, hv) and
+        logsumexp (BH, R, N) for the queries.
+        """
+        bh, np_, d = q.shape
+        rounds = q_buckets.shape[1]
+        dev = q.device
+        both = torch.cat([q_buckets, k_buckets], dim=-1)  # (BH, R, 2N)
+        pos = torch.arange(np_, device=dev).repeat(2)  # (2N,) position of each item
+        is_key = torch.arange(2 * np_, device=dev) >= np_  # (2N,)
+        round_off = torch.arange(rounds, device=dev)[None, :, None] * (nb + 1)
+        keys = ((both + round_off) * np_ + pos) * 2 + is_key  # (BH, R, 2N) unique: bucket, position, query first
+        order = keys.reshape(bh, rounds * 2 * np_).argsort(dim=-1)  # (BH, R*2N)
+        item = order % (2 * np_)
+        s_pos, s_key = pos[item], is_key[item]  # (BH, R*2N)
+        s_bucket = both.reshape(bh, -1).gather(1, order)
+        s_vec = torch.cat([q, k], dim=1).gather(1, item[..., None].expand(-1, -1, d))  # (BH, R*2N, hd)
+        s_val = v.gather(1, s_pos[..., None].expand(-1, -1, v.shape[-1]))  # (BH, R*2N, hv)
+        s_real = real.gather(1, s_pos)
+        per_round = np_ // c
+        shape = (bh, rounds, per_round, 2 * c)
+        cq = s_vec.reshape(*shape, d)  # (BH, R, n_chunks, 2c, hd): every item as a row
+        ck, cv = cq, s_val.reshape(*shape, -1)
+        qpos, qbuck = s_pos.reshape(shape), s_bucket.reshape(shape)
+        kpos, kbuck, kkey, kreal = qpos, qbuck, s_key.reshape(shape), s_real.reshape(shape)
+        if per_round > 1:  # look back one chunk within the same round
+            back = lambda t: torch.cat([t, t.roll(1, dims=2)], dim=3)  # noqa: E731
+            ck, cv, kpos, kbuck, kkey, kreal = (back(t) for t in (ck, cv, kpos, kbuck, kkey, kreal))
+        scores = (cq @ ck.transpose(-2, -1)) * d ** -0.5  # (BH, R, n_chunks, 2c, 2c or 4c)
+        visible = (kkey & kreal)[..., None, :] & (kbuck[..., None, :] == qbuck[..., :, None])
+        if causal:
+            visible = visible & (kpos[..., None, :] <= qpos[..., :, None])
+        scores = scores.masked_fill(~visible, _PAD_SCORE)
+        if self.config.mask_self:
+            scores = scores.masked_fill(visible & (kpos[..., None, :] == qpos[..., :, None]), _SELF_SCORE)
+        seen = visible.any(dim=-1, keepdim=True)  # (BH, R, n_chunks, 2c, 1)
+        lse = scores.logsumexp(dim=-1, keepdim=True)
+        out = (torch.exp(scores - lse) @ cv) * seen  # (BH, R, n_chunks, 2c, hv)
+        lse = lse.masked_fill(~seen, _EMPTY_LSE)
+        undo = order.argsort(dim=-1)  # item slot of each (round, item)
+        out = out.reshape(bh, rounds * 2 * np_, -1).gather(1, undo[..., None].expand(-1, -1, out.shape[-1]))
+        lse = lse.reshape(bh, rounds * 2 * np_).gather(1, undo)
+        out = out.reshape(bh, rounds, 2 * np_, -1)[:, :, :np_]  # the query items
+        return out, lse.reshape(bh, rounds, 2 * np_)[:, :, :np_]
 
     @staticmethod
     def _sort(buckets: torch.Tensor, n_buckets: int, n: int) -> tuple[torch.Tensor, torch.Tensor]:
