@@ -42,7 +42,7 @@ from .errors import StoreError, UnknownNameError
 from .files import json_dumps
 from .store_leases import LeaseRows
 from .store_schema import SCHEMA_VERSION  # noqa: F401  (re-exported)
-from .store_writes import insert_ignore, upsert
+from .store_writes import insert_ignore, upsert, upsert_many
 
 DB_NAME = engines.DB_NAME
 FINISHED = ("done",)
@@ -206,6 +206,7 @@ class Store(LeaseRows):
         now = time.time()
         runs = schema.runs
         with self.transaction() as c:
+            self._fenced(c, run_id)
             inserted = c.execute(insert_ignore(c, runs).values(
                 id=run_id, label=label, preset=preset, status="running", reason=None, spec=_dumps(spec),
                 env=_dumps(env or {}), command=command, run_dir=run_id, created=now, updated=now, attempts=1)
@@ -216,18 +217,21 @@ class Store(LeaseRows):
                     updated=now, attempts=runs.c.attempts + 1))
 
     def log_step(self, run_id: str, step: int, values: dict[str, Any]) -> None:
-        """Append one step's metrics (numbers only; non-finite values are kept as NULL)."""
+        """Record one step's metrics (numbers only; non-finite values are kept as NULL); a step
+        written again (a resumed run) replaces its earlier row."""
         self.log_steps(run_id, [(step, values)])
 
     def log_steps(self, run_id: str, steps: Iterable[tuple[int, dict[str, Any]]], *,
                   when: float | None = None) -> int:
-        """Append many steps' metrics in one transaction (import, merge); return the rows written."""
+        """Record many steps' metrics in one transaction (import, merge); return the rows written.
+        One row per (run, step, key): a later write of a step replaces the earlier one."""
         now = time.time() if when is None else when
         rows = [{"run_id": run_id, "step": int(step), "key": k, "value": _number(v), "time": now}
                 for step, values in steps for k, v in values.items() if _is_number(v)]
         if rows:
             with self.transaction() as c:
-                c.execute(schema.steps.insert(), rows)
+                self._fenced(c, run_id)
+                upsert_many(c, schema.steps, schema.STEP_KEY, rows)
         return len(rows)
 
     def finish_run(self, run_id: str, status: str, *, reason: str | None = None,
@@ -235,6 +239,7 @@ class Store(LeaseRows):
         """Record the final status, reason and results of a run, in one transaction."""
         runs = schema.runs
         with self.transaction() as c:
+            self._fenced(c, run_id)
             c.execute(runs.update().where(runs.c.id == run_id).values(
                 status=status, reason=reason, updated=time.time()))
             _write_results(c, run_id, results or {})
@@ -244,16 +249,19 @@ class Store(LeaseRows):
         a key recorded again is replaced."""
         if results:
             with self.transaction() as c:
+                self._fenced(c, run_id)
                 _write_results(c, run_id, results)
 
     def add_measurement(self, run_id: str, name: str, data: dict[str, Any]) -> None:
         """Store one measurement (timing statistics, memory peaks, ...) as JSON."""
         with self.transaction() as c:
+            self._fenced(c, run_id)
             c.execute(upsert(c, schema.measurements, {"run_id": run_id, "name": name, "data": _dumps(data)}))
 
     def set_command(self, run_id: str, command: str) -> None:
         """Replace the command recorded as reproducing a run (a sweep records its own form)."""
         with self.transaction() as c:
+            self._fenced(c, run_id)
             c.execute(schema.runs.update().where(schema.runs.c.id == run_id).values(command=command))
 
     def add_group(self, group_id: str, kind: str, name: str, command: str, spec: dict[str, Any],

@@ -58,7 +58,7 @@ def test_round_trip_and_reopen_by_folder(pg_url, tmp_path):
     assert again.export_jsonl(out) == 1 and json.loads(out.getvalue())["steps"]["loss"] == [[0, 2.0], [1, 1.5]]
     with sa.create_engine(pg_url).connect() as c:
         assert c.execute(sa.text("SELECT value FROM meta WHERE key='schema_version'")).scalar() == str(SCHEMA_VERSION)
-        assert c.execute(sa.text("SELECT version_num FROM lmbench_alembic_version")).scalar() == "0003"
+        assert c.execute(sa.text("SELECT version_num FROM lmbench_alembic_version")).scalar() == "0004"
 
 
 def test_database_store_without_artifacts_folder_is_one_clear_line(pg_url, monkeypatch):
