@@ -187,6 +187,12 @@ class Store(LeaseRows):
             raise StoreError(engines.explain(exc, self.where)) from exc
 
     def run_dir(self, run_id: str) -> Path:
+        """The run's folder, directly inside the store folder (an id that would leave it is refused)."""
+        from .store_checks import valid_id
+
+        if not valid_id(run_id):
+            raise StoreError(f"run id {run_id!r} cannot name a run folder (letters, digits, '.', '_', '-'; "
+                             "no '/' or '..')")
         return self.root / run_id
 
     def optuna_url(self) -> str | None:
@@ -385,7 +391,8 @@ class Store(LeaseRows):
         """Write one JSON object per run (spec, env, results, steps, measurements); return the count."""
         records = [self.get(i) for i in run_ids] if run_ids is not None else self.runs()
         for record in records:
-            obj = {**record.__dict__, "steps": self.steps(record.id), "measurements": self.measurements(record.id)}
+            obj = {**record.__dict__, "steps": self.steps(record.id), "measurements": self.measurements(record.id),
+                   "schema_version": SCHEMA_VERSION}  # `lmbench import` refuses lines from a newer lmbench
             out.write(json_dumps(obj, sort_keys=False) + "\n")
         return len(records)
 
