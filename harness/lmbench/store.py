@@ -40,6 +40,7 @@ from . import store_engine as engines
 from . import store_schema as schema
 from .errors import StoreError, UnknownNameError
 from .files import json_dumps
+from .redact import private_file, redact
 from .store_leases import LeaseRows
 from .store_schema import SCHEMA_VERSION  # noqa: F401  (re-exported)
 from .store_writes import insert_ignore, upsert, upsert_many
@@ -140,9 +141,12 @@ class Store(LeaseRows):
             self.root.mkdir(parents=True, exist_ok=True)
             if not os.access(self.root, os.W_OK):
                 raise StoreError(f"results store folder {self.root} is not writable; pass --store DIR or fix its permissions")
+        new = not readonly and not path.exists()
         engine = engines.sqlite_engine(path, readonly=readonly, timeout=timeout)
         with engine.connect() as c:  # open now, so a bad file fails here with its own message
             self._sqlite = c.connection.driver_connection
+        if new:  # it records commands and environments: no world access (SQLite's -wal/-shm follow it)
+            private_file(path)
         return engine
 
     @property
@@ -156,6 +160,13 @@ class Store(LeaseRows):
         """Another handle on this same store (its own connections: a heartbeat thread, a worker)."""
         return Store(self.where.url or self.root, readonly=self.readonly if readonly is None else readonly,
                      timeout=timeout, artifacts=self.root)
+
+    def worker_env(self) -> dict[str, str]:
+        """Environment for a worker process opening this store by its folder: the URL's password as
+        ``PGPASSWORD`` (never on a command line; :mod:`lmbench.redact`)."""
+        from .redact import password_env
+
+        return password_env(self.where.url)
 
     def close(self) -> None:
         self.engine.dispose()
@@ -215,11 +226,11 @@ class Store(LeaseRows):
             self._fenced(c, run_id)
             inserted = c.execute(insert_ignore(c, runs).values(
                 id=run_id, label=label, preset=preset, status="running", reason=None, spec=_dumps(spec),
-                env=_dumps(env or {}), command=command, run_dir=run_id, created=now, updated=now, attempts=1)
+                env=_dumps(env or {}), command=redact(command), run_dir=run_id, created=now, updated=now, attempts=1)
                 .returning(runs.c.id)).first()
             if inserted is None:  # run_dir is relative to the store folder
                 c.execute(runs.update().where(runs.c.id == run_id).values(
-                    status="running", reason=None, env=_dumps(env or {}), command=command, run_dir=run_id,
+                    status="running", reason=None, env=_dumps(env or {}), command=redact(command), run_dir=run_id,
                     updated=now, attempts=runs.c.attempts + 1))
 
     def log_step(self, run_id: str, step: int, values: dict[str, Any]) -> None:
@@ -268,7 +279,7 @@ class Store(LeaseRows):
         """Replace the command recorded as reproducing a run (a sweep records its own form)."""
         with self.transaction() as c:
             self._fenced(c, run_id)
-            c.execute(schema.runs.update().where(schema.runs.c.id == run_id).values(command=command))
+            c.execute(schema.runs.update().where(schema.runs.c.id == run_id).values(command=redact(command)))
 
     def add_group(self, group_id: str, kind: str, name: str, command: str, spec: dict[str, Any],
                   run_ids: Iterable[str], labels: Sequence[str] | None = None, *,
@@ -278,7 +289,7 @@ class Store(LeaseRows):
         created = time.time() if created is None else created
         with self.transaction() as c:
             c.execute(insert_ignore(c, schema.groups).values(
-                id=group_id, kind=kind, name=name, command=command, spec=_dumps(spec), created=created))
+                id=group_id, kind=kind, name=name, command=redact(command), spec=_dumps(spec), created=created))
             for position, run_id in enumerate(run_ids):
                 label = labels[position] if labels is not None else None
                 c.execute(insert_ignore(c, schema.group_runs).values(group_id=group_id, run_id=run_id,

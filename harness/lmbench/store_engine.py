@@ -77,6 +77,9 @@ def write_pointer(where: Location) -> None:
     where.root.mkdir(parents=True, exist_ok=True)
     tmp = pointer.with_suffix(f".tmp{os.getpid()}")
     tmp.write_text(json.dumps({"url": sa.engine.make_url(where.url).render_as_string(hide_password=True)}) + "\n")
+    from .redact import private_file
+
+    private_file(tmp)
     os.replace(tmp, pointer)
 
 

@@ -365,7 +365,7 @@ def _run_worker(store: Store, p: Any, force: bool, console: Any, worker_timeout:
     argv = point_argv(spec_path, str(store.root), force=force)
     log_path = store.run_dir(p.run_id) / "worker.log"
     log_path.parent.mkdir(parents=True, exist_ok=True)
-    env = {**os.environ, "LMBENCH_STORE": str(store.root), PARENT_ENV: str(os.getpid())}
+    env = {**os.environ, **store.worker_env(), "LMBENCH_STORE": str(store.root), PARENT_ENV: str(os.getpid())}
     out = ""
     try:
         with log_path.open("w") as log:
@@ -374,7 +374,7 @@ def _run_worker(store: Store, p: Any, force: bool, console: Any, worker_timeout:
     except subprocess.TimeoutExpired:
         code = -1
     worker_ids = _worker_run_ids(out)
-    worker_store = Store(store.root)
+    worker_store = store.reopen()  # keeps the URL (and its password) of a server store
     try:
         record = worker_store.find(p.run_id)
         if record is not None and record.status == "running":  # a live process other than our worker has it
