@@ -53,6 +53,8 @@ class Location:
 def resolve(location: str | os.PathLike | None, artifacts: str | os.PathLike | None = None) -> Location:
     """Turn ``--store``/``--artifacts`` (or their environment variables) into a :class:`Location`."""
     location = location if location is not None else os.environ.get("LMBENCH_STORE", "runs")
+    if not str(location).strip():  # Path("") is the working directory: never write a store there by accident
+        raise StoreError("--store (or LMBENCH_STORE) is empty; give a folder such as runs/ or a database URL")
     artifacts = artifacts if artifacts is not None else os.environ.get("LMBENCH_ARTIFACTS")
     if is_url(location):
         if not artifacts:

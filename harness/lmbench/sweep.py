@@ -90,6 +90,22 @@ def parse_grid(items: Sequence[str]) -> dict[str, list[Any]]:
     return grid
 
 
+#: The most points one sweep may have (grid values x seeds x variants): more is a typing slip, and
+#: expanding it would take minutes before anything is said.
+MAX_POINTS = 10_000
+
+
+def check_size(grid: dict[str, list[Any]], seeds: Sequence[int], variants: int = 1) -> None:
+    """Refuse a sweep of more than :data:`MAX_POINTS` points before expanding it."""
+    size = max(variants, 1) * max(len(seeds), 1)
+    for values in grid.values():
+        size *= max(len(values), 1)
+    if size > MAX_POINTS:
+        shape = " x ".join([str(len(v)) for v in grid.values()] + ([str(len(seeds))] if seeds else []))
+        raise ConfigError(f"the sweep has {size} points ({shape}), more than {MAX_POINTS}; "
+                          "narrow --grid or --seeds")
+
+
 def parse_seeds(text: str | None) -> list[int]:
     """``"0,1,2"`` or ``"0-4"`` (inclusive) -> a list of distinct seeds; empty/None -> []."""
     if not text:
@@ -102,6 +118,9 @@ def parse_seeds(text: str | None) -> list[int]:
                 if int(hi) < int(lo):
                     raise ConfigError(f"bad --seeds '{text}': the range {part} is empty (its first seed is above "
                                       f"its last); write {hi}-{lo}")
+                if int(hi) - int(lo) + 1 > MAX_POINTS:
+                    raise ConfigError(f"bad --seeds '{text}': {int(hi) - int(lo) + 1} seeds is more than "
+                                      f"{MAX_POINTS} points; sweep fewer seeds")
                 seeds.extend(range(int(lo), int(hi) + 1))
             else:
                 seeds.append(int(part))
