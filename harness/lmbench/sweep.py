@@ -24,6 +24,7 @@ import itertools
 import json
 import os
 import shlex
+import signal
 import subprocess
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -348,7 +349,8 @@ def run_points(store: Store, points: Sequence[Any], *, jobs: int = 1, force: boo
     """Run sweep points on this machine (what ``core.local`` does).
 
     ``jobs == 1`` runs them here, one after another, through ``runner`` (each point's ``planned``
-    run); Ctrl-C stops after the current point. ``jobs > 1`` runs ``jobs`` worker processes at once
+    run); Ctrl-C stops after the current point. With ``jobs > 1`` a Ctrl-C stops the running
+    workers (they record ``interrupted``) and starts no other point; a second Ctrl-C stops at once. ``jobs > 1`` runs ``jobs`` worker processes at once
     (``python -m lmbench.cli run --spec-json FILE``), each dying with this process
     (``LMBENCH_PARENT_PID``, see :func:`lmbench.lease.die_with_parent`). A worker that crashes has
     its point recorded failed (timed out: ``timeout``); a point another live process holds (its
@@ -371,9 +373,26 @@ def run_points(store: Store, points: Sequence[Any], *, jobs: int = 1, force: boo
                 if runner.stop.reason == "interrupted":
                     break
         return
-    with ThreadPoolExecutor(max_workers=jobs) as pool:
-        for future in [pool.submit(_run_worker, store, p, force, console, worker_timeout) for p in points]:
+    pool = ThreadPoolExecutor(max_workers=jobs)
+    futures = [pool.submit(_run_worker, store, p, force, console, worker_timeout) for p in points]
+    try:
+        for future in futures:
             future.result()
+    except KeyboardInterrupt:  # Ctrl-C reached the workers too: they stop and record `interrupted`
+        for future in futures:
+            future.cancel()  # the points not started yet never start
+        if console is not None:
+            console.print("[yellow]Ctrl-C[/yellow]: stopping the sweep once its running points have stopped "
+                          "(Ctrl-C again to stop at once)")
+        try:
+            for future in futures:
+                if not future.cancelled():
+                    future.result()
+        except KeyboardInterrupt:  # the second Ctrl-C also aborted the workers: do not wait for their threads
+            pass
+        raise KeyboardInterrupt from None
+    finally:
+        pool.shutdown(wait=False, cancel_futures=True)
 
 
 def _run_worker(store: Store, p: Any, force: bool, console: Any, worker_timeout: float | None) -> None:
@@ -409,7 +428,9 @@ def _run_worker(store: Store, p: Any, force: bool, console: Any, worker_timeout:
                           "the sweep process and its workers; sweep with the installed plugins")
             if record is None:
                 worker_store.start_run(p.run_id, p.spec, label=p.label, command=p.command)
-            worker_store.finish_run(p.run_id, "timeout" if code == -1 else "failed", reason=reason)
+            stopped = code in (130, 143, -signal.SIGINT, -signal.SIGTERM)  # Ctrl-C or SIGTERM before it recorded
+            worker_store.finish_run(p.run_id, "timeout" if code == -1 else "interrupted" if stopped else "failed",
+                                    reason=reason)
         set_command(worker_store, p.run_id, p.command)
         record = worker_store.get(p.run_id)
     finally:

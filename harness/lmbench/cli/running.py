@@ -54,7 +54,11 @@ def run_cmd(ctx: click.Context, preset: str | None, files: tuple[str, ...], data
     from ..limits import check_process_count
 
     check_process_count(nproc)
-    if nproc > 1 or nnodes not in ("1", "1:1"):
+    from ..launch_guard import check_nproc, check_stale_rendezvous
+
+    check_nproc(nproc, nnodes, device)
+    check_stale_rendezvous()
+    if (nproc > 1 or nnodes not in ("1", "1:1")) and not dry_run:  # a dry run launches nothing
         from ..distributed import launch_torchrun
 
         raise SystemExit(launch_torchrun(sys.argv[1:], nproc=nproc, nnodes=nnodes, rdzv_endpoint=rdzv_endpoint))
