@@ -109,13 +109,18 @@ class LeaseRows:
         with self.reading() as c:
             return self._lease_row(c, run_id)
 
-    @staticmethod
-    def _lease_row(c: sa.Connection, run_id: str) -> "Holder | None":
+    def _lease_row(self, c: sa.Connection, run_id: str) -> "Holder | None":
         from .lease import Holder
 
-        try:
-            row = c.execute(sa.select(leases).where(leases.c.run_id == run_id)).mappings().first()
-        except sa.exc.OperationalError:  # a store made before leases existed, opened read-only
+        columns = self.__dict__.get("_lease_columns")
+        if columns is None:  # an older store opened read-only may lack the table or schema 4's columns
+            try:
+                names = {col["name"] for col in sa.inspect(c).get_columns("leases")}
+            except sa.exc.SQLAlchemyError:
+                names = set()
+            columns = self.__dict__["_lease_columns"] = [col for col in leases.c if col.name in names]
+        if not columns:
             return None
+        row = c.execute(sa.select(*columns).where(leases.c.run_id == run_id)).mappings().first()
         return Holder.from_row(row) if row else None
 
