@@ -180,8 +180,9 @@ class Runner:
             try:
                 resolved = resolve(variant, self.host.registries)
                 check_limits(resolved)
-                for fmt in getattr(resolved.harness.get("report"), "formats", None) or ():  # not after the run
-                    self.host.registries.reporters.get(fmt, prefer_plugin="core")
+                reporters = self.host.registries.reporters
+                for fmt in (getattr(resolved.harness.get("report"), "formats", None) or ()) if len(reporters) else ():
+                    reporters.get(fmt, prefer_plugin="core")  # an unknown format fails now, not after the run
                 check_contracts(resolved)  # every component fits its recipe, before any run starts
             except LmbenchError as exc:
                 if len(variants) > 1:  # name the variant the error is in
