@@ -63,6 +63,11 @@ class RunBusyError(LmbenchError):
     """Another live process holds the run's lease (it is training the same run right now)."""
 
 
+class LeaseLostError(LmbenchError):
+    """This process's lease on a run was taken over (it was paused past the lease, or its store was
+    unreachable): its writes are refused and it stops, leaving the run to its new owner."""
+
+
 class LimitError(ConfigError):
     """A value outside its sane range (a negative count, a batch that cannot fit in memory)."""
 

@@ -60,7 +60,7 @@ def test_round_trip_and_reopen_by_folder(pg_url, tmp_path):
     assert run_line["steps"]["loss"] == [[0, 2.0], [1, 1.5]] and group_line["runs"] == ["abc123"]
     with sa.create_engine(pg_url).connect() as c:
         assert c.execute(sa.text("SELECT value FROM meta WHERE key='schema_version'")).scalar() == str(SCHEMA_VERSION)
-        assert c.execute(sa.text("SELECT version_num FROM lmbench_alembic_version")).scalar() == "0003"
+        assert c.execute(sa.text("SELECT version_num FROM lmbench_alembic_version")).scalar() == "0004"
 
 
 def test_database_store_without_artifacts_folder_is_one_clear_line(pg_url, monkeypatch):
@@ -104,6 +104,7 @@ def _race(url, artifacts, barrier, wins):
     lease = RunLease(store, "contested")
     if lease.try_acquire() is None:
         wins.put(lease.me.token)
+    barrier.wait(60)  # the winner stays alive until every racer has tried: a late racer must not find it exited
 
 
 def test_lease_across_hosts_is_a_conditional_update(pg_url, tmp_path):

@@ -155,7 +155,8 @@ CREATE TABLE groups(id TEXT PRIMARY KEY, kind TEXT NOT NULL, name TEXT, command 
 CREATE TABLE group_runs(group_id TEXT NOT NULL, run_id TEXT NOT NULL, position INTEGER, PRIMARY KEY(group_id, run_id));
 INSERT INTO meta VALUES('schema_version', '1');
 INSERT INTO runs VALUES('old1', 'kept', '', 'done', NULL, '{}', '{}', 'lmbench run', '/elsewhere/old1', 1.0, 2.0, 1);
-INSERT INTO steps VALUES('old1', 0, 'loss', 3.0, 1.0);
+INSERT INTO steps VALUES('old1', 0, 'loss', 3.5, 1.0);
+INSERT INTO steps VALUES('old1', 0, 'loss', 3.0, 1.5);
 INSERT INTO results VALUES('old1', 'val_loss', 2.5, NULL);
 """
 
@@ -175,10 +176,11 @@ def test_version_1_store_upgrades_in_place(tmp_path):
     assert store.steps("old1") == {"loss": [(0, 3.0)]}
     conn = sqlite3.connect(tmp_path / "lmbench.sqlite")
     assert conn.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()[0] == str(SCHEMA_VERSION)
-    assert conn.execute("SELECT version_num FROM lmbench_alembic_version").fetchone()[0] == "0003"
+    assert conn.execute("SELECT version_num FROM lmbench_alembic_version").fetchone()[0] == "0004"
     assert "label" in {r[1] for r in conn.execute("PRAGMA table_info(group_runs)")}  # 0003: labels per group
     indexes = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='index'")}
-    assert {"runs_updated", "group_runs_run", "steps_run"} <= indexes
+    assert {"runs_updated", "group_runs_run", "steps_run", "steps_unique"} <= indexes
+    assert conn.execute("SELECT COUNT(*) FROM steps").fetchone()[0] == 1  # 0004: the resumed write kept, once
     assert conn.execute("SELECT COUNT(*) FROM leases").fetchone()[0] == 0  # created by the upgrade
     conn.close()
     from lmbench.store.lease import RunLease

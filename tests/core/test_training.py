@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import time
 import logging
 import random
 from dataclasses import dataclass
@@ -62,6 +63,14 @@ def test_stop_rule_steps_budget_and_the_harness_flag():
     assert not rule.check(0)
     run.stop.set("interrupted")
     assert rule.check(1) and rule.reason == "interrupted"
+
+
+def test_a_budget_never_stops_before_the_first_step():
+    """A budget spent before the first check (slow set-up, a loaded machine, a large heap left by
+    earlier tests) still lets step 0 run: whether a run trains must not depend on timing."""
+    rule = StopRule(budget=0.001).start()
+    time.sleep(0.01)
+    assert not rule.check(0) and rule.check(1) and rule.reason == "budget"
 
 
 def test_progress_is_the_larger_of_steps_and_time():

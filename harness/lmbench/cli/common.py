@@ -21,7 +21,14 @@ EXIT_INTERRUPTED = 130
 
 _store_location = click.option(
     "--store", "store_dir", envvar="LMBENCH_STORE", type=click.Path(file_okay=False), default=None,
+    callback=lambda ctx, param, value: _not_empty(ctx, param, value),
     help="Results store: a folder [default: ./runs or $LMBENCH_STORE] or postgresql+psycopg://USER@HOST/DB.")
+
+
+def _not_empty(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    from .values import not_empty
+
+    return not_empty(ctx, param, value)
 
 
 def _set_artifacts(ctx: click.Context, param: click.Parameter, value: str | None) -> None:

@@ -12,6 +12,8 @@ from typing import Any
 
 import click
 
+from . import values
+
 from ..errors import LmbenchError
 from .common import console, json_option, report_formats, store_option
 
@@ -19,7 +21,7 @@ from .common import console, json_option, report_formats, store_option
 @click.command("report")
 @click.argument("runs", nargs=-1)
 @click.option("--sweep", "sweep", default=None, metavar="NAME", help="Report every run of a sweep or experiment (name or id).")
-@click.option("--last", type=int, default=None, metavar="N", help="Report the N most recent runs.")
+@click.option("--last", type=int, default=None, callback=values.positive, metavar="N", help="Report the N most recent runs.")
 @click.option("-f", "--format", "formats", multiple=True, metavar="FMT",
               help="md (default), tex, html, csv, tensorboard, wandb or a plugin's reporter; repeat or comma-separate.")
 @click.option("-o", "--out", "out_dir", type=click.Path(file_okay=False), default=None,
@@ -85,9 +87,9 @@ def report_cmd(runs: tuple[str, ...], sweep: str | None, last: int | None, forma
 @click.argument("b")
 @click.option("--fail-on", type=click.Choice(["regression", "none"]), default="none",
               help="Exit 1 when a metric of B is worse than A beyond noise and --threshold.")
-@click.option("--threshold", type=float, default=0.1, show_default=True,
+@click.option("--threshold", type=float, default=0.1, callback=values.finite, show_default=True,
               help="Relative change (0.1 = 10%) a regression must exceed to fail.")
-@click.option("--tolerance", type=float, default=None,
+@click.option("--tolerance", type=float, default=None, callback=values.finite,
               help="Relative changes below this are always within noise [default: the noise floor measured by "
                    "`lmbench noise` for this kind of run, else 0.02].")
 @click.option("--metric", "metrics", multiple=True, help="Only these metrics (repeatable).")

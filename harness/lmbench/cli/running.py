@@ -9,12 +9,14 @@ from typing import Any
 
 import click
 
+from . import values
+
 from ..errors import LmbenchError
 from .common import DEFAULT_PRESET, console, json_option, open_store, store_option, write_experiment_reports
 
 
 @click.command("run")
-@click.option("--plugin", "--preset", "preset", default=None,
+@click.option("--plugin", "--preset", "preset", default=None, callback=values.not_empty,
               help=f"Preset to start from (e.g. attention.lsh) [default: {DEFAULT_PRESET} when nothing else is given].")
 @click.option("-c", "--config", "files", multiple=True, type=click.Path(dir_okay=False),
               help="TOML spec file(s), merged in order after the preset.")
@@ -23,7 +25,7 @@ from .common import DEFAULT_PRESET, console, json_option, open_store, store_opti
 @click.option("--model", default=None, help="Model name.")
 @click.option("--attention", default=None, help="Attention kernel name.")
 @click.option("--recipe", default=None, help="Recipe name.")
-@click.option("--seed", type=int, default=None, help="Random seed (run.seed).")
+@click.option("--seed", type=int, default=None, callback=values.non_negative, help="Random seed (run.seed).")
 @click.option("--device", default=None, help="auto (CUDA > MPS > CPU), cpu, cuda, cuda:N, mps.")
 @click.option("--set", "sets", multiple=True, metavar="TABLE.KEY=VALUE", help="Override one spec value (repeatable).")
 @click.option("--only", multiple=True, metavar="LABEL", help="Run only these variants of the preset.")
@@ -52,7 +54,11 @@ def run_cmd(ctx: click.Context, preset: str | None, files: tuple[str, ...], data
     from ..spec.limits import check_process_count
 
     check_process_count(nproc)
-    if nproc > 1 or nnodes not in ("1", "1:1"):
+    from ..run.launch_guard import check_nproc, check_stale_rendezvous
+
+    check_nproc(nproc, nnodes, device)
+    check_stale_rendezvous()
+    if (nproc > 1 or nnodes not in ("1", "1:1")) and not dry_run:  # a dry run launches nothing
         from ..run.distributed import launch_torchrun
 
         raise SystemExit(launch_torchrun(sys.argv[1:], nproc=nproc, nnodes=nnodes, rdzv_endpoint=rdzv_endpoint))
@@ -112,7 +118,7 @@ def run_cmd(ctx: click.Context, preset: str | None, files: tuple[str, ...], data
 
 # -- sweep ----------------------------------------------------------------------------------------
 @click.command("sweep")
-@click.option("--plugin", "--preset", "preset", default=None, help="Preset to start from (e.g. attention.lsh).")
+@click.option("--plugin", "--preset", "preset", default=None, callback=values.not_empty, help="Preset to start from (e.g. attention.lsh).")
 @click.option("-c", "--config", "files", multiple=True, type=click.Path(dir_okay=False),
               help="TOML spec file(s), merged in order after the preset.")
 @click.option("--grid", "grids", multiple=True, metavar="[VARIANT:]TABLE.KEY=V1,V2",
@@ -144,7 +150,7 @@ def run_cmd(ctx: click.Context, preset: str | None, files: tuple[str, ...], data
               help="Seconds before the time limit SLURM warns the task (USR2): it checkpoints and requeues [90].")
 @click.option("--slurm-set", "slurm_sets", multiple=True, metavar="KEY=VALUE",
               help="Any other sbatch parameter, e.g. qos=high, account=lab (repeatable).")
-@click.option("--name", default=None, help="Sweep name [default: derived from the spec, stable across reruns].")
+@click.option("--name", default=None, callback=values.plain_name, help="Sweep name [default: derived from the spec, stable across reruns].")
 @click.option("--force", is_flag=True, help="Run points again even if they are done in the store.")
 @click.option("--reuse-stale", is_flag=True,
               help="Count a point done when a run of its spec is done, even if the code changed since.")
@@ -161,8 +167,8 @@ def sweep_cmd(preset: str | None, files: tuple[str, ...], grids: tuple[str, ...]
     """Run a grid of spec values times seeds; done points are skipped, so a killed sweep resumes."""
     from ..spec.config import build_spec
     from ..plugin.host import default_host
-    from ..launch.sweep import (expand, grid_target, parse_grid, parse_seeds, point_command, run_sweep, select_variants,
-                         validate_grid)
+    from ..launch.sweep import (check_size, expand, grid_target, parse_grid, parse_seeds, point_command, run_sweep,
+                                select_variants, validate_grid)
 
     if jobs < 1:
         raise LmbenchError("--jobs must be at least 1")
@@ -180,6 +186,7 @@ def sweep_cmd(preset: str | None, files: tuple[str, ...], grids: tuple[str, ...]
     if not grid and not seed_list:
         raise LmbenchError("nothing to sweep: give --grid TABLE.KEY=V1,V2 and/or --seeds 0,1,2")
     base = select_variants(build_spec(host.registries, preset=preset, files=files, sets=sets, only=only), only)
+    check_size(grid, seed_list, len(base.get("variants") or []))
     validate_grid(base, grid, host.registries)
     grid_paths = {grid_target(k)[1] for k in grid}
     spec = expand(base, grid, seed_list)

@@ -63,7 +63,10 @@ def write_point_spec(store: Any, point: Point) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(spec, indent=2, sort_keys=True))
     if point.command:  # the reproducing command: the worker records it on the run (point_command_of)
-        path.with_name(COMMAND_FILE).write_text(point.command)
+        from ..redact import private_file, redact
+
+        path.with_name(COMMAND_FILE).write_text(redact(point.command))
+        private_file(path.with_name(COMMAND_FILE))
     return path
 
 

@@ -24,6 +24,7 @@ import itertools
 import json
 import os
 import shlex
+import signal
 import subprocess
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -90,6 +91,22 @@ def parse_grid(items: Sequence[str]) -> dict[str, list[Any]]:
     return grid
 
 
+#: The most points one sweep may have (grid values x seeds x variants): more is a typing slip, and
+#: expanding it would take minutes before anything is said.
+MAX_POINTS = 10_000
+
+
+def check_size(grid: dict[str, list[Any]], seeds: Sequence[int], variants: int = 1) -> None:
+    """Refuse a sweep of more than :data:`MAX_POINTS` points before expanding it."""
+    size = max(variants, 1) * max(len(seeds), 1)
+    for values in grid.values():
+        size *= max(len(values), 1)
+    if size > MAX_POINTS:
+        shape = " x ".join([str(len(v)) for v in grid.values()] + ([str(len(seeds))] if seeds else []))
+        raise ConfigError(f"the sweep has {size} points ({shape}), more than {MAX_POINTS}; "
+                          "narrow --grid or --seeds")
+
+
 def parse_seeds(text: str | None) -> list[int]:
     """``"0,1,2"`` or ``"0-4"`` (inclusive) -> a list of distinct seeds; empty/None -> []."""
     if not text:
@@ -102,6 +119,9 @@ def parse_seeds(text: str | None) -> list[int]:
                 if int(hi) < int(lo):
                     raise ConfigError(f"bad --seeds '{text}': the range {part} is empty (its first seed is above "
                                       f"its last); write {hi}-{lo}")
+                if int(hi) - int(lo) + 1 > MAX_POINTS:
+                    raise ConfigError(f"bad --seeds '{text}': {int(hi) - int(lo) + 1} seeds is more than "
+                                      f"{MAX_POINTS} points; sweep fewer seeds")
                 seeds.extend(range(int(lo), int(hi) + 1))
             else:
                 seeds.append(int(part))
@@ -331,7 +351,8 @@ def run_points(store: Store, points: Sequence[Any], *, jobs: int = 1, force: boo
     """Run sweep points on this machine (what ``core.local`` does).
 
     ``jobs == 1`` runs them here, one after another, through ``runner`` (each point's ``planned``
-    run); Ctrl-C stops after the current point. ``jobs > 1`` runs ``jobs`` worker processes at once
+    run); Ctrl-C stops after the current point. With ``jobs > 1`` a Ctrl-C stops the running
+    workers (they record ``interrupted``) and starts no other point; a second Ctrl-C stops at once. ``jobs > 1`` runs ``jobs`` worker processes at once
     (``python -m lmbench.cli run --spec-json FILE``), each dying with this process
     (``LMBENCH_PARENT_PID``, see :func:`lmbench.store.lease.die_with_parent`). A worker that crashes has
     its point recorded failed (timed out: ``timeout``); a point another live process holds (its
@@ -354,9 +375,26 @@ def run_points(store: Store, points: Sequence[Any], *, jobs: int = 1, force: boo
                 if runner.stop.reason == "interrupted":
                     break
         return
-    with ThreadPoolExecutor(max_workers=jobs) as pool:
-        for future in [pool.submit(_run_worker, store, p, force, console, worker_timeout) for p in points]:
+    pool = ThreadPoolExecutor(max_workers=jobs)
+    futures = [pool.submit(_run_worker, store, p, force, console, worker_timeout) for p in points]
+    try:
+        for future in futures:
             future.result()
+    except KeyboardInterrupt:  # Ctrl-C reached the workers too: they stop and record `interrupted`
+        for future in futures:
+            future.cancel()  # the points not started yet never start
+        if console is not None:
+            console.print("[yellow]Ctrl-C[/yellow]: stopping the sweep once its running points have stopped "
+                          "(Ctrl-C again to stop at once)")
+        try:
+            for future in futures:
+                if not future.cancelled():
+                    future.result()
+        except KeyboardInterrupt:  # the second Ctrl-C also aborted the workers: do not wait for their threads
+            pass
+        raise KeyboardInterrupt from None
+    finally:
+        pool.shutdown(wait=False, cancel_futures=True)
 
 
 def _run_worker(store: Store, p: Any, force: bool, console: Any, worker_timeout: float | None) -> None:
@@ -367,7 +405,7 @@ def _run_worker(store: Store, p: Any, force: bool, console: Any, worker_timeout:
     argv = point_argv(spec_path, str(store.root), force=force)
     log_path = store.run_dir(p.run_id) / "worker.log"
     log_path.parent.mkdir(parents=True, exist_ok=True)
-    env = {**os.environ, "LMBENCH_STORE": str(store.root), PARENT_ENV: str(os.getpid())}
+    env = {**os.environ, **store.worker_env(), "LMBENCH_STORE": str(store.root), PARENT_ENV: str(os.getpid())}
     out = ""
     try:
         with log_path.open("w") as log:
@@ -376,7 +414,7 @@ def _run_worker(store: Store, p: Any, force: bool, console: Any, worker_timeout:
     except subprocess.TimeoutExpired:
         code = -1
     worker_ids = _worker_run_ids(out)
-    worker_store = Store(store.root)
+    worker_store = store.reopen()  # keeps the URL (and its password) of a server store
     try:
         record = worker_store.find(p.run_id)
         if record is not None and record.status == "running":  # a live process other than our worker has it
@@ -392,7 +430,9 @@ def _run_worker(store: Store, p: Any, force: bool, console: Any, worker_timeout:
                           "the sweep process and its workers; sweep with the installed plugins")
             if record is None:
                 worker_store.start_run(p.run_id, p.spec, label=p.label, command=p.command)
-            worker_store.finish_run(p.run_id, "timeout" if code == -1 else "failed", reason=reason)
+            stopped = code in (130, 143, -signal.SIGINT, -signal.SIGTERM)  # Ctrl-C or SIGTERM before it recorded
+            worker_store.finish_run(p.run_id, "timeout" if code == -1 else "interrupted" if stopped else "failed",
+                                    reason=reason)
         set_command(worker_store, p.run_id, p.command)
         record = worker_store.get(p.run_id)
     finally:

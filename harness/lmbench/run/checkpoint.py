@@ -15,7 +15,8 @@ import shutil
 import tempfile
 from pathlib import Path
 from collections.abc import Callable
-from typing import Any
+from contextlib import nullcontext
+from typing import Any, ContextManager
 
 from ..errors import LmbenchError
 from ..files import write_failure
@@ -24,8 +25,11 @@ from ..files import write_failure
 TEMP_GLOB = ".*.tmp"
 
 
-def save_atomic(state: dict[str, Any], path: Path) -> Path:
-    """``torch.save`` to ``path`` atomically; return ``path``."""
+def save_atomic(state: dict[str, Any], path: Path, *, fence: ContextManager[Any] | None = None) -> Path:
+    """``torch.save`` to ``path`` atomically; return ``path``.
+
+    ``fence`` (the store's :meth:`~lmbench.store.leases.LeaseRows.fenced` of the run) is held around
+    the rename: a process whose lease was taken over never replaces the new owner's file."""
     import torch
 
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -35,7 +39,8 @@ def save_atomic(state: dict[str, Any], path: Path) -> Path:
             torch.save(state, handle)
             handle.flush()
             os.fsync(handle.fileno())
-        os.replace(tmp, path)
+        with fence if fence is not None else nullcontext():
+            os.replace(tmp, path)
     except BaseException as exc:
         Path(tmp).unlink(missing_ok=True)
         if isinstance(exc, Exception) and (isinstance(exc, OSError) or _os_error_inside(exc)):

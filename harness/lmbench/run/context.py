@@ -301,7 +301,8 @@ class Run:
             return None
         from .checkpoint import save_atomic
 
-        return save_atomic(state, self.path(f"checkpoints/{name}.pt"))
+        fence = self.store.fenced(self.id) if self.store is not None else None  # a stale owner's rename is refused
+        return save_atomic(state, self.path(f"checkpoints/{name}.pt"), fence=fence)
 
     @property
     def shared_dir(self) -> Path:

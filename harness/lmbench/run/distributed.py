@@ -9,7 +9,6 @@ runs the same spec. Recipes wrap their model with ``run.wrap_model`` and shard d
 from __future__ import annotations
 
 import os
-import subprocess
 import sys
 
 _LAUNCH_OPTIONS = ("--nproc", "--nnodes", "--rdzv-endpoint")
@@ -46,8 +45,11 @@ def launch_torchrun(argv: list[str], *, nproc: int, nnodes: str = "1", rdzv_endp
         from ..errors import LmbenchError
 
         raise LmbenchError("--nnodes > 1 needs --rdzv-endpoint HOST:PORT (the same on every node)")
+    from .launch_guard import run_process_group
+
     env = dict(os.environ, OMP_NUM_THREADS=os.environ.get("OMP_NUM_THREADS", "1"))
-    return subprocess.call(torchrun_command(argv, nproc=nproc, nnodes=nnodes, rdzv_endpoint=rdzv_endpoint), env=env)
+    # torchrun and its ranks: one process group that gets our signals and dies with us (lmbench.launch_guard)
+    return run_process_group(torchrun_command(argv, nproc=nproc, nnodes=nnodes, rdzv_endpoint=rdzv_endpoint), env)
 
 
 def init_process_group(device: str) -> None:

@@ -41,6 +41,9 @@ def check(resolved: ResolvedSpec) -> None:
     if problems:
         more = f" (and {len(problems) - 1} more: {'; '.join(problems[1:])})" if len(problems) > 1 else ""
         raise ContractError(problems[0] + more)
+    from .data_checks import check_data
+
+    check_data(resolved)  # the dataset's files decode and parse (lmbench.data_checks)
 
 
 def problems_of(resolved: ResolvedSpec) -> list[str]:

@@ -32,7 +32,7 @@ from typing import Any
 from ..spec.config import ResolvedSpec, dump_toml, expand_variants, resolve
 from . import warning_signal
 from .context import DistInfo, Run, StopFlag
-from ..errors import LmbenchError, NonFiniteError, StoreError, UnknownNameError
+from ..errors import LeaseLostError, LmbenchError, NonFiniteError, StoreError, UnknownNameError
 from ..files import SafeFileHandler, finite_json, write_text
 from .identity import code_hashes, combined_hash
 from ..store.lease import RunLease, die_with_parent, parent_to_follow
@@ -116,6 +116,9 @@ class Runner:
             try:
                 resolved = resolve(variant, self.host.registries)
                 check_limits(resolved)
+                reporters = self.host.registries.reporters
+                for fmt in (getattr(resolved.harness.get("report"), "formats", None) or ()) if len(reporters) else ():
+                    reporters.get(fmt, prefer_plugin="core")  # an unknown format fails now, not after the run
                 check_contracts(resolved)  # every component fits its recipe, before any run starts
             except LmbenchError as exc:
                 if len(variants) > 1:  # name the variant the error is in
@@ -263,6 +266,10 @@ class Runner:
                     reason = f"timeout after {resolved.run.timeout:g} s"
                 elif status == "interrupted":
                     reason = f"interrupted ({_SIGNAL_NAMES[self.stop_signal]})"
+            except LeaseLostError as exc:  # paused past the lease: the run is another process's now
+                status, reason = "interrupted", str(exc)
+                if lease is not None:
+                    lease.lost = True
             except NonFiniteError as exc:
                 status, reason = "nan", str(exc)
             except KeyboardInterrupt:
@@ -289,11 +296,14 @@ class Runner:
                     except StoreError as exc:  # e.g. disk full: what was recorded before stays
                         log.error("could not record the end of run %s: %s", run_id, exc)
                         status, reason, recorded = "failed", str(exc), False
-                if self.dist.is_main:
+                if self.dist.is_main and not (lease is not None and lease.lost):  # no report over the new owner's
                     errors = self.host.call("lmbench_run_end", run=run,
                                             result={"status": status, "reason": reason, **results})
                     for error in errors:
                         log.warning(error)
+        if lease is not None and lease.lost:  # one line, and this process stops (see lmbench.store.lease)
+            raise LeaseLostError(reason if status == "interrupted" and reason and "taken over" in reason else
+                                 f"run {run_id} was taken over by another process; stopping without writing")
         self._say(_outcome_line(planned.label or run_id, status, reason, results))
         if not recorded:
             return RunRecord(run_id, planned.label, "", status, reason, resolved.spec, env, command, str(run_dir),

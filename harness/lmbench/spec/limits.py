@@ -4,6 +4,8 @@
 refuses, with one line naming the option:
 
 * a number that is not finite (``recipe.budget=1e400`` is infinite; NaN anywhere);
+* a count above :data:`MAX_COUNT` (``recipe.steps=1e23`` would never end), a negative seed,
+  ``run.threads`` above the machine's CPU count;
 * a negative count or duration: a field typed :class:`~lmbench.spec.validate.Seconds` or
   :class:`~lmbench.spec.validate.Count`, or an integer field whose default is not negative (``-1``
   defaults are "off" markers and stay allowed). A field can opt out with
@@ -26,6 +28,8 @@ from typing import Any
 from ..errors import LimitError
 
 FORCE_MEMORY_ENV = "LMBENCH_FORCE_MEMORY"
+#: The largest count (steps, tokens, examples) a spec may ask for: above it a run would never end.
+MAX_COUNT = 10 ** 12
 
 
 # -- numbers in the spec ------------------------------------------------------------------------
@@ -54,11 +58,18 @@ def check_config(config: Any, where: str) -> None:
         for item in value if isinstance(value, (list, tuple)) else [value]:
             if isinstance(item, float) and not math.isfinite(item):
                 raise LimitError(f"{where}.{f.name} = {item} is not a finite number; give a finite value")
-        if not isinstance(value, (int, float)) or isinstance(value, bool) or value >= 0:
-            continue
-        if f.metadata.get("allow_negative") or f.name.endswith("seed"):  # any integer is a seed
+        if not isinstance(value, (int, float)) or isinstance(value, bool):
             continue
         hint = hints.get(f.name)
+        if value > MAX_COUNT and (_is_int(hint) or _is_count_or_duration(hint)) and not f.metadata.get("allow_large"):
+            raise LimitError(f"{where}.{f.name} = {value:g} is too large (at most {MAX_COUNT:g}); "
+                             "a run this long would never end")
+        if value >= 0:
+            continue
+        if f.name.endswith("seed"):
+            raise LimitError(f"{where}.{f.name} = {value:g} is negative; a seed is a whole number >= 0")
+        if f.metadata.get("allow_negative"):
+            continue
         default = f.default if f.default is not dataclasses.MISSING else None
         negative_marker = isinstance(default, (int, float)) and not isinstance(default, bool) and default < 0
         if _is_count_or_duration(hint) or (_is_int(hint) and not negative_marker):
@@ -72,6 +83,15 @@ def check_limits(resolved: Any) -> None:
         check_config(component.config, table)
     for table, config in resolved.harness.items():
         check_config(config, table)
+    check_threads(getattr(resolved.harness.get("run"), "threads", 0) or 0)
+
+
+def check_threads(threads: int) -> None:
+    """``run.threads`` above this machine's CPU count is refused (100000 threads crash torch)."""
+    cores = os.cpu_count() or 1
+    if threads > cores:
+        raise LimitError(f"run.threads = {threads} is more than the {cores} CPU cores of this machine; "
+                         f"give at most {cores} (0 = torch's default)")
 
 
 def check_process_count(nproc: int) -> None:

@@ -47,8 +47,9 @@ from . import artifacts as store_artifacts, engine as engines, schema
 from ..errors import StoreError, UnknownNameError
 from ..files import json_dumps
 from .leases import LeaseRows
-from .schema import SCHEMA_VERSION  # noqa: F401  (re-exported)
-from .writes import insert_ignore, upsert
+from .schema import SCHEMA_VERSION
+from .writes import insert_ignore, upsert, upsert_many
+from ..redact import private_file, redact
 
 DB_NAME = engines.DB_NAME
 FINISHED = ("done",)
@@ -148,9 +149,12 @@ class Store(LeaseRows):
             self.root.mkdir(parents=True, exist_ok=True)
             if not os.access(self.root, os.W_OK):
                 raise StoreError(f"results store folder {self.root} is not writable; pass --store DIR or fix its permissions")
+        new = not readonly and not path.exists()
         engine = engines.sqlite_engine(path, readonly=readonly, timeout=timeout)
         with engine.connect() as c:  # open now, so a bad file fails here with its own message
             self._sqlite = c.connection.driver_connection
+        if new:  # it records commands and environments: no world access (SQLite's -wal/-shm follow it)
+            private_file(path)
         return engine
 
     @property
@@ -164,6 +168,13 @@ class Store(LeaseRows):
         """Another handle on this same store (its own connections: a heartbeat thread, a worker)."""
         return Store(self.where.url or self.root, readonly=self.readonly if readonly is None else readonly,
                      timeout=timeout, artifacts=self.root)
+
+    def worker_env(self) -> dict[str, str]:
+        """Environment for a worker process opening this store by its folder: the URL's password as
+        ``PGPASSWORD`` (never on a command line; :mod:`lmbench.redact`)."""
+        from ..redact import password_env
+
+        return password_env(self.where.url)
 
     def close(self) -> None:
         self.engine.dispose()
@@ -195,6 +206,12 @@ class Store(LeaseRows):
             raise StoreError(engines.explain(exc, self.where)) from exc
 
     def run_dir(self, run_id: str) -> Path:
+        """The run's folder, directly inside the store folder (an id that would leave it is refused)."""
+        from .checks import valid_id
+
+        if not valid_id(run_id):
+            raise StoreError(f"run id {run_id!r} cannot name a run folder (letters, digits, '.', '_', '-'; "
+                             "no '/' or '..')")
         return self.root / run_id
 
     def optuna_url(self) -> str | None:
@@ -214,28 +231,32 @@ class Store(LeaseRows):
         now = time.time()
         runs = schema.runs
         with self.transaction() as c:
+            self._fenced(c, run_id)
             inserted = c.execute(insert_ignore(c, runs).values(
                 id=run_id, label=label, preset=preset, status="running", reason=None, spec=_dumps(spec),
-                env=_dumps(env or {}), command=command, run_dir=run_id, created=now, updated=now, attempts=1)
+                env=_dumps(env or {}), command=redact(command), run_dir=run_id, created=now, updated=now, attempts=1)
                 .returning(runs.c.id)).first()
             if inserted is None:  # run_dir is relative to the store folder
                 c.execute(runs.update().where(runs.c.id == run_id).values(
-                    status="running", reason=None, env=_dumps(env or {}), command=command, run_dir=run_id,
+                    status="running", reason=None, env=_dumps(env or {}), command=redact(command), run_dir=run_id,
                     updated=now, attempts=runs.c.attempts + 1))
 
     def log_step(self, run_id: str, step: int, values: dict[str, Any]) -> None:
-        """Append one step's metrics (numbers only; non-finite values are kept as NULL)."""
+        """Record one step's metrics (numbers only; non-finite values are kept as NULL); a step
+        written again (a resumed run) replaces its earlier row."""
         self.log_steps(run_id, [(step, values)])
 
     def log_steps(self, run_id: str, steps: Iterable[tuple[int, dict[str, Any]]], *,
                   when: float | None = None) -> int:
-        """Append many steps' metrics in one transaction (import, merge); return the rows written."""
+        """Record many steps' metrics in one transaction (import, merge); return the rows written.
+        One row per (run, step, key): a later write of a step replaces the earlier one."""
         now = time.time() if when is None else when
         rows = [{"run_id": run_id, "step": int(step), "key": k, "value": _number(v), "time": now}
                 for step, values in steps for k, v in values.items() if _is_number(v)]
         if rows:
             with self.transaction() as c:
-                c.execute(schema.steps.insert(), rows)
+                self._fenced(c, run_id)
+                upsert_many(c, schema.steps, schema.STEP_KEY, rows)
         return len(rows)
 
     def finish_run(self, run_id: str, status: str, *, reason: str | None = None,
@@ -243,6 +264,7 @@ class Store(LeaseRows):
         """Record the final status, reason and results of a run, in one transaction."""
         runs = schema.runs
         with self.transaction() as c:
+            self._fenced(c, run_id)
             c.execute(runs.update().where(runs.c.id == run_id).values(
                 status=status, reason=reason, updated=time.time()))
             _write_results(c, run_id, results or {})
@@ -252,17 +274,20 @@ class Store(LeaseRows):
         a key recorded again is replaced."""
         if results:
             with self.transaction() as c:
+                self._fenced(c, run_id)
                 _write_results(c, run_id, results)
 
     def add_measurement(self, run_id: str, name: str, data: dict[str, Any]) -> None:
         """Store one measurement (timing statistics, memory peaks, ...) as JSON."""
         with self.transaction() as c:
+            self._fenced(c, run_id)
             c.execute(upsert(c, schema.measurements, {"run_id": run_id, "name": name, "data": _dumps(data)}))
 
     def set_command(self, run_id: str, command: str) -> None:
         """Replace the command recorded as reproducing a run (a sweep records its own form)."""
         with self.transaction() as c:
-            c.execute(schema.runs.update().where(schema.runs.c.id == run_id).values(command=command))
+            self._fenced(c, run_id)
+            c.execute(schema.runs.update().where(schema.runs.c.id == run_id).values(command=redact(command)))
 
     def add_group(self, group_id: str, kind: str, name: str, command: str, spec: dict[str, Any],
                   run_ids: Iterable[str], labels: Sequence[str] | None = None, *,
@@ -272,7 +297,7 @@ class Store(LeaseRows):
         created = time.time() if created is None else created
         with self.transaction() as c:
             c.execute(insert_ignore(c, schema.groups).values(
-                id=group_id, kind=kind, name=name, command=command, spec=_dumps(spec), created=created))
+                id=group_id, kind=kind, name=name, command=redact(command), spec=_dumps(spec), created=created))
             for position, run_id in enumerate(run_ids):
                 label = labels[position] if labels is not None else None
                 c.execute(insert_ignore(c, schema.group_runs).values(group_id=group_id, run_id=run_id,
@@ -386,7 +411,8 @@ class Store(LeaseRows):
         (``{"group": ..., "runs": [...], "labels": [...]}``) holding an exported run; return the run count."""
         records = [self.get(i) for i in run_ids] if run_ids is not None else self.runs()
         for record in records:
-            obj = {**record.__dict__, "steps": self.steps(record.id), "measurements": self.measurements(record.id)}
+            obj = {**record.__dict__, "steps": self.steps(record.id), "measurements": self.measurements(record.id),
+                   "schema_version": SCHEMA_VERSION}  # `lmbench import` refuses lines from a newer lmbench
             out.write(json_dumps(obj, sort_keys=False) + "\n")
         exported = {r.id for r in records}
         for group in self.groups():  # sweeps and experiments with their runs in order: `lmbench import` restores them

@@ -53,6 +53,8 @@ class Location:
 def resolve(location: str | os.PathLike | None, artifacts: str | os.PathLike | None = None) -> Location:
     """Turn ``--store``/``--artifacts`` (or their environment variables) into a :class:`Location`."""
     location = location if location is not None else os.environ.get("LMBENCH_STORE", "runs")
+    if not str(location).strip():  # Path("") is the working directory: never write a store there by accident
+        raise StoreError("--store (or LMBENCH_STORE) is empty; give a folder such as runs/ or a database URL")
     artifacts = artifacts if artifacts is not None else os.environ.get("LMBENCH_ARTIFACTS")
     if is_url(location):
         if not artifacts:  # the folder the database recorded when it was created (lmbench.store.artifacts)
@@ -79,6 +81,9 @@ def write_pointer(where: Location) -> None:
     where.root.mkdir(parents=True, exist_ok=True)
     tmp = pointer.with_suffix(f".tmp{os.getpid()}")
     tmp.write_text(json.dumps({"url": sa.engine.make_url(where.url).render_as_string(hide_password=True)}) + "\n")
+    from ..redact import private_file
+
+    private_file(tmp)
     os.replace(tmp, pointer)
 
 

@@ -7,11 +7,21 @@ owner's token>``) to take over a dead owner's row, so two processes racing for o
 both win. Nothing relies on a local file lock, so the same protocol works on a database server
 shared by several machines.
 
-An owner is dead when it ran on this host and its pid is gone (or now belongs to a process
-started at another time), or when its heartbeat is older than the lease's time to live
-(``LMBENCH_LEASE_TTL``, 60 s by default; the owner beats every quarter of it). A run whose status
+An owner is identified by its token and its *machine*: a hash of the kernel's boot id, the
+machine id and the pid namespace (:func:`machine_id`), so two hosts (or two containers) with one
+hostname are not taken for one. An owner is dead when it ran on this machine and its pid is gone
+(or now belongs to a process started at another time), or, on any other machine, when its
+heartbeat is older than the lease's time to live (``LMBENCH_LEASE_TTL``, 60 s by default; the owner
+beats every quarter of it): a lease still being renewed is never taken over. A run whose status
 is ``running`` and whose owner is dead is shown as ``abandoned``; running it again takes it over
 and resumes it from its last checkpoint.
+
+Leases are *fenced*: the row's ``generation`` rises at each takeover, and every write of the
+owner (steps, results, measurements, status, the checkpoint files) first checks, in the same
+transaction, that the row still holds its token and generation (:meth:`LeaseRows.fenced`). A
+process paused past its lease (SIGSTOP, a long GC, a network partition) that wakes up after a
+takeover has its first write refused with :class:`lmbench.errors.LeaseLostError` and stops,
+leaving the run to its new owner.
 """
 
 from __future__ import annotations
@@ -22,7 +32,8 @@ import socket
 import threading
 import time
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from functools import lru_cache
 from typing import Any, Callable
 
 from ..errors import RunBusyError
@@ -68,9 +79,37 @@ def pid_alive(pid: int) -> bool:
         return True
 
 
+@lru_cache(maxsize=1)
+def machine_id() -> str:
+    """This process's machine as a short hash: boot id, machine id and pid namespace.
+
+    Two machines with one hostname (cloned images, containers with a fixed hostname) differ here,
+    so a pid that is absent *here* is never taken as proof that another machine's owner is dead.
+    ``LMBENCH_MACHINE_ID`` replaces it (a sandbox without ``/proc``; tests standing for two machines).
+    """
+    import hashlib
+
+    if os.environ.get("LMBENCH_MACHINE_ID"):  # where /proc is hidden, or to stand for another machine in tests
+        return os.environ["LMBENCH_MACHINE_ID"]
+    parts = [socket.gethostname()]
+    for path in ("/proc/sys/kernel/random/boot_id", "/etc/machine-id", "/var/lib/dbus/machine-id"):
+        try:
+            parts.append(open(path, encoding="ascii").read().strip())
+        except OSError:
+            parts.append("")
+    try:
+        parts.append(os.readlink("/proc/self/ns/pid"))
+    except OSError:
+        parts.append("")
+    if not any(parts[1:]):  # no kernel identity to read: only this process's own token can match
+        parts.append(uuid.uuid4().hex)
+    return hashlib.sha256("\0".join(parts).encode()).hexdigest()[:16]
+
+
 @dataclass(frozen=True)
 class Holder:
-    """The owner of a lease, as stored."""
+    """The owner of a lease, as stored: ``machine`` (see :func:`machine_id`; None in rows written
+    before schema 4, then the hostname decides) and ``generation`` (the fence, raised at each takeover)."""
 
     run_id: str
     token: str
@@ -79,16 +118,24 @@ class Holder:
     proc_started: float | None
     started: float
     heartbeat: float
+    machine: str | None = None
+    generation: int = 1
 
     @classmethod
     def from_row(cls, row: Any) -> "Holder":
         return cls(row["run_id"], row["token"], row["host"], int(row["pid"]), row["proc_started"],
-                   row["started"], row["heartbeat"])
+                   row["started"], row["heartbeat"], row.get("machine"), int(row.get("generation") or 1))
+
+    def here(self) -> bool:
+        """Whether the owner runs on this machine (and pid namespace), so that its pid can be checked."""
+        if self.machine is not None:
+            return self.machine == machine_id()
+        return self.host == socket.gethostname()  # a row from before schema 4
 
     def alive(self, now: float | None = None, ttl: float | None = None) -> bool:
-        """Same host: the pid still runs the process that took the lease; else a fresh heartbeat."""
+        """This machine: the pid still runs the process that took the lease; else a fresh heartbeat."""
         now = time.time() if now is None else now
-        if self.host == socket.gethostname():
+        if self.here():
             if not pid_alive(self.pid):
                 return False
             started = _process_started(self.pid)
@@ -107,7 +154,7 @@ def new_holder(run_id: str) -> Holder:
     """A lease for this process."""
     now = time.time()
     pid = os.getpid()
-    return Holder(run_id, uuid.uuid4().hex, socket.gethostname(), pid, _process_started(pid), now, now)
+    return Holder(run_id, uuid.uuid4().hex, socket.gethostname(), pid, _process_started(pid), now, now, machine_id())
 
 
 class RunLease:
@@ -128,13 +175,22 @@ class RunLease:
         while True:
             holder = self.store.lease_insert(self.me)
             if holder is None or holder.token == self.me.token:
+                self._fence()
                 return None
             if holder.alive(ttl=self.ttl):
                 return holder
-            if self.store.lease_take_over(self.me, holder.token):
+            generation = self.store.lease_take_over(self.me, holder.token)
+            if generation:
+                self.me = replace(self.me, generation=generation)
                 self.previous = holder
+                self._fence()
                 return None
             # another process took it over between our read and our update: look again
+
+    def _fence(self) -> None:
+        """From now on the store refuses this run's writes unless the lease is still ours."""
+        if hasattr(self.store, "fence"):
+            self.store.fence(self.me)
 
     def acquire(self, *, wait: bool | float = False, say: Callable[[str], None] | None = None,
                 poll: float = 0.5) -> "RunLease":
@@ -198,6 +254,8 @@ class RunLease:
         self._halt.set()
         if self._beat is not None:
             self._beat.join(timeout=5)
+        if hasattr(self.store, "unfence"):
+            self.store.unfence(self.run_id)
         if self.lost:
             return
         try:

@@ -5,6 +5,10 @@ attempts and times, per-step rows in their order, results, measurements, group m
 for stores, its run folder); a run id it already has is compared, and is either the same run
 (nothing to do) or a conflict, reported with what differs and left exactly as it was in the
 destination. Nothing is ever overwritten.
+
+Every record of a source is checked before anything of that source is written
+(:mod:`lmbench.store_checks`: run ids that name a folder inside the store, final statuses, finite
+numbers, a schema not newer than this lmbench's); a bad one is refused with its line or id.
 """
 
 from __future__ import annotations
@@ -21,7 +25,8 @@ import sqlalchemy as sa
 
 from ..errors import StoreError
 from . import Store, _dumps, schema
-from .writes import insert_ignore
+from .writes import insert_ignore, upsert_many
+from .checks import check_id, check_payload, check_schema
 
 _COMPARED = ("spec", "status", "reason", "results", "measurements", "steps")
 
@@ -56,6 +61,7 @@ class RunPayload:
     measurements: dict[str, Any]
     step_rows: list[tuple[int, str, float | None, float]]  # (step, key, value, time) in write order
     folder: Path | None = None
+    where: str = ""  # ``file:line`` of an export file, for errors
 
     def comparable(self) -> dict[str, Any]:
         """The fields two copies of one run must agree on (steps: each key's last write per step)."""
@@ -74,6 +80,8 @@ def _settled(status: str) -> str:
 
 def store_payloads(src: Store) -> Iterator[RunPayload]:
     """Every run of a store, raw (stored status, step times kept)."""
+    with src.reading() as c:
+        check_schema(schema.stored_version(c), f"source store {src.path if src.url else src.root}")
     for record in src.runs():
         with src.reading() as c:
             row = dict(c.execute(sa.select(schema.runs).where(schema.runs.c.id == record.id)).mappings().one())
@@ -90,6 +98,7 @@ def jsonl_payloads(lines: Iterable[str], origin: str, groups: list[dict[str, Any
     for number, line in enumerate(lines, 1):
         if not line.strip():
             continue
+        where = f"{origin}:{number}"
         try:
             obj = json.loads(line)
             if isinstance(obj, dict) and "group" in obj:
@@ -99,17 +108,30 @@ def jsonl_payloads(lines: Iterable[str], origin: str, groups: list[dict[str, Any
                 continue
             row = {k: obj[k] for k in ("id", "spec", "status", "created", "updated")}
         except (ValueError, KeyError, TypeError) as exc:
-            raise StoreError(f"{origin}:{number} is not a run exported by `lmbench export` ({exc}); fix or drop that line")
+            raise StoreError(f"{where} is not a run exported by `lmbench export` ({exc}); fix or drop that line")
+        if "schema_version" in obj:
+            version = obj["schema_version"]
+            check_schema(version if isinstance(version, int) else 0, f"{where}")
         row.update(label=obj.get("label", ""), preset=obj.get("preset", ""), reason=obj.get("reason"),
-                   env=obj.get("env", {}), command=obj.get("command", ""), attempts=obj.get("attempts", 1))
-        steps = [(int(step), key, None if value is None else float(value), float(row["updated"]))
-                 for key, points in (obj.get("steps") or {}).items() for step, value in points]
-        steps.sort(key=lambda r: r[0])
-        yield RunPayload(row, obj.get("results") or {}, obj.get("measurements") or {}, steps)
+                   env=obj.get("env", {}), command=obj.get("command", ""), attempts=obj.get("attempts", 1),
+                   run_dir=obj.get("run_dir"))
+        try:
+            steps = [(step, key, value, row["updated"])
+                     for key, points in (obj.get("steps") or {}).items() for step, value in points]
+        except (AttributeError, TypeError, ValueError) as exc:
+            raise StoreError(f"{where}: steps must map each name to [[step, value], ...] ({exc}); "
+                             "refused, nothing of it imported")
+        steps.sort(key=lambda r: r[0] if isinstance(r[0], int) else -1)
+        yield RunPayload(row, obj.get("results") or {}, obj.get("measurements") or {}, steps, where=where)
 
 
-def merge_into(dst: Store, payloads: Iterable[RunPayload], source: str, report: MergeReport) -> MergeReport:
-    """Copy the runs ``dst`` lacks; compare the ones it has (conflicts reported, never overwritten)."""
+def merge_into(dst: Store, payloads: Iterable[RunPayload], source: str, report: MergeReport, *,
+               source_root: Path | None = None) -> MergeReport:
+    """Copy the runs ``dst`` lacks; compare the ones it has (conflicts reported, never overwritten).
+    Every payload is checked first (:func:`lmbench.store_checks.check_payload`): one bad record and
+    nothing of this source is written."""
+    payloads = [check_payload(p, p.where or f"{source}", source_root=source_root, dest_root=dst.root)
+                for p in payloads]
     for payload in payloads:
         run_id = payload.row["id"]
         existing = _existing(dst, run_id)
@@ -165,9 +187,10 @@ def merge_stores(sources: list[Store], dst: Store) -> MergeReport:
     for src in sources:
         if (src.url or str(src.root.resolve())) == (dst.url or str(dst.root.resolve())):
             raise StoreError(f"cannot merge store {src.path} into itself; name a different destination")
-        merge_into(dst, store_payloads(src), str(src.path if src.url else src.root), report)
+        merge_into(dst, store_payloads(src), str(src.path if src.url else src.root), report, source_root=src.root)
         groups = []
         for group in src.groups():
+            check_id(group["id"], f"{src.path if src.url else src.root}, group")
             info = src.group_info(group["id"])
             groups.append({"row": group, "runs": info["runs"], "labels": info["labels"]})
             launch = Path(src.root) / "launches" / f"{group['id']}.json"  # what `lmbench status` reads
@@ -201,8 +224,8 @@ def _copy(dst: Store, payload: RunPayload) -> None:
                                     "created", "updated", "attempts")}
     with dst.transaction() as c:
         c.execute(schema.runs.insert().values(**row))
-        if payload.step_rows:
-            c.execute(schema.steps.insert(), [
+        if payload.step_rows:  # one row per (run, step, key): a repeated step keeps its last value
+            upsert_many(c, schema.steps, schema.STEP_KEY, [
                 {"run_id": run_id, "step": step, "key": key, "time": when,
                  "value": None if value is None or math.isnan(value) else value}
                 for step, key, value, when in payload.step_rows])

@@ -14,7 +14,7 @@ from pathlib import Path
 import sqlalchemy as sa
 
 #: Bump together with a new revision under ``migrations/versions``.
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 #: Alembic's own table, named so that other Alembic users of the same database (Optuna) keep theirs.
 VERSION_TABLE = "lmbench_alembic_version"
 _MIGRATION_LOCK = 0x6C6D6265  # "lmbe": PostgreSQL advisory lock taken while migrating
@@ -29,12 +29,16 @@ runs = sa.Table(
     sa.Column("run_dir", sa.Text), sa.Column("created", sa.Double, nullable=False),
     sa.Column("updated", sa.Double, nullable=False),
     sa.Column("attempts", sa.Integer, nullable=False, server_default="1"))
-#: Rows keep insertion order (SQLite's rowid, a ``seq`` identity on a server): a resumed run's later
-#: write of a step wins.
+#: One row per (run, step, key) (unique index ``steps_unique``, schema 4): a resumed run's later
+#: write of a step replaces the earlier one (upsert). Rows keep insertion order (SQLite's rowid, a
+#: ``seq`` identity on a server).
 steps = sa.Table(
     "steps", metadata,
     sa.Column("run_id", sa.Text, nullable=False), sa.Column("step", sa.Integer, nullable=False),
-    sa.Column("key", sa.Text, nullable=False), sa.Column("value", sa.Double), sa.Column("time", sa.Double, nullable=False))
+    sa.Column("key", sa.Text, nullable=False), sa.Column("value", sa.Double), sa.Column("time", sa.Double, nullable=False),
+    sa.Index("steps_unique", "run_id", "step", "key", unique=True))
+#: The columns of the ``steps`` unique key (the conflict target of its upsert).
+STEP_KEY = ("run_id", "step", "key")
 results = sa.Table(
     "results", metadata,
     sa.Column("run_id", sa.Text, primary_key=True), sa.Column("key", sa.Text, primary_key=True),
@@ -56,7 +60,9 @@ leases = sa.Table(
     sa.Column("run_id", sa.Text, primary_key=True), sa.Column("token", sa.Text, nullable=False),
     sa.Column("host", sa.Text, nullable=False), sa.Column("pid", sa.Integer, nullable=False),
     sa.Column("proc_started", sa.Double), sa.Column("started", sa.Double, nullable=False),
-    sa.Column("heartbeat", sa.Double, nullable=False))
+    sa.Column("heartbeat", sa.Double, nullable=False),
+    # schema 4: the fence (raised at each takeover) and the owner's machine (boot id, machine id, pid namespace)
+    sa.Column("generation", sa.Integer, nullable=False, server_default="1"), sa.Column("machine", sa.Text))
 
 
 def step_order(dialect: str) -> sa.ColumnElement:

@@ -28,3 +28,18 @@ def upsert(conn: sa.Connection, table: sa.Table, row: dict[str, Any]) -> Any:
     statement = _insert(conn, table).values(**row)
     return statement.on_conflict_do_update(index_elements=keys,
                                            set_={k: statement.excluded[k] for k in row if k not in keys})
+
+
+def upsert_many(conn: sa.Connection, table: sa.Table, keys: tuple[str, ...], rows: list[dict[str, Any]]) -> None:
+    """Insert ``rows``, replacing the other columns of a row whose ``keys`` (a unique index) exist.
+
+    Rows repeating a key within ``rows`` are reduced to the last one first (one statement cannot
+    update a row twice on PostgreSQL).
+    """
+    if not rows:
+        return
+    last = {tuple(row[k] for k in keys): row for row in rows}
+    statement = _insert(conn, table)
+    statement = statement.on_conflict_do_update(
+        index_elements=list(keys), set_={c: statement.excluded[c] for c in rows[0] if c not in keys})
+    conn.execute(statement, list(last.values()))

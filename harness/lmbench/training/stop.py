@@ -58,7 +58,9 @@ class StopRule:
 
     ``budget`` (seconds) covers the training phase from :meth:`start` on, periodic evaluations
     and checkpoints included (see :class:`TrainingConfig`); ``elapsed`` carries over a resume, so a
-    resumed run gets only what is left of its budget. ``run`` (the recipe's
+    resumed run gets only what is left of its budget. The first optimizer step always runs: a
+    budget is checked before each later one (otherwise a tiny budget would train or not depending
+    on how long the set-up between :meth:`start` and the first check took on a loaded machine). ``run`` (the recipe's
     :class:`lmbench.run.context.Run`) adds the harness's stop flag (``run.timeout``, Ctrl-C, SIGTERM);
     under torchrun every rank takes the same decision at the same step, or DDP would hang.
 
@@ -147,8 +149,8 @@ class StopRule:
         self.load.sample()
         if self.run is not None and self.run.should_stop():
             reason = self.run.stop.reason if self.run.stop.reason in REASONS else "interrupted"
-        elif self.budget is not None and self.elapsed >= self.budget:
-            reason = "budget"
+        elif self.budget is not None and step > 0 and self.elapsed >= self.budget:
+            reason = "budget"  # never before step 0: how long the set-up took must not decide if a run trains
         elif self.budget_flops is not None and (self.flops or 0.0) >= self.budget_flops:
             reason = "budget_flops"
         elif self.budget_tokens is not None and self.tokens >= self.budget_tokens:
