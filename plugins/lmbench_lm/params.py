@@ -36,11 +36,14 @@ def lstm_param_formula(vocab: int, emb_dim: int, hidden: int, layers: int, tied:
 
 
 def transformer_param_formula(vocab: int, d: int, layers: int, ff: int, max_seq_len: int,
-                              pos_encoding: str, bias: bool = True, tied: bool = True) -> dict[str, int]:
-    """Closed form for ``lm.transformer`` (GPT-2 layout; the head is the embedding when tied, else V x d)."""
+                              pos_encoding: str, bias: bool = True, tied: bool = True, attn_bias: bool = True
+                              ) -> dict[str, int]:
+    """Closed form for ``lm.transformer`` (GPT-2 layout; the head is the embedding when tied, else V x d;
+    ``attn_bias=False`` drops the biases of the attention's qkv and output projections only)."""
     b = 1 if bias else 0
+    a = b if attn_bias else 0
     ln = d + b * d
-    per_layer = (2 * ln) + (3 * d * d + b * 3 * d) + (d * d + b * d) + (d * ff + b * ff) + (ff * d + b * d)
+    per_layer = (2 * ln) + (3 * d * d + a * 3 * d) + (d * d + a * d) + (d * ff + b * ff) + (ff * d + b * d)
     emb = vocab * d + (max_seq_len * d if pos_encoding == "learned" else 0)
     out = {"embedding": emb, "body": layers * per_layer + ln, "head": 0 if tied else vocab * d}
     out["total"] = sum(out.values())

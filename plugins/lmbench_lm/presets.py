@@ -6,9 +6,11 @@
 - ``lm.seed000``: the first lab's models exactly: LSTM 256/512x2, untied, no output bias
   (42,275,584 parameters) vs Transformer 256, 8 heads, 4 layers, ff 1024, tied, sinusoidal
   positions (16,025,344), GPT-2 vocabulary.
-- ``lm.seed002``: the second lab's sizes: GPT-2 124M-class (12 x 768, 12 heads, context 256,
-  learned positions, untied head as the lab's parameter count implies) vs a 10-layer LSTM (1024
-  hidden, 512 embedding), a fixed wall-clock budget each.
+- ``lm.seed002``: the second lab's models, at its exact parameter counts: GPT-2 124M-class (12 x 768,
+  12 heads, context 256, learned positions, untied head, no bias in the attention projections:
+  134,367,744) vs a 10-layer LSTM (1024 hidden, 512 embedding: 131,054,848), both over the seed's
+  32,000-token Llama-style BPE (Bielik's when cached, else a stand-in trained on the split), a fixed
+  wall-clock budget each (the seed's "equal time" question).
 - ``lm.nanogpt_char``: nanoGPT's CPU recipe on tiny Shakespeare (the quality anchor).
 """
 
@@ -66,10 +68,12 @@ SEED000 = {
 }
 
 SEED002 = {
-    "description": "Lab seed 002: GPT-2 124M-class (12x768x12, ctx 256) vs LSTM 10x1024 (emb 512), fixed budget",
+    "description": "Lab seed 002: GPT-2 124M-class (12x768x12, ctx 256; 134,367,744) vs LSTM 10x1024 (emb 512; "
+                   "131,054,848), 32,000-token Llama-style BPE, fixed budget",
     "dataset": {"name": "lm.shakespeare"},
-    "tokenizer": {"name": "lm.gpt2"},
-    "model": {"name": "lm.transformer"},
+    "tokenizer": {"name": "lm.llama_bpe", "vocab_size": 32000},
+    # the seed's vocabulary whatever the stand-in tokenizer reaches on a small corpus (its ids stay below it)
+    "model": {"name": "lm.transformer", "vocab_size": 32000},
     "recipe": {
         "name": "lm.train", "context": 256, "batch_size": 32, "lr": 6e-4, "min_lr": 6e-5, "betas": [0.9, 0.95],
         "weight_decay": 0.1, "warmup": 200, "budget": "30m", "eval_every": 250, "eval_tokens": 131072,
@@ -80,10 +84,12 @@ SEED002 = {
     "variants": [
         {"label": "gpt2-124m", "set": {"model.n_layers": 12, "model.n_heads": 12, "model.emb_dim": 768,
                                        "model.ff_dim": 3072, "model.max_seq_len": 256, "model.dropout": 0.1,
-                                       "model.pos_encoding": "learned", "model.tie_embeddings": False}},
+                                       "model.pos_encoding": "learned", "model.tie_embeddings": False,
+                                       "model.attn_bias": False}},  # no qkv/proj bias: exactly the seed's count
         {"label": "lstm-10x1024", "set": {"model.name": "lm.lstm", "model.emb_dim": 512, "model.hidden_size": 1024,
                                           "model.num_layers": 10, "model.dropout": 0.1,
-                                          "model.tie_weights": False}},  # 512 != 1024: cannot tie
+                                          "model.tie_weights": False,  # 512 != 1024: cannot tie
+                                          "model.vocab_size": 32000}},
     ],
 }
 

@@ -171,7 +171,7 @@ def test_sequence_longer_than_max_seq_len_is_rejected():
         model(torch.zeros(1, 9, dtype=torch.long))
 
 
-def _preset_models(preset: str, vocab_size: int) -> dict[str, torch.nn.Module]:
+def _preset_models(preset: str, vocab_size: int | None) -> dict[str, torch.nn.Module]:
     """The models a preset's variants build (built only, not trained)."""
     from lmbench.config import build_spec, expand_variants, resolve
     from lmbench.testing import fresh_host
@@ -197,8 +197,8 @@ def test_seed000_builds_the_labs_exact_models():
 
 
 def test_untied_transformer_head_and_seed002_layout():
-    """tie_embeddings=false gives the head its own (V, C) matrix; seed lab 002's count (134,367,744 at a
-    32,000 vocabulary) sits 36,864 = 48 x 768 below the untied GPT-2 layout and far above the tied one."""
+    """tie_embeddings=false gives the head its own (V, C) matrix; the untied GPT-2 layout with every bias
+    is 36,864 = 12 x 3,072 above seed lab 002's count and the tied one far below it."""
     from lmbench_lm.params import transformer_param_formula
 
     model = _transformer("learned", tie_embeddings=False)
@@ -208,11 +208,41 @@ def test_untied_transformer_head_and_seed002_layout():
     x = torch.randint(50, (1, 8))
     model(x).sum().backward()
     assert model.head.weight.grad is not None and model.tok_emb.weight.grad is not None
-    gpt2 = _preset_models("lm.seed002", 32000)["gpt2-124m"]
-    total = sum(p.numel() for p in gpt2.parameters())
-    assert total == transformer_param_formula(32000, 768, 12, 3072, 256, "learned", tied=False)["total"] == 134_404_608
-    assert total - 134_367_744 == 48 * 768
+    untied = transformer_param_formula(32000, 768, 12, 3072, 256, "learned", tied=False)["total"]
+    assert untied == 134_404_608 == 134_367_744 + 12 * (3 * 768 + 768)  # the attention projections' biases
     assert transformer_param_formula(32000, 768, 12, 3072, 256, "learned")["total"] == 109_828_608  # tied
+
+
+def test_seed002_preset_builds_the_seed_models_exact_counts():
+    """Seed lab 002 reports 134,367,744 (GPT-2 class) and 131,054,848 (LSTM 10 x 1024, emb 512) at its
+    32,000-token vocabulary: the preset itself (its tokenizer's size, its variants) builds exactly those."""
+    from lmbench_lm.params import lstm_param_formula, transformer_param_formula
+
+    with torch.device("meta"):  # counted, not allocated
+        models = _preset_models("lm.seed002", None)
+    gpt2, lstm = models["gpt2-124m"], models["lstm-10x1024"]
+    assert sum(p.numel() for p in gpt2.parameters()) == 134_367_744
+    assert sum(p.numel() for p in lstm.parameters()) == 131_054_848
+    assert gpt2.vocab_size == lstm.vocab_size == 32000
+    assert gpt2.blocks[0].attn.qkv.bias is None and gpt2.blocks[0].mlp[0].bias is not None
+    assert transformer_param_formula(32000, 768, 12, 3072, 256, "learned", tied=False,
+                                     attn_bias=False)["total"] == 134_367_744
+    assert lstm_param_formula(32000, 512, 1024, 10, tied=False)["total"] == 131_054_848
+
+
+def test_llama_bpe_stand_in_is_recorded_and_stays_within_its_size(tmp_path, monkeypatch):
+    """Without the seed's tokenizer in the local cache, lm.llama_bpe trains a Llama-style stand-in (byte
+    fallback: any text round-trips) of at most vocab_size ids and says it is a stand-in."""
+    from lmbench_lm.tokenizer_llama import LlamaBPETokenizer
+
+    monkeypatch.setenv("LMBENCH_CACHE", str(tmp_path))
+    texts = ["To be, or not to be: that is the question.", "Zażółć gęślą jaźń, rzekł Hamlet."] * 40
+    tok = LlamaBPETokenizer(LlamaBPETokenizer.Config(vocab_size=400, pretrained="no-such/tokenizer"), texts=texts)
+    assert tok.stand_in and "stand-in" in tok.stand_in and "no-such/tokenizer" in tok.stand_in
+    assert 259 < tok.vocab_size <= 400
+    for text in ("that is the question", "żółw 😀 \t tab"):
+        assert tok.decode(tok.encode(text)) == text
+    assert tok.decode([tok.eos_id]) == "</s>" or tok.eos_id == tok.tok.eos_token_id
 
 
 def test_lstm_head_bias_option():

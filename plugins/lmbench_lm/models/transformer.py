@@ -39,7 +39,8 @@ class TransformerConfig:
     dropout: float = 0.0
     max_seq_len: int = 256
     pos_encoding: str = "rope"  # sinusoidal | learned | rope
-    bias: bool = True
+    bias: bool = True  # biases in LayerNorms, MLP and attention projections
+    attn_bias: bool = True  # false: no bias in the attention's qkv and output projections (seed lab 002)
     tie_embeddings: bool = True  # output head shares the token embedding matrix (false = its own (V, C) matrix)
     vocab_size: int = 0  # 0 = the tokenizer's vocabulary size (set by the recipe)
     rope_base: float = 10000.0
@@ -139,8 +140,9 @@ class CausalSelfAttention(nn.Module):
         super().__init__()
         self.n_heads, self.head_dim = cfg.n_heads, cfg.emb_dim // cfg.n_heads
         self.shares_qk = bool(getattr(kernel, "shares_qk", False))  # Reformer: keys are the queries
-        self.qkv = nn.Linear(cfg.emb_dim, (2 if self.shares_qk else 3) * cfg.emb_dim, bias=cfg.bias)
-        self.proj = nn.Linear(cfg.emb_dim, cfg.emb_dim, bias=cfg.bias)
+        attn_bias = cfg.bias and cfg.attn_bias
+        self.qkv = nn.Linear(cfg.emb_dim, (2 if self.shares_qk else 3) * cfg.emb_dim, bias=attn_bias)
+        self.proj = nn.Linear(cfg.emb_dim, cfg.emb_dim, bias=attn_bias)
         self.drop = nn.Dropout(cfg.dropout)
         self.kernel = kernel
         self.rotary = rotary
