@@ -198,8 +198,8 @@ def test_bad_inputs_give_clear_messages(corpus, tmp_path, run_experiment):
     (empty / "a.txt").write_text("")
     spec = tiny_spec(corpus)
     spec["dataset"]["path"] = str(empty)
-    [rec] = run_experiment(spec)
-    assert rec.status == "failed" and "empty" in rec.reason
+    with pytest.raises(LmbenchError, match="every file is empty"):  # the pre-flight's data check: no run recorded
+        run_experiment(spec)
 
     spec = tiny_spec(corpus)
     spec["tokenizer"] = {"name": "lm.nope"}
