@@ -43,13 +43,16 @@ class NoKernelLM(NoSplitLM):
 
 
 class BrokenStepLM(NoKernelLM):
-    """Trains and evaluates, then fails in generation."""
+    """Trains and evaluates, then fails in generation: a whole prompt steps fine (so the probe before
+    training passes), one generated token from a carried state breaks."""
 
     def new_state(self):
         return None
 
     def step(self, idx, state):
-        raise RuntimeError("decoding is broken")
+        if state is not None:
+            raise RuntimeError("decoding is broken")
+        return self(idx), "prompt seen"
 
 
 @dataclass
@@ -217,3 +220,139 @@ def test_metric_option_tables_resolve_in_every_shape(host):
         resolve({**base, "metrics": {"probe.topk": {"kk": 3}}}, host.registries)
     with pytest.raises(LmbenchError, match=r"one options table per metric"):
         resolve({**base, "metrics": {"name": ["probe.topk"], "k": 3}}, host.registries)
+
+
+class WrongShapeLM(NoKernelLM):
+    """Logits flattened to (B*T, V): the shape a loss call would reject at step 1."""
+
+    def forward(self, idx):
+        return super().forward(idx).flatten(0, 1)
+
+
+class StepWithoutStateLM(NoKernelLM):
+    """step() without new_state(): half an incremental decoder."""
+
+    def step(self, idx, state):
+        return self(idx), state
+
+
+class DecodeOnlyInNameKernel:
+    """Declares decode (KV-cache decoding) but has no decode() method."""
+
+    capabilities = AttentionCapabilities(decode=True)
+
+    def __init__(self, config=None, **_):
+        pass
+
+    def __call__(self, q, k, v, *, causal=False, key_padding_mask=None):
+        return (q @ k.transpose(-2, -1)).softmax(-1) @ v
+
+
+class WrongDecodeKernel(DecodeOnlyInNameKernel):
+    """Has decode(), but it returns every cached position instead of the new queries'."""
+
+    def decode(self, q, k, v, *, key_padding_mask=None):
+        return v
+
+
+class CapsInInitKernel:
+    """Capabilities set in __init__ (no class attribute), without the causal mode lm.train needs."""
+
+    def __init__(self, config=None, **_):
+        self.capabilities = AttentionCapabilities(causal=False)
+
+    def __call__(self, q, k, v, *, causal=False, key_padding_mask=None):
+        return q
+
+
+class NoProducesMetric:
+    """A metric that does not say which results it returns."""
+
+    input = NEXT_TOKEN
+
+    def __init__(self, config=None, **_):
+        pass
+
+    def compute(self, predictions, references):
+        return {"hit": 1.0}
+
+
+class Mistakes:
+    @hookimpl
+    def lmbench_register_models(self, registry):
+        registry.add("wrongshape", WrongShapeLM)
+        registry.add("stepnostate", StepWithoutStateLM)
+
+    @hookimpl
+    def lmbench_register_attention(self, registry):
+        registry.add("decodename", DecodeOnlyInNameKernel)
+        registry.add("capsinit", CapsInInitKernel)
+
+    @hookimpl
+    def lmbench_register_metrics(self, registry):
+        registry.add("noproduces", NoProducesMetric)
+
+
+def test_check_built_probes_a_model_once_and_names_what_is_wrong():
+    """The probe (one (2, 8) forward, one step) refuses in one line what step 1 would break on."""
+    from lmbench import CausalLM
+
+    needs = Needs(CausalLM)
+    with pytest.raises(ContractError, match=r"^model x.m \(plugin x\) returned shape \(16, 40\) from model\(ids\) "
+                                            r"for ids \(2, 8\); expected logits \(2, 8, V\) with V >= 40"):
+        check_built("model", WrongShapeLM(vocab_size=40), needs, name="x.m", plugin="x", recipe="lm.train",
+                    deps={"vocab_size": 40})
+    with pytest.raises(ContractError, match=r"^model x.m \(plugin x\) has step\(\) but no new_state\(\)"):
+        check_built("model", StepWithoutStateLM(vocab_size=40), needs, name="x.m", plugin="x", recipe="lm.train",
+                    deps={"vocab_size": 40})
+    check_built("model", BrokenStepLM(vocab_size=40), needs, name="x.m", plugin="x", recipe="lm.train",
+                deps={"vocab_size": 40})  # a whole prompt steps: the probe passes
+
+
+def test_check_built_probes_each_declared_kernel_capability():
+    from lmbench import AttentionKernel
+
+    with pytest.raises(ContractError, match=r"^attention x.k \(plugin x\) declares capabilities.decode but has no "
+                                            r"decode\(q, k, v, \*, key_padding_mask=None\) method"):
+        check_built("attention", DecodeOnlyInNameKernel(), Needs(AttentionKernel), name="x.k", plugin="x",
+                    recipe="lm.train")
+    with pytest.raises(ContractError, match=r"^attention x.k \(plugin x\) returned shape \(1, 2, 8, 8\) from "
+                                            r"kernel.decode\(q\[:, :, -1:\], k, v\) \(capabilities.decode\); "
+                                            r"expected \(1, 2, 1, 8\)"):
+        check_built("attention", WrongDecodeKernel(), Needs(AttentionKernel), name="x.k", plugin="x",
+                    recipe="lm.train")
+
+
+@pytest.mark.parametrize("component, first_line", [
+    ({"model": {"name": "mistakes.wrongshape"}},
+     "model mistakes.wrongshape (plugin mistakes) returned shape (16, 22) from model(ids) for ids (2, 8); "
+     "expected logits (2, 8, V) with V >= 22"),
+    ({"model": {"name": "mistakes.stepnostate"}},
+     "model mistakes.stepnostate (plugin mistakes) has step() but no new_state()"),
+    ({"model": {"name": "lm.transformer", "n_layers": 1, "n_heads": 2, "emb_dim": 16, "max_seq_len": 32},
+      "attention": {"name": "mistakes.decodename"}},
+     "attention mistakes.decodename (plugin mistakes) declares capabilities.decode but has no decode("),
+])
+def test_mistakes_that_passed_silently_now_stop_the_run_before_training(component, first_line, corpus, tmp_path):
+    """Built instances are probed before the first real step: the run fails in set-up, one line."""
+    h = fresh_host(entry_points=True, plugins={"mistakes": Mistakes()})
+    spec = {**lm_spec(corpus, "lm.lstm"), **component}
+    [rec] = run_spec(spec, tmp_path / "runs", host=h)
+    assert rec.status == "failed" and rec.reason.startswith("failed in setup: " + first_line), rec.reason
+    assert "steps" not in rec.results
+
+
+@pytest.mark.parametrize("component, first_line", [
+    ({"attention": {"name": "mistakes.capsinit"}, "model": {"name": "lm.transformer", "n_layers": 1}},
+     "attention mistakes.capsinit (plugin mistakes) lacks causal masking"),
+    ({"metrics": {"name": ["mistakes.noproduces"]}},
+     "metric mistakes.noproduces (plugin mistakes) declares no result names"),
+])
+def test_mistakes_refused_before_any_run_is_recorded(component, first_line, corpus, tmp_path):
+    """What an instance declares in __init__, and a metric without result names, are refused by the
+    pre-flight check (a dry run sees them), before a run is recorded."""
+    h = fresh_host(entry_points=True, plugins={"mistakes": Mistakes()})
+    spec = {**lm_spec(corpus, "lm.lstm"), **component}
+    with pytest.raises(ContractError) as err:
+        run_spec(spec, tmp_path / "runs", host=h)
+    assert str(err.value).startswith(first_line), str(err.value)

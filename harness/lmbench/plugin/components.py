@@ -78,13 +78,17 @@ class AttentionKernel(Protocol):
 
     ``kernel(q, k, v, *, causal=False, key_padding_mask=None) -> out``:
 
-    - q: (B, H, Tq, D); k, v: (B, H, Tk, D) with Tk >= Tq. Training and evaluation call it with
-      Tq == Tk. Incremental decoding (a KV cache) calls it with Tq in 1..Tk: query row i sits at
-      absolute position Tk - Tq + i, and ``causal=True`` means it attends to keys 0..Tk - Tq + i.
-      A kernel that cannot take Tq < Tk declares ``capabilities.decode = False``; models then
-      use a declared fallback for generation instead of calling it.
-    - key_padding_mask: (B, Tk) bool, True = a real token, or None.
-    - out: (B, H, Tq, D), the dtype of q.
+    - q, k, v: (B, H, T, D), one length T for all three (training and evaluation).
+    - key_padding_mask: (B, T) bool, True = a real token, or None.
+    - out: (B, H, T, D), the dtype of q.
+
+    Decoding with a KV cache is a *method*, declared by a *capability*: a kernel with
+    ``capabilities.decode = True`` has ``decode(q, k, v, *, key_padding_mask=None) -> out`` taking
+    the n newest queries q (B, H, n, D) against all Tk >= n cached keys and values (B, H, Tk, D),
+    causally, query row i sitting at position Tk - n + i; out is (B, H, n, D). A kernel that cannot
+    (Reformer's LSH: buckets depend on the whole sequence) declares ``decode = False`` and models
+    recompute the window for each generated token instead. The probe before training
+    (:mod:`lmbench.run.probe`) refuses ``decode = True`` without a working ``decode`` method.
 
     ``capabilities`` (:class:`AttentionCapabilities`) says what it supports; a kernel may be an
     ``nn.Module`` (``.eval()``, ``.to()``), which models that hold it register as a submodule.
@@ -93,7 +97,7 @@ class AttentionKernel(Protocol):
     capabilities: AttentionCapabilities
 
     def __call__(self, q: Any, k: Any, v: Any, *, causal: bool = False, key_padding_mask: Any = None) -> Any:
-        """Attention output (B, H, Tq, D) for q (B, H, Tq, D) against k, v (B, H, Tk, D)."""
+        """Attention output (B, H, T, D) for q, k, v (B, H, T, D)."""
         ...
 
 

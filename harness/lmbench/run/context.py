@@ -130,7 +130,8 @@ class Run:
         """Build a component: ``factory(config, **deps)``; ``deps`` are the recipe's wiring.
 
         The built object is checked against the protocol the recipe declares for the table
-        (``requires``); a missing member is a one-line :class:`lmbench.run.preflight.ContractError`.
+        (``requires``) and called once on a tiny input (:mod:`lmbench.run.probe`); a missing member
+        or a wrong shape is a one-line :class:`lmbench.run.preflight.ContractError`.
         """
         self._require(table)
         component = self.resolved.components[table]
@@ -140,7 +141,7 @@ class Run:
         requires = recipe_requires(self.resolved) if table != "recipe" else None
         if requires is not None:
             check_built(table, obj, requires.tables.get(table), name=component.entry.name,
-                        plugin=component.entry.plugin, recipe=self.name("recipe"))
+                        plugin=component.entry.plugin, recipe=self.name("recipe"), deps=deps)
         return obj
 
     def build_metrics(self, **deps: Any) -> dict[str, Any]:

@@ -70,8 +70,10 @@ def problems_of(resolved: ResolvedSpec) -> list[str]:
     return problems
 
 
-def check_built(table: str, obj: Any, needs: Needs | None, *, name: str, plugin: str, recipe: str) -> None:
-    """Raise :class:`ContractError` if a built component lacks a member of its declared protocol."""
+def check_built(table: str, obj: Any, needs: Needs | None, *, name: str, plugin: str, recipe: str,
+                deps: dict[str, Any] | None = None) -> None:
+    """Raise :class:`ContractError` if a built component lacks a member of its declared protocol, or
+    fails its probe (one tiny call, :func:`lmbench.run.probe.probe`)."""
     if needs is None or needs.protocol is None:
         return
     methods, attributes = protocol_members(needs.protocol)
@@ -81,6 +83,11 @@ def check_built(table: str, obj: Any, needs: Needs | None, *, name: str, plugin:
         raise ContractError(_line(table, name, plugin, f"lacks {', '.join(missing)}", recipe, needs))
     if table == "attention":
         _raise_capabilities(obj, needs, name, plugin, recipe)
+    from .probe import probe
+
+    probe(table, obj, needs, dict(deps or {}),
+          lambda what: ContractError(f"{table} {name} (plugin {plugin}) {what}; see "
+                                     f"lmbench.{needs.protocol.__name__} in docs/plugins.md"))
 
 
 def _line(table: str, name: str, plugin: str, what: str, recipe: str, needs: Needs) -> str:
@@ -109,6 +116,12 @@ def _factory_problems(resolved: ResolvedSpec, component: Any, needs: Needs, reci
                               "it, or **kwargs)", recipe, needs))
     if component.table == "attention" and needs.capabilities:
         caps = getattr(factory, "capabilities", None)
+        if caps is None and not refused:  # set in __init__: a kernel is cheap to build, so ask an instance
+            try:
+                caps = getattr(component.build(), "capabilities", None)
+            except Exception as exc:  # noqa: BLE001 - reported as a problem of this component
+                return problems + [f"attention {entry.name} (plugin {entry.plugin}) cannot be built: "
+                                   f"{type(exc).__name__}: {exc}"]
         if isinstance(caps, AttentionCapabilities):
             lacks = caps.missing(**needs.capabilities)
             if lacks:
@@ -159,7 +172,22 @@ def _metric_problems(resolved: ResolvedSpec, requires: Requires, recipe: str) ->
         elif kind not in INPUT_KINDS:
             problems.append(f"{where} declares no input kind (class attribute input = one of "
                             f"{', '.join(INPUT_KINDS)}); see lmbench.Metric in docs/plugins.md")
+        elif not _produces(component, factory):
+            problems.append(f"{where} declares no result names (class attribute produces = (\"name\", ...), the "
+                            "keys compute() returns); see lmbench.Metric in docs/plugins.md")
         elif kind not in requires.feeds:
             problems.append(f"{where} consumes {kind} but {recipe} feeds only {', '.join(requires.feeds)}; "
                             "remove it from [metrics] or pick a metric of that kind (`lmbench list metrics`)")
     return problems
+
+
+def _produces(component: Any, factory: Any) -> tuple[str, ...]:
+    """A metric's declared result names: its class attribute, else an instance's (set in ``__init__``
+    from its options; a metric is cheap to build). Empty when it declares none."""
+    names = getattr(factory, "produces", None)
+    if names is None:
+        try:
+            names = getattr(component.build(), "produces", None)
+        except Exception:  # noqa: BLE001 - a metric that cannot be built fails when the recipe builds it
+            return ("?",)
+    return tuple(names) if isinstance(names, (tuple, list)) else ()

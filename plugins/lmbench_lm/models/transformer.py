@@ -10,8 +10,8 @@ Reformer's LSH) gets no key projection.
 
 ``step`` decodes incrementally with a KV cache, calling the kernel's decode call
 (``kernel.decode(q, k, v)``: the new queries against every cached key, causal, aligned to the
-last positions). A kernel whose ``capabilities.decode`` is false (or that has no ``decode``)
-cannot do that: ``model.decode_path`` is then ``"recompute"`` and generation runs the whole
+last positions; ``capabilities.decode = True`` promises that method, and the probe before training
+holds a kernel to it). A kernel whose ``capabilities.decode`` is false cannot do that: ``model.decode_path`` is then ``"recompute"`` and generation runs the whole
 prefix through ``forward`` for each new token; otherwise it is ``"kv_cache"``.
 """
 
