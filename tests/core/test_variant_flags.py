@@ -47,3 +47,17 @@ def test_run_label_is_kept_under_only_and_refused_for_several_variants(host):
     assert planned.resolved.spec["model"]["name"] == "lm.lstm"
     with pytest.raises(ConfigError, match=r"run.label=mine would name all 3 variants of preset lm.compare"):
         _plan(host, sets=["run.label=mine"])
+
+
+def test_a_config_file_over_a_preset_is_as_explicit_as_a_flag(host, tmp_path):
+    """A -c file's `[model] name` under a variant that replaces the model was silently lost (the LSTM
+    trained); it is refused as the same flag is, and the file's other values win over the variants'."""
+    picked = tmp_path / "model.toml"
+    picked.write_text('[model]\nname = "lm.transformer"\n')
+    with pytest.raises(ConfigError, match=r"^model.name = 'lm.transformer' in -c .*model.toml conflicts with variant "
+                                          r"'lstm' of preset lm.compare, which sets model.name=lm.lstm"):
+        _plan(host, only=("lstm",), files=[str(picked)])
+    lr = tmp_path / "lr.toml"
+    lr.write_text("[recipe]\nlr = 0.0042\n")
+    planned = _plan(host, files=[str(lr)])
+    assert {p.resolved.spec["recipe"]["lr"] for p in planned} == {0.0042}  # the lstm variant's own 6e-3 loses

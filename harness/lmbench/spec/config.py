@@ -328,15 +328,20 @@ def build_spec(registries: Registries, *, preset: str | None = None, files: typi
                only: typing.Sequence[str] = ()) -> dict[str, Any]:
     """Merge preset, then TOML files, then flag overrides (``{"model.name": ...}``), then ``--set``.
 
-    Flags and ``--set`` are explicit, so they apply to every variant, after the variant's own
-    values. A flag or ``--set`` that picks a component (``model.name``) which a variant replaces
+    Flags, ``--set`` and the values of a ``-c`` file laid over a preset's variants (a file without
+    variants of its own) are explicit, so they apply to every variant, after the variant's own
+    values. An explicit value that picks a component (``model.name``) which a variant replaces
     with another fails naming that variant; ``run.label`` is refused when several variants would
     share it. ``only`` (``--only`` labels) limits both checks to the variants that will run.
     """
     spec: dict[str, Any] = load_preset(registries, preset) if preset else {}
-    for path in files:
-        spec = merge(spec, load_toml(path))
     explicit: list[tuple[str, dict[str, Any]]] = []
+    for path in files:
+        loaded = load_toml(path)
+        if spec.get("variants") and "variants" not in loaded:  # a file is as explicit as a flag
+            tables = {k: v for k, v in loaded.items() if k in COMPONENT_TABLES + HARNESS_TABLES}
+            explicit.append((f"-c {path}", _flatten(tables)))
+        spec = merge(spec, loaded)
     if overrides:
         flags = {k: v for k, v in overrides.items() if v is not None}
         explicit.append(("flag", flags))
@@ -387,7 +392,8 @@ def _check_component(key: str, value: Any, source: str, variants: list, labels: 
     if clash:
         label, theirs = clash[0]
         agree = [lb for lb in selected if lb not in {c[0] for c in clash}]
-        flag = f"--{table} {value}" if source == "flag" else f"--set {key}={value}"
+        flag = f"--{table} {value}" if source == "flag" else f"--set {key}={value}" if source == "--set" else \
+            f"{key} = {value!r} in {source}"
         hint = f"run the variants that agree with --only {' --only '.join(agree)}" if agree else \
             "start from a spec without these variants"
         raise ConfigError(f"{flag} conflicts with variant '{label}' of {where}, which sets {key}={theirs}; {hint}")
