@@ -5,19 +5,34 @@ from __future__ import annotations
 import json
 import sys
 
+from typing import Any
+
 import click
 
 from .common import console, json_option, open_store, store_option
 
 LIST_KINDS = ("datasets", "tokenizers", "models", "attention", "recipes", "metrics", "reporters", "presets",
               "launchers")
+#: What ``lmbench list`` shows beside the registries: a store's runs and sweeps, the declared results.
+STORE_KINDS = ("runs", "sweeps")
 
 
 @click.command("list")
-@click.argument("kind", required=False, type=click.Choice(LIST_KINDS))
+@click.argument("kind", required=False, type=click.Choice(LIST_KINDS + STORE_KINDS + ("results",)))
+@click.option("--last", type=click.IntRange(min=1), default=None, help="runs: only the N most recent.")
+@click.option("--status", "status", default=None, help="runs: only runs with this status (done, failed, ...).")
+@click.option("--plugin", "plugin", default=None, help="results: only this plugin's declared results.")
+@store_option
 @json_option
-def list_cmd(kind: str | None, as_json: bool) -> None:
-    """List registered components (all kinds, or one)."""
+def list_cmd(kind: str | None, last: int | None, status: str | None, plugin: str | None, store_dir: str | None,
+             as_json: bool) -> None:
+    """List registered components (all kinds, or one), a store's runs or sweeps, or the declared results."""
+    if kind in STORE_KINDS:
+        return _list_stored(kind, open_store(store_dir, readonly=True), last, status, as_json)
+    if kind == "results":
+        from .results import print_declared_results
+
+        return print_declared_results(plugin, as_json)
     from ..plugin.host import default_host
 
     registries = default_host().registries
@@ -34,6 +49,29 @@ def list_cmd(kind: str | None, as_json: bool) -> None:
     for k, name, _plugin, summary in rows:
         table.add_row(k, name, summary)
     console(stderr=False).print(table)
+
+
+def _list_stored(kind: str, store: Any, last: int | None, status: str | None, as_json: bool) -> None:
+    """``lmbench list runs`` (newest first: id, status, preset, label, seed) or ``lmbench list sweeps``."""
+    import time
+
+    from ..report.terminal import print_table
+
+    when = lambda t: time.strftime("%Y-%m-%d %H:%M", time.localtime(t))  # noqa: E731
+    if kind == "runs":
+        records = store.runs(last=last, status=status)
+        rows = [{"id": r.id, "status": r.status, "preset": r.preset, "label": r.label,
+                 "seed": (r.spec.get("run") or {}).get("seed"), "updated": when(r.updated)} for r in records]
+    else:
+        rows = [{"id": g["id"], "kind": g["kind"], "name": g["name"] or "", "created": when(g["created"])}
+                for g in store.groups()]
+    if as_json:
+        click.echo(json.dumps(rows, indent=2))
+        return
+    headers = list(rows[0]) if rows else (["id", "status", "preset", "label", "seed", "updated"] if kind == "runs"
+                                          else ["id", "kind", "name", "created"])
+    print_table(console(stderr=False), kind, headers, [[str(v if v is not None else "") for v in r.values()]
+                                                       for r in rows], left=headers)
 
 
 @click.command("plugins")
