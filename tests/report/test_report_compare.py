@@ -105,3 +105,24 @@ def test_compare_unknown_name_is_one_line(store):
     with pytest.raises(LmbenchError, match="no run or sweep named 'nope'") as info:
         compare(store, "nope", "a")
     assert "\n" not in str(info.value)
+
+
+def test_compare_takes_one_point_of_a_sweep_on_each_side_and_pairs_it_by_seed(tmp_path):
+    """`SWEEP[key=value]` (or `SWEEP[label]`) names one point; two points pair by training seed."""
+    from lmbench.store import Store
+
+    store = Store(tmp_path / "runs")
+    ids = []
+    for lr, shift in ((0.001, 0.0), (0.002, 0.3)):  # the second point is 10% worse on every seed
+        for seed in range(5):
+            ids.append(add_run(store, f"lr={lr} seed={seed}", seed=seed, model="lm.lstm",
+                               extra={"lr_probe": lr}, results={"val_loss": 3.0 + shift + 0.01 * seed}))
+    store.add_group("g", "sweep", "g", "lmbench sweep", {}, ids)
+    result = compare(store, "g[model.lr_probe=0.001]", "g[model.lr_probe=0.002]")
+    assert (result.a_name, result.b_name) == ("g[model.lr_probe=0.001]", "g[model.lr_probe=0.002]")
+    [row] = [m for m in result.metrics if m.metric == "val_loss"]
+    assert row.verdict == "worse" and row.basis == "paired by seed (n=5)"
+    by_label = compare(store, "g[lr=0.001]", "g[lr=0.002]")
+    assert [m.verdict for m in by_label.metrics if m.metric == "val_loss"] == ["worse"]
+    with pytest.raises(LmbenchError, match=r"^no run of 'g' matches \[model.lr_probe=9\]; pick a point by key=value"):
+        compare(store, "g[model.lr_probe=9]", "g")

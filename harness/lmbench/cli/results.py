@@ -133,6 +133,8 @@ def compare_cmd(a: str, b: str, fail_on: str, threshold: float, tolerance: float
 
 def _print_comparison(result: Any, rows: list[dict[str, Any]]) -> None:
     """The comparison as a table that fits the terminal (stacked per result when it does not)."""
+    from rich.markup import escape  # names and points such as SWEEP[key=value] are text, not markup
+
     from ..report.terminal import print_table
 
     screen = console(stderr=False)
@@ -144,10 +146,10 @@ def _print_comparison(result: Any, rows: list[dict[str, Any]]) -> None:
     for r in rows:
         verdict = r["verdict"]
         metric = r["metric"] + ("*" if r.get("guessed") else "")
-        cells.append(([r["point"]] if multi_point else []) + [
+        cells.append(([escape(r["point"])] if multi_point else []) + [
             metric, r["kind"], r["a"], r["b"], r["change"], r["ci95"], r["p"], r["n"], _short_basis(r["basis"]),
             f"[{colours[verdict]}]{verdict}[/]" if verdict in colours else verdict])
-    print_table(screen, f"A = {result.a_name}   B = {result.b_name}", headers, cells,
+    print_table(screen, f"A = {escape(result.a_name)}   B = {escape(result.b_name)}", headers, cells,
                 left=("point", "metric", "kind", "basis", "verdict"))
     for note in result.notes + [f"unpaired {u}" for u in result.unpaired]:
         screen.print(f"[dim]{note}[/dim]")

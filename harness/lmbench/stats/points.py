@@ -13,9 +13,10 @@ from collections.abc import Sequence
 from ..errors import LmbenchError, UnknownNameError
 from ..store import RunRecord, Store, content_id
 
-__all__ = ["run_name", "point_label", "point_key", "group_points", "resolve_side", "recipe_plugin"]
+__all__ = ["run_name", "point_label", "point_key", "group_points", "resolve_side", "select_point", "recipe_plugin"]
 
 _SEED_LABEL = re.compile(r"[\s,_-]*seed[=_]?-?\d+")
+_SELECTOR = re.compile(r"^(?P<base>[^\[\]]+)\[(?P<selector>[^\[\]]+)\]$")  # SWEEP[key=value,...] or SWEEP[label]
 
 
 def run_name(record: RunRecord) -> str:
@@ -66,7 +67,12 @@ def group_points(records: Sequence[RunRecord]) -> dict[str, list[RunRecord]]:
 
 
 def resolve_side(store: Store, name: str) -> tuple[str, list[RunRecord]]:
-    """A run id (or unique prefix), or a sweep/group name or id: its display name and runs."""
+    """A run id (or unique prefix), a sweep/group name or id, or one point of a sweep
+    (``SWEEP[key=value,...]`` or ``SWEEP[label]``, :func:`select_point`): its display name and runs."""
+    chosen = _SELECTOR.match(name.strip())
+    if chosen:
+        base, records = resolve_side(store, chosen["base"].strip())
+        return f"{base}[{chosen['selector']}]", select_point(records, chosen["selector"], chosen["base"].strip())
     try:
         record = store.get(name)
         return run_name(record), [record]
@@ -80,3 +86,33 @@ def resolve_side(store: Store, name: str) -> tuple[str, list[RunRecord]]:
     if not records:
         raise LmbenchError(f"sweep '{name}' has no runs")
     return group.get("name") or group["id"], records
+
+
+def select_point(records: Sequence[RunRecord], selector: str, where: str = "the sweep") -> list[RunRecord]:
+    """The runs of one point: ``key=value[,key=value]`` on the resolved spec (``attention.n_hashes=4``,
+    values read as TOML, else as text), or a point label (``lstm``, as reports show it)."""
+    import tomllib
+
+    def parsed(text: str) -> object:
+        try:
+            return tomllib.loads(f"v = {text}")["v"]
+        except tomllib.TOMLDecodeError:
+            return text
+
+    def value_at(spec: dict, key: str) -> object:
+        for part in key.split("."):
+            spec = spec.get(part) if isinstance(spec, dict) else None
+        return spec
+
+    wanted = [(k.strip(), v.strip()) for k, _, v in (item.partition("=") for item in selector.split(","))]
+    keys_known = "=" in selector and all(any(value_at(r.spec, k) is not None for r in records) for k, _ in wanted)
+    if keys_known:  # spec keys; otherwise the selector is a label (labels may hold '=': "lr=0.001")
+        chosen = [r for r in records if all(value_at(r.spec, k) == parsed(v) or str(value_at(r.spec, k)) == v
+                                            for k, v in wanted)]
+    else:
+        chosen = [r for r in records if point_label(r) == selector.strip() or r.label == selector.strip()]
+    if not chosen:
+        labels = ", ".join(list(group_points(records))[:6])
+        raise LmbenchError(f"no run of '{where}' matches [{selector}]; pick a point by key=value on its spec "
+                           f"(e.g. [recipe.lr=0.001]) or by label ({labels})")
+    return chosen
