@@ -104,3 +104,19 @@ def test_example_gru_trains_under_lm_train_with_its_metrics(installed_example, c
     assert results["train_flops_per_token"] > 0  # from the model's own flops_per_token
     shown = _lmbench(env, "show", run["id"], "--store", str(tmp_path / "runs"))
     assert "test_top3_accuracy" in shown.stdout, shown.stdout + shown.stderr
+
+
+def test_a_third_party_model_joins_a_first_party_comparison_in_one_command(installed_example, tmp_path):
+    """`--variant` puts the example's GRU beside lm.compare's LSTM and Transformers; it trains as a row."""
+    env = dict(installed_example, LMBENCH_CACHE=str(tmp_path / "cache"))
+    result = _lmbench(env, "run", "--plugin", "lm.compare", "--variant", "gru:model.name=example.gru,model.hidden_size=64",
+                      "--only", "gru", "--set", "recipe.budget_tokens=4k", "--set", "recipe.eval_tokens=2048",
+                      "--set", "recipe.final_eval_tokens=4096", "--store", str(tmp_path / "runs"), "--json",
+                      "--no-report")
+    assert result.returncode == 0, result.stderr
+    [run] = json.loads(result.stdout)["runs"]
+    assert run["status"] == "done", run["reason"]
+    assert run["label"] == "gru" and run["results"]["test_loss"] > 0
+    shown = _lmbench(env, "show", run["id"], "--store", str(tmp_path / "runs"), "--json")
+    model = json.loads(shown.stdout)["spec"]["model"]
+    assert model["name"] == "example.gru" and model["hidden_size"] == 64

@@ -7,6 +7,7 @@ import pytest
 from lmbench.config import build_spec
 from lmbench.errors import ConfigError, LmbenchError
 from lmbench.runner import Runner
+from lmbench.spec.variants import parse_variant
 from lmbench.testing import fresh_host
 
 
@@ -61,3 +62,23 @@ def test_a_config_file_over_a_preset_is_as_explicit_as_a_flag(host, tmp_path):
     lr.write_text("[recipe]\nlr = 0.0042\n")
     planned = _plan(host, files=[str(lr)])
     assert {p.resolved.spec["recipe"]["lr"] for p in planned} == {0.0042}  # the lstm variant's own 6e-3 loses
+
+
+def test_an_added_variant_that_swaps_a_component_starts_it_from_its_defaults(host, tmp_path):
+    """--variant LABEL:k=v,... adds a row; the preset's options of a table whose component it swaps are
+    not carried into it (the LSTM gets no n_layers), and a spec without variants keeps itself as `base`."""
+    spec = tmp_path / "exp.toml"
+    spec.write_text('[model]\nname = "lm.transformer"\nn_layers = 2\n\n[recipe]\nname = "lm.train"\nmax_steps = 2\n'
+                    '[dataset]\nname = "lm.shakespeare"\n[tokenizer]\nname = "lm.char"\n')
+    built = build_spec(host.registries, files=[str(spec)], variants=[parse_variant(
+        'small-lstm:model.name=lm.lstm,model.hidden_size=32,recipe.sample_prompts=["a, b","c"]')])
+    planned = {p.label: p for p in Runner(None, host).plan(built)}
+    assert list(planned) == ["base", "small-lstm"]
+    assert planned["base"].resolved.spec["model"]["n_layers"] == 2
+    lstm = planned["small-lstm"].resolved.spec
+    assert lstm["model"]["name"] == "lm.lstm" and lstm["model"]["hidden_size"] == 32 and "n_layers" not in lstm["model"]
+    assert lstm["recipe"]["sample_prompts"] == ["a, b", "c"]  # commas inside brackets and quotes stay in the value
+    with pytest.raises(ConfigError, match=r"^bad --variant 'x'; expected LABEL:table.key=value"):
+        parse_variant("x")
+    with pytest.raises(ConfigError, match=r"^--variant lstm: the spec already has a variant of that label"):
+        build_spec(host.registries, preset="lm.compare", variants=[parse_variant("lstm:model.hidden_size=8")])

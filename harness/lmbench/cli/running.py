@@ -29,6 +29,9 @@ from .common import DEFAULT_PRESET, console, json_option, open_store, store_opti
 @click.option("--device", default=None, help="auto (CUDA > MPS > CPU), cpu, cuda, cuda:N, mps.")
 @click.option("--set", "sets", multiple=True, metavar="TABLE.KEY=VALUE", help="Override one spec value (repeatable).")
 @click.option("--only", multiple=True, metavar="LABEL", help="Run only these variants of the preset.")
+@click.option("--variant", "variants", multiple=True, metavar="LABEL:TABLE.KEY=VALUE,...",
+              help="Add a variant beside the preset's (repeatable), e.g. gru:model.name=gru.gru,model.hidden_size=256; "
+                   "a swapped component starts from its own defaults.")
 @click.option("--resume", "resume_id", default=None, metavar="RUN",
               help="Continue a stored run from its last checkpoint (same spec, same id).")
 @click.option("--force", is_flag=True, help="Run again even if the store has this run done (checkpoints cleared).")
@@ -47,7 +50,8 @@ from .common import DEFAULT_PRESET, console, json_option, open_store, store_opti
 @click.pass_context
 def run_cmd(ctx: click.Context, preset: str | None, files: tuple[str, ...], dataset: str | None, tokenizer: str | None,
             model: str | None, attention: str | None, recipe: str | None, seed: int | None, device: str | None,
-            sets: tuple[str, ...], only: tuple[str, ...], resume_id: str | None, force: bool, spec_json: str | None,
+            sets: tuple[str, ...], only: tuple[str, ...], variants: tuple[str, ...], resume_id: str | None,
+            force: bool, spec_json: str | None,
             nproc: int, nnodes: str, rdzv_endpoint: str | None, dry_run: bool, no_report: bool,
             store_dir: str | None, as_json: bool, wait: bool, reuse_stale: bool) -> None:
     """Run an experiment: a preset, spec files and flags, merged in that order."""
@@ -63,6 +67,7 @@ def run_cmd(ctx: click.Context, preset: str | None, files: tuple[str, ...], data
 
         raise SystemExit(launch_torchrun(sys.argv[1:], nproc=nproc, nnodes=nnodes, rdzv_endpoint=rdzv_endpoint))
     from ..spec.config import build_spec
+    from ..spec.variants import parse_variant
     from ..plugin.host import default_host
     from ..run.runner import Runner
 
@@ -84,7 +89,8 @@ def run_cmd(ctx: click.Context, preset: str | None, files: tuple[str, ...], data
     else:
         if not (preset or files or recipe):
             preset = DEFAULT_PRESET
-        spec = build_spec(host.registries, preset=preset, files=files, overrides=overrides, sets=sets, only=only)
+        spec = build_spec(host.registries, preset=preset, files=files, overrides=overrides, sets=sets, only=only,
+                          variants=[parse_variant(v) for v in variants])
     runner = Runner(store, host, console=out, force=force, wait=wait, reuse_stale=reuse_stale)
     if dry_run:
         planned = runner.plan(spec, only=only)
@@ -125,6 +131,9 @@ def run_cmd(ctx: click.Context, preset: str | None, files: tuple[str, ...], data
               help="A swept option and its values (repeatable; points are the cross product); "
                    "VARIANT: sweeps it in that variant only.")
 @click.option("--only", multiple=True, metavar="LABEL", help="Sweep only these variants of the preset (repeatable).")
+@click.option("--variant", "variants", multiple=True, metavar="LABEL:TABLE.KEY=VALUE,...",
+              help="Add a variant beside the preset's (repeatable), e.g. gru:model.name=gru.gru,model.hidden_size=256; "
+                   "a swapped component starts from its own defaults.")
 @click.option("--seeds", default=None, metavar="0,1,2", help="Seeds per point (0,1,2 or 0-4).")
 @click.option("--set", "sets", multiple=True, metavar="TABLE.KEY=VALUE", help="Override one spec value (repeatable).")
 @click.option("-j", "--jobs", type=int, default=1, show_default=True,
@@ -159,6 +168,7 @@ def run_cmd(ctx: click.Context, preset: str | None, files: tuple[str, ...], data
 @store_option
 @json_option
 def sweep_cmd(preset: str | None, files: tuple[str, ...], grids: tuple[str, ...], only: tuple[str, ...],
+              variants: tuple[str, ...],
               seeds: str | None, sets: tuple[str, ...], jobs: int, launcher: str, slurm_partition: str | None,
               slurm_time: int | None, slurm_nodes: int | None, slurm_gpus_per_node: int | None,
               slurm_array_parallelism: int | None, slurm_sets: tuple[str, ...], name: str | None, force: bool,
@@ -166,6 +176,7 @@ def sweep_cmd(preset: str | None, files: tuple[str, ...], grids: tuple[str, ...]
               **slurm_more: Any) -> None:
     """Run a grid of spec values times seeds; done points are skipped, so a killed sweep resumes."""
     from ..spec.config import build_spec
+    from ..spec.variants import parse_variant
     from ..plugin.host import default_host
     from ..launch.sweep import (check_size, expand, grid_target, parse_grid, parse_seeds, point_command, run_sweep,
                                 select_variants, validate_grid)
@@ -185,13 +196,15 @@ def sweep_cmd(preset: str | None, files: tuple[str, ...], grids: tuple[str, ...]
     grid, seed_list = parse_grid(list(grids)), parse_seeds(seeds)
     if not grid and not seed_list:
         raise LmbenchError("nothing to sweep: give --grid TABLE.KEY=V1,V2 and/or --seeds 0,1,2")
-    base = select_variants(build_spec(host.registries, preset=preset, files=files, sets=sets, only=only), only)
+    base = select_variants(build_spec(host.registries, preset=preset, files=files, sets=sets, only=only,
+                                      variants=[parse_variant(v) for v in variants]), only)
     check_size(grid, seed_list, len(base.get("variants") or []))
     validate_grid(base, grid, host.registries)
     grid_paths = {grid_target(k)[1] for k in grid}
     spec = expand(base, grid, seed_list)
     base_args = (["--plugin", preset] if preset else []) + [a for f in files for a in ("-c", f)] + \
-                [a for s in sets for a in ("--set", s)] + (["--store", store_dir] if store_dir else [])
+                [a for v in variants for a in ("--variant", v)] + [a for s in sets for a in ("--set", s)] + \
+                (["--store", store_dir] if store_dir else [])
     base_labels = [v.get("label", "") for v in base.get("variants") or []]
     commands = {}
     for variant in spec["variants"]:

@@ -34,6 +34,7 @@ from typing import Any
 
 from ..stats.compare import group_points, summarize
 from ..spec.config import COMPONENT_TABLES, HARNESS_CONFIGS, TOP_LEVEL_KEYS, expand_variants, parse_value
+from ..spec.variants import split_top
 from ..errors import ConfigError, LmbenchError, RunBusyError, UnknownNameError
 from ..files import finite_json
 from ..store.lease import PARENT_ENV
@@ -41,27 +42,6 @@ from ..store import ABANDONED, FAILED, RunRecord, Store, content_id
 
 
 # -- parsing ----------------------------------------------------------------------------------
-def _split_top(text: str) -> list[str]:
-    """Split on commas outside brackets and quotes: ``1,[2,3],"a,b"`` -> three items."""
-    items, depth, quote, current = [], 0, "", []
-    for ch in text:
-        if quote:
-            quote = "" if ch == quote else quote
-        elif ch in "\"'":
-            quote = ch
-        elif ch in "[{":
-            depth += 1
-        elif ch in "]}":
-            depth -= 1
-        elif ch == "," and depth == 0:
-            items.append("".join(current).strip())
-            current = []
-            continue
-        current.append(ch)
-    items.append("".join(current).strip())
-    return items
-
-
 def grid_target(key: str) -> tuple[str | None, str]:
     """``"lstm:model.hidden_size"`` -> ``("lstm", "model.hidden_size")``; a plain key -> ``(None, key)``."""
     variant, sep, path = key.rpartition(":")
@@ -82,7 +62,7 @@ def parse_grid(items: Sequence[str]) -> dict[str, list[Any]]:
             raise ConfigError(f"bad --grid '{item}'; expected [VARIANT:]TABLE.KEY=V1,V2,..., e.g. attention.n_hashes=2,4 "
                               "or lstm:model.hidden_size=64,128")
         key = f"{variant}:{path}" if variant else path
-        values = [parse_value(v) for v in _split_top(raw) if v != ""]
+        values = [parse_value(v) for v in split_top(raw) if v != ""]
         if not values:
             raise ConfigError(f"bad --grid '{item}': no values")
         if key in grid:

@@ -155,12 +155,14 @@ def expand_variants(spec: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
     for i, variant in enumerate(variants):
         if not isinstance(variant, dict):
             raise ConfigError(f"variants[{i}] must be a table with 'label' and 'set'")
-        bad = set(variant) - {"label", "set"}
+        bad = set(variant) - {"label", "set", "replace"}
         if bad:
-            raise ConfigError(f"variants[{i}] has unknown key(s) {sorted(bad)}; valid: label, set")
+            raise ConfigError(f"variants[{i}] has unknown key(s) {sorted(bad)}; valid: label, set, replace")
         label = str(variant.get("label") or f"variant{i}")
         fragment = assignments_to_spec(dict(variant.get("set", {})))
-        merged = merge(base, fragment)
+        # replace: tables whose component the variant swaps, started from its defaults (lmbench.spec.variants)
+        kept = {k: v for k, v in base.items() if k not in (variant.get("replace") or ())}
+        merged = merge(kept, fragment)
         # the variant's label names the run unless its own values (or --set run.label) name it
         merged.setdefault("run", {})
         if "label" not in fragment.get("run", {}):
@@ -325,8 +327,9 @@ def load_preset(registries: Registries, name: str) -> dict[str, Any]:
 
 def build_spec(registries: Registries, *, preset: str | None = None, files: typing.Sequence[str | Path] = (),
                overrides: dict[str, Any] | None = None, sets: typing.Sequence[str] = (),
-               only: typing.Sequence[str] = ()) -> dict[str, Any]:
-    """Merge preset, then TOML files, then flag overrides (``{"model.name": ...}``), then ``--set``.
+               only: typing.Sequence[str] = (), variants: typing.Sequence[dict[str, Any]] = ()) -> dict[str, Any]:
+    """Merge preset, then TOML files, then ``--variant`` rows, then flag overrides (``{"model.name": ...}``),
+    then ``--set``.
 
     Flags, ``--set`` and the values of a ``-c`` file laid over a preset's variants (a file without
     variants of its own) are explicit, so they apply to every variant, after the variant's own
@@ -342,6 +345,8 @@ def build_spec(registries: Registries, *, preset: str | None = None, files: typi
             tables = {k: v for k, v in loaded.items() if k in COMPONENT_TABLES + HARNESS_TABLES}
             explicit.append((f"-c {path}", _flatten(tables)))
         spec = merge(spec, loaded)
+    if variants:  # --variant LABEL:key=value,... rows beside the preset's (lmbench.spec.variants)
+        spec = _add_variants(spec, variants)
     if overrides:
         flags = {k: v for k, v in overrides.items() if v is not None}
         explicit.append(("flag", flags))
@@ -353,6 +358,21 @@ def build_spec(registries: Registries, *, preset: str | None = None, files: typi
     if spec.get("variants") and explicit:
         _apply_to_variants(spec, explicit, registries, only)
     return spec
+
+
+def _add_variants(spec: dict[str, Any], added: list[dict[str, Any]]) -> dict[str, Any]:
+    """``spec`` with ``added`` after its variants (its own experiment as ``base`` if it had none)."""
+    if not added:
+        return spec
+    variants = list(spec.get("variants") or [{"label": "base", "set": {}}])
+    labels = [str(v.get("label", "")) for v in variants if isinstance(v, dict)]
+    for variant in added:
+        if variant["label"] in labels:
+            raise ConfigError(f"--variant {variant['label']}: the spec already has a variant of that label "
+                              f"({', '.join(labels)}); pick another label")
+        labels.append(variant["label"])
+        variants.append(variant)
+    return {**spec, "variants": variants}
 
 
 def _apply_to_variants(spec: dict[str, Any], explicit: list[tuple[str, dict[str, Any]]], registries: Registries,
