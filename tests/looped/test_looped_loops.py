@@ -82,7 +82,7 @@ def test_loop_norm_normalises_the_state_carried_into_every_loop():
 
 # -- A->B ---------------------------------------------------------------------------------------
 def chained(**options):
-    config = dict(loops=6, grad_loops=4, loops_a=3, **SMALL) | options
+    config = dict(loops=6, grad_loops=4, loops_a=3, order="sequential", **SMALL) | options
     return ChainedLooped(ChainedConfig(**config), n_dims=4, n_points=5)
 
 
@@ -125,6 +125,28 @@ def test_a_to_b_training_reaches_both_blocks():
     training_loss(model, tokens(), ys, loops=6).backward()
     for blocks in (model.blocks, model.blocks_b):
         assert blocks[0].mlp.fc.weight.grad.abs().sum() > 0
+
+
+def test_a_and_b_alternate_a_b_a_b_as_seed_004():
+    """Seed 004's A->B: loop t runs block A when t is even, B when it is odd (the default order),
+    each with the input injection: h_t = f_t(h_{t-1} + e), h_0 = 0, read out after the last loop."""
+    torch.manual_seed(0)
+    model = chained(order="alternate").eval()
+    seen = []
+    model.blocks[0].register_forward_hook(lambda m, i, o: seen.append("A"))
+    model.blocks_b[0].register_forward_hook(lambda m, i, o: seen.append("B"))
+    zs = tokens()
+    with torch.no_grad():
+        out = model(zs)
+        assert seen == ["A", "B"] * 3
+        e = model.io.embed(zs)
+        h = torch.zeros_like(e)
+        for t in range(6):
+            h = (model.blocks[0] if t % 2 == 0 else model.blocks_b[0])(h + e)
+        assert torch.allclose(out, model.io.head(h), atol=1e-6)
+    assert ChainedConfig(loops=6, grad_loops=4).order == "alternate"
+    with pytest.raises(ConfigError, match="alternating A and B needs grad_loops"):
+        chained(order="alternate", grad_loops=1)
 
 
 @pytest.mark.parametrize("options,match", [

@@ -144,3 +144,25 @@ def test_parallel_scan_equals_sequential_recurrence():
     layer = DiagonalSSM(8, state_size=4)
     assert ((layer.decay() > 0) & (layer.decay() < 1)).all()
     assert layer(torch.randn(2, 7, 8)).shape == (2, 7, 8)
+
+
+def test_universal_baseline_is_yang_et_al_s_backbone_looped():
+    """Yang et al. loop the whole GPT-2 backbone for the baseline: h_0 = read_in(z); each application
+    adds the learned positions and ends with the final LayerNorm; the read-out is linear."""
+    torch.manual_seed(0)
+    model = UniversalTransformer(UniversalConfig(n_layers=3, **SMALL), n_dims=4, n_points=5).eval()
+    zs = tokens()
+    with torch.no_grad():
+        io, block = model.io, model.blocks[0]
+        pos = io.wpe(torch.arange(zs.shape[1]))
+        h = io.read_in(zs)
+        for _ in range(3):
+            h = io.ln_f(block(h + pos))
+        assert torch.allclose(model(zs), io.read_out(h).squeeze(-1), atol=1e-6)
+        plain = UniversalTransformer(UniversalConfig(n_layers=3, loop_norm=False, positions_each_loop=False, **SMALL),
+                                     n_dims=4, n_points=5).eval()
+        plain.load_state_dict(model.state_dict())
+        h = io.read_in(zs) + pos  # ours: positions once, LayerNorm only before the read-out
+        for _ in range(3):
+            h = block(h)
+        assert torch.allclose(plain(zs), io.read_out(io.ln_f(h)).squeeze(-1), atol=1e-6)

@@ -104,8 +104,8 @@ def test_eval_loops_on_gpt2_is_rejected(run_experiment):
     assert record.status == "failed" and "cannot change its number of loops" in record.reason
 
 
-@pytest.mark.parametrize("preset,labels", [("looped.compare", ["gpt2", "universal", "looped"]),
-                                           ("looped.loops", ["fixed", "loop_curriculum", "a_to_b"]),
+@pytest.mark.parametrize("preset,labels", [("looped.compare", ["gpt2", "universal", "looped", "looped-ln-outside"]),
+                                           ("looped.loops", ["fixed", "loop_curriculum", "a_to_b", "a_then_b"]),
                                            ("looped.paper", ["looped", "gpt2"])])
 def test_presets_resolve(lmbench_entry_point_host, tmp_path, preset, labels):
     from lmbench.config import build_spec
@@ -128,9 +128,15 @@ def test_presets_resolve(lmbench_entry_point_host, tmp_path, preset, labels):
         assert planned[1].resolved.spec["model"]["n_layers"] == 12
     if preset == "looped.loops":
         models = [p.resolved.spec["model"] for p in planned]
-        assert [m["name"] for m in models] == ["looped.looped", "looped.looped", "looped.chained"]
+        assert [m["name"] for m in models] == ["looped.looped", "looped.looped", "looped.chained", "looped.chained"]
         assert all((m["loops"], m["grad_loops"], m["d_model"], m["n_heads"]) == (8, 5, 64, 4) for m in models)
-        assert [m["loops_start"] for m in models] == [0, 5, 0] and models[2]["loops_a"] == 4
+        assert [m["loops_start"] for m in models] == [0, 5, 0, 0] and models[3]["loops_a"] == 4
+        assert [m["order"] for m in models[2:]] == ["alternate", "sequential"]  # seed 004 alternates A and B
+        assert all(m["loop_norm"] for m in models)  # Yang et al.: LayerNorm inside the loop
+    if preset == "looped.compare":
+        models = {p.label: p.resolved.spec["model"] for p in planned}
+        assert models["looped"]["loop_norm"] and not models["looped-ln-outside"]["loop_norm"]
+        assert models["universal"]["loop_norm"] and models["universal"]["positions_each_loop"]
 
 
 def test_shared_training_keys_and_the_old_names(caplog):

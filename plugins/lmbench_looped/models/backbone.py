@@ -98,6 +98,10 @@ class VectorIO(nn.Module):
         pos = torch.arange(t, device=zs.device)
         return self.read_in(zs) + self.wpe(pos)  # (B, T, C)
 
+    def positions(self, t: int, device: torch.device) -> torch.Tensor:
+        """The learned position embeddings of ``t`` tokens, (1, T, C)."""
+        return self.wpe(torch.arange(t, device=device))[None]
+
     def head(self, h: torch.Tensor, *, normalised: bool = False) -> torch.Tensor:
         """Hidden states (B, T, C) -> one scalar per token (B, T).
 

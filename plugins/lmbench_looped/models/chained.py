@@ -1,16 +1,19 @@
-"""`looped.chained`: the "A->B" variant, two different looped blocks chained, each looped.
+"""`looped.chained`: the "A->B" variant, two different looped blocks, each looped.
 
-Block A (``n_block_layers`` layers) runs the first ``loops_a`` loops, then block B (another
-``n_block_layers`` layers, its own weights) runs the remaining ``b - loops_a`` loops, starting
-from A's last state; every loop of either block gets the input injection ``h_t = f_t(h_{t-1} + e)``,
-and the read-out (shared) can follow any loop. It is compared with one looped block run for the
-same ``b`` loops (``looped.looped``): same depth, twice the block parameters.
+Seed lab 004's A->B alternates its two blocks (``order = "alternate"``, the default): loop t runs
+block A (``n_block_layers`` layers) when t is even and block B (as many layers, its own weights) when
+it is odd, A, B, A, B, ... With ``order = "sequential"`` (ours, kept as a named variant) A runs the
+first ``loops_a`` loops and B the remaining ``b - loops_a``, starting from A's last state. Every loop
+of either block gets the input injection ``h_t = f_t(h_{t-1} + e)``, and the read-out (shared) can
+follow any loop. It is compared with one looped block run for the same ``b`` loops
+(``looped.looped``): same depth, twice the block parameters.
 
 Everything else is the looped transformer's (window of the last ``T`` loops in the loss, truncated
-backprop, loop curriculum, ``loop_norm``, ``ema_alpha``, ``last_n``). The loop curriculum grows B's
-share (A always runs ``loops_a`` loops). The window must reach into A (``T > b - loops_a``) or A
-would never receive a gradient; this is checked before training. At inference ``loops = L`` runs
-A for ``min(L, loops_a)`` loops and B for the rest, so ``error_vs_loops`` extrapolates B.
+backprop, loop curriculum, ``loop_norm``, ``ema_alpha``, ``last_n``). Sequentially, the loop
+curriculum grows B's share (A always runs ``loops_a`` loops), the window must reach into A
+(``T > b - loops_a``) or A would never receive a gradient (checked before training), and at
+inference ``loops = L`` runs A for ``min(L, loops_a)`` loops and B for the rest, so
+``error_vs_loops`` extrapolates B. Alternating, any window of two loops or more trains both.
 """
 
 from __future__ import annotations
@@ -29,10 +32,18 @@ from .looped import LoopedConfig, LoopedTransformer
 class ChainedConfig(LoopedConfig):
     """Options of `looped.chained`: those of `looped.looped` plus ``loops_a``."""
 
-    loops_a: int = 6  # loops of block A; block B runs the other b - loops_a
+    loops_a: int = 6  # sequential order: loops of block A; block B runs the other b - loops_a
+    order: str = "alternate"  # "alternate": A, B, A, B, ... (seed 004); "sequential": A loops_a times, then B
 
     def __post_init__(self) -> None:
         super().__post_init__()
+        if self.order not in ("alternate", "sequential"):
+            raise ConfigError(f"order must be alternate (A, B, A, B: seed 004) or sequential, got {self.order!r}")
+        if self.order == "alternate":
+            if (self.grad_loops or self.loops) < 2:
+                raise ConfigError("alternating A and B needs grad_loops (T) >= 2, or one block never receives "
+                                  "a gradient")
+            return
         if not 1 <= self.loops_a < self.loops:
             raise ConfigError(f"loops_a must be in [1, loops - 1] (b={self.loops}): block B needs at least one "
                               f"loop, got {self.loops_a}")
@@ -59,7 +70,10 @@ class ChainedLooped(LoopedTransformer):
                                       for _ in range(config.n_block_layers))
         init_weights(self.blocks_b)
         self.loops_a = config.loops_a
+        self.alternate = config.order == "alternate"
 
     def blocks_for_loop(self, t: int) -> nn.ModuleList:
-        """Block A for the first ``loops_a`` loops, block B after them."""
+        """Alternating: block A on even loops, B on odd ones; sequential: A for ``loops_a`` loops, then B."""
+        if self.alternate:
+            return self.blocks if t % 2 == 0 else self.blocks_b
         return self.blocks if t < self.loops_a else self.blocks_b

@@ -88,6 +88,8 @@ class LoopedTransformer(nn.Module):
         init_weights(self)
         self.inject = config.inject
         self.start_from_embedding = not config.inject  # Universal Transformer: h_0 = e
+        # Yang et al.'s baseline loops the whole GPT-2 backbone, which adds the positions on every call
+        self.positions_each_loop = not config.inject and getattr(config, "positions_each_loop", False)
         self.train_loops = config.loops
         self.window = config.grad_loops or config.loops
         self.default_eval_loops = config.eval_loops or config.loops
@@ -114,9 +116,11 @@ class LoopedTransformer(nn.Module):
         return self.blocks
 
     def _loop(self, h: torch.Tensor, e: torch.Tensor, keep: torch.Tensor | None,
-              t: int) -> tuple[torch.Tensor, torch.Tensor]:
-        """Loop ``t``: returns (state read out at this loop, state carried to the next loop)."""
-        out = h + e if self.inject else h  # (B, T, C)
+              t: int, pos: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """Loop ``t``: returns (state read out at this loop, state carried to the next loop).
+
+        ``pos`` (1, T, C): positions added before the block on every loop (no injection)."""
+        out = h + e if self.inject else (h + pos if pos is not None else h)  # (B, T, C)
         for block in self.blocks_for_loop(t):
             out = block(out)
         if self.loop_norm:
@@ -137,7 +141,8 @@ class LoopedTransformer(nn.Module):
             raise ConfigError(f"loops must be >= 1, got {loops}")
         grad_loops = loops if grad_loops is None else min(grad_loops, loops)
         e = self.io.embed(zs)  # (B, T, C)
-        h = e if self.start_from_embedding else torch.zeros_like(e)
+        pos = self.io.positions(zs.shape[1], zs.device) if self.positions_each_loop else None  # (1, T, C)
+        h = (e - pos if pos is not None else e) if self.start_from_embedding else torch.zeros_like(e)
         keep = None
         last_n = getattr(self.config, "last_n", 0)
         if last_n:
@@ -147,7 +152,7 @@ class LoopedTransformer(nn.Module):
         outputs = []
         for t in range(loops):
             with torch.no_grad() if t < no_grad_loops else nullcontext():
-                out, h = self._loop(h, e, keep, t)
+                out, h = self._loop(h, e, keep, t, pos)
             if t >= loops - collect_last:
                 outputs.append(self.io.head(out, normalised=self.loop_norm))  # (B, T)
         return outputs
