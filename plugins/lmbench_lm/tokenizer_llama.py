@@ -5,7 +5,7 @@ Hugging Face cache it is used as it is. Otherwise a stand-in of the same kind is
 ``tokenizers`` on the training split and cached: a BPE over Metaspace-split words (``▁`` marks a
 word start, as SentencePiece does) with byte fallback (the 256 ``<0xNN>`` tokens), ``<unk>``,
 ``<s>`` and ``</s>`` (EOS = PAD), at most ``vocab_size`` ids. :attr:`stand_in` then says so in one
-line, which ``lm.train`` writes to the run's log and records as the ``tokenizer`` measurement.
+line, which ``lm.train`` writes to the run's log and records as the ``tokenizer_stand_in`` measurement.
 No network is used: the pretrained one is only looked up with ``local_files_only``.
 """
 

@@ -123,7 +123,7 @@ class Train:
         tokenizer = run.build("tokenizer", texts=dataset.documents("train"), texts_fingerprint=dataset_key)
         if getattr(tokenizer, "stand_in", None):  # e.g. lm.llama_bpe without the seed's own tokenizer
             run.info(tokenizer.stand_in)
-            run.record("tokenizer", {"stand_in": tokenizer.stand_in, "fingerprint": tokenizer.fingerprint})
+            run.record("tokenizer_stand_in", {"stand_in": tokenizer.stand_in, "fingerprint": tokenizer.fingerprint})
         splits = {s: cached_split(dataset, s, tokenizer, dataset_key=dataset_key) for s in ("train", "val", "test")}
         if splits["train"].n_tokens == 0:
             raise LmbenchError("the training split is empty; give the dataset more documents")

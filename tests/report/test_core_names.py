@@ -13,9 +13,11 @@ from lmbench.results import vocabulary
 ROOT = Path(__file__).resolve().parents[2]
 #: Ordinary words a lab also happens to use as a name; the core uses them in their ordinary sense
 #: (spec tables, the timing statistics' ``samples``, seed-pooled ``points``, ``batch_size`` as a
-#: shared config key of lmbench.training, ``seq_len`` as an argument of the core's FLOPs formula).
+#: shared config key of lmbench.training, ``seq_len`` as an argument of the core's FLOPs formula,
+#: ``generation`` as a lease's fencing generation, not the lm lab's text-generation measurement,
+#: ``vocab_size`` as the keyword lmbench.CausalLM is built with, which the probe passes on).
 ORDINARY = {"dataset", "attention", "samples", "points", "epochs", "epoch", "baseline", "method", "dims", "params",
-            "batch_size", "seq_len"}
+            "batch_size", "seq_len", "generation", "vocab_size"}
 LABS = ("lm", "attention", "peft", "looped")
 
 
