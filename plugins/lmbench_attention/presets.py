@@ -92,6 +92,23 @@ PRESETS["tapt"] = _with(PRESETS["pretrain"], description=(
     recipe={"name": "attention.tapt", "max_steps": 300, "seq_lens": [256], "seq_len_fractions": [1.0],
             "tokens_per_batch": 8192, "budget": "10m"})
 
+#: Seed lab 001's experiment 3: AutoTinyBERT-S1 (Yin et al. 2021's searched sub-model: 5 layers, hidden 564,
+#: FFN 1054, 8 heads whose query/key/value width is 512 = 8 x 64, not the hidden size), BERT's post-LN
+#: layout, 512 learned positions, CLS pooling through BERT's pooler, a 30,522-token WordPiece vocabulary.
+AUTOTINYBERT_S1 = {"name": "attention.encoder", "d_model": 564, "n_layers": 5, "n_heads": 8, "head_dim": 64,
+                   "d_ff": 1054, "max_len": 512, "positions": "learned", "prenorm": False, "pooling": "cls",
+                   "pooler": "bert", "dropout": 0.1, "embed_dropout": 0.1, "classifier_dropout": 0.1}
+
+PRESETS["autotinybert_s1"] = _with(
+    FINETUNE, model=dict(AUTOTINYBERT_S1),
+    tokenizer={"name": "attention.wordpiece", "vocab_size": 30522},
+    recipe={**FINETUNE["recipe"], "max_seq_len": 512, "lr": 1e-4, "min_lr": 1e-5},
+    description=("seed 001's experiment 3: AutoTinyBERT-S1 (5 x 564, FFN 1054, 8 heads of 64: attention width "
+                 "512; 29.6M parameters) fine-tuned on IMDB with SDPA, FAVOR+ and LSH attention (GPU-sized; "
+                 "--dataset arxiv|hyperpartisan swaps the task)"),
+    variants=[{"label": k, "set": {f"attention.{o}": v for o, v in KERNELS[k].items()}}
+              for k in ("sdpa", "favor", "lsh")])
+
 PRESETS["scaling"] = {
     "description": "kernel scaling: time/memory/TFLOP/s/error of naive, sdpa, favor, lsh for N = 512..16384",
     "recipe": {"name": "attention.scaling", "seq_lens": [512, 1024, 2048, 4096, 8192, 16384], "batch_size": 1,

@@ -186,3 +186,33 @@ def test_training_config_shared_keys_old_names_and_batch_sizing():
     mlm = MLMConfig(seq_lens=[128, 512], seq_len_fractions=[0.75, 0.25])
     assert [mlm.stage(p) for p in (0.0, 0.74, 0.75, 1.0)] == [128, 128, 512, 512]
     assert mlm.sequences_per_batch(128) == 4 * mlm.sequences_per_batch(512)
+
+
+def test_autotinybert_s1_preset_builds_the_searched_sub_model_with_each_kernel():
+    """Seed 001's experiment 3: AutoTinyBERT-S1, 5 layers, hidden 564, FFN 1054, 8 heads with q/k/v of 512
+    (head size 64), ~29M parameters at BERT's 30,522 WordPiece ids; one variant per kernel."""
+    from lmbench.config import build_spec, expand_variants, resolve
+    from lmbench.testing import fresh_host
+
+    host = fresh_host(entry_points=True)
+    spec = build_spec(host.registries, preset="attention.autotinybert_s1")
+    counts = {}
+    for label, variant in expand_variants(spec):
+        resolved = resolve(variant, host.registries)
+        kernel = resolved.components["attention"].build()
+        with torch.device("meta"):
+            model = resolved.components["model"].build(vocab_size=30522, attention=kernel, n_classes=2)
+        block = model.encoder.blocks[0]
+        projections = 2 if label == "lsh" else 3  # Reformer's LSH shares queries and keys: one projection fewer
+        assert (block.attn.qkv.in_features, block.attn.qkv.out_features, block.attn.out.in_features) == \
+            (564, projections * 512, 512)
+        assert block.mlp[0].out_features == 1054 and len(model.encoder.blocks) == 5
+        counts[label] = sum(p.numel() for p in model.parameters())
+    assert list(counts) == ["sdpa", "favor", "lsh"]
+    d, inner, ff, layers, vocab, positions = 564, 512, 1054, 5, 30522, 512
+    per_layer = 3 * (d * inner + inner) + (inner * d + d) + (d * ff + ff) + (ff * d + d) + 2 * 2 * d
+    expected = vocab * d + positions * d + layers * per_layer + (d * d + d) + (d * 2 + 2)  # + pooler + classifier
+    assert counts["sdpa"] == counts["favor"] == expected  # the kernels add no parameters
+    assert counts["lsh"] == expected - layers * (d * inner + inner)  # shared QK
+    bert_s1 = expected + 2 * d + 2 * d - (d * 2 + 2)  # BERT also has token-type embeddings and an embedding LayerNorm
+    assert bert_s1 == 29_573_882 and abs(expected - 29_000_000) / 29_000_000 < 0.025
