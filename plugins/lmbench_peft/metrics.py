@@ -34,6 +34,17 @@ def chrf_scores(predictions: list[str], references: list[str]) -> dict[str, floa
     return out
 
 
+def prefix_ceiling(references: list[str], encode: Any, decode: Any, max_new_tokens: int) -> float:
+    """The corpus chrF++ of each reference's own first ``max_new_tokens`` tokens against the whole reference.
+
+    A poem generated to that length cannot recover what it never reaches: this is the score a perfect
+    generator of ``max_new_tokens`` tokens would get, the ceiling to read a chrF++ against (with 32
+    tokens about 29; seed 003 generated up to 400). ``encode(text) -> ids``, ``decode(ids) -> text``.
+    """
+    prefixes = [decode(list(encode(r))[:max_new_tokens]) for r in references]
+    return chrf_scores(prefixes, references)["chrf_pp"]
+
+
 def per_poem_chrf_pp(prediction: str, reference: str) -> float:
     """chrF++ of one poem against its reference."""
     from sacrebleu.metrics import CHRF

@@ -51,3 +51,5 @@ def lmbench_register_presets(registry):
     registry.add("full", "lmbench_peft.presets:FULL", summary="SmolLM2 full fine-tuning on English poems, 8 steps on CPU")
     registry.add("compare", "lmbench_peft.presets:COMPARE", summary="IA3 vs LoRA vs full, same budget")
     registry.add("search", "lmbench_peft.presets:SEARCH", summary="sampling search on validation, chrF++ on test poems")
+    registry.add("search_gpu", "lmbench_peft.presets:SEARCH_GPU",
+                 summary="seed 003's search on a GPU: 15 trials x 10 poems, up to 400 tokens, with the chrF++ ceiling")

@@ -21,6 +21,9 @@ RESULTS = (
     ResultSpec("val_loss_delta", "lower", "quality", "nats/token", "val loss Δ", headline=True,
                description="validation loss after training minus before"),
     ResultSpec("chrf", "higher", "quality", "", "chrF", description="corpus chrF (no word n-grams)"),
+    ResultSpec("test_chrf_pp_ceiling", kind="info", header="chrF++ ceiling",
+               description="chrF++ of each test reference's own first max_new_tokens tokens against the whole "
+                           "reference: what a perfect generator of that length would score"),
     ResultSpec("base_chrf_pp", "higher", "quality", "", "base chrF++",
                description="chrF++ of the base model (adapter off) on the same prompts and sampling"),
     ResultSpec("best_vs_greedy_p", kind="info", header="p vs greedy",

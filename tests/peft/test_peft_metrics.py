@@ -51,3 +51,28 @@ def test_flatten_and_length_mismatch():
     assert flatten(" a \n\n b\n") == "a b"
     with pytest.raises(ValueError, match="2 predictions but 1 references"):
         chrf_scores(["a", "b"], ["a"])
+
+
+def test_the_ceiling_is_a_reference_prefix_scored_against_the_whole_reference():
+    """A perfect generator of N tokens scores the reference's first N tokens: 100 when N covers the poem,
+    less when it stops short, and exactly the chrF++ of that prefix."""
+    from lmbench_peft.metrics import chrf_scores, prefix_ceiling
+
+    refs = ["The woods are lovely, dark and deep,\nBut I have promises to keep,\nAnd miles to go before I sleep.",
+            "Shall I compare thee to a summer's day?\nThou art more lovely and more temperate."]
+    encode, decode = str.split, " ".join
+    assert prefix_ceiling(refs, encode, decode, 1000) == pytest.approx(100.0)
+    short = prefix_ceiling(refs, encode, decode, 6)
+    assert 0 < short < 60
+    assert short == pytest.approx(chrf_scores([" ".join(r.split()[:6]) for r in refs], refs)["chrf_pp"])
+
+
+def test_the_search_space_holds_seed_003s_best_configuration():
+    """Seed 003's best: top_k 10, top_p 0.95, repetition_penalty 0.9, temperature 14.4."""
+    from lmbench_peft.search import SearchConfig
+
+    c = SearchConfig()
+    best = {"top_k": 10, "top_p": 0.95, "repetition_penalty": 0.9, "temperature": 14.4, "no_repeat_ngram_size": 3}
+    for name, value in best.items():
+        low, high = getattr(c, name)
+        assert low <= value <= high, name
