@@ -22,8 +22,9 @@ from ..errors import LimitError, LmbenchError
 
 #: torchrun's rank variables; one of them set in a shell without a launcher means a stale export.
 RANK_ENV = ("RANK", "WORLD_SIZE", "LOCAL_RANK", "LOCAL_WORLD_SIZE", "MASTER_ADDR", "MASTER_PORT")
-#: How long a single-node run waits for its master to answer (seconds), ``LMBENCH_RDZV_TIMEOUT``.
-DEFAULT_RDZV_TIMEOUT = 10.0
+#: How long a rank waits for its master to answer (seconds), ``LMBENCH_RDZV_TIMEOUT``: rank 0 opens
+#: the rendezvous only once it has imported torch, which takes tens of seconds on a loaded node.
+DEFAULT_RDZV_TIMEOUT = 120.0
 
 
 def device_count(device: str | None) -> tuple[int, str]:
@@ -49,7 +50,7 @@ def check_nproc(nproc: int, nnodes: str, device: str | None) -> None:
 
 
 def rendezvous_timeout(environ: Any = None) -> float:
-    """``LMBENCH_RDZV_TIMEOUT`` seconds (default 10) for a master to answer."""
+    """``LMBENCH_RDZV_TIMEOUT`` seconds (default 120) for a master to answer."""
     env = os.environ if environ is None else environ
     try:
         return max(float(env.get("LMBENCH_RDZV_TIMEOUT", DEFAULT_RDZV_TIMEOUT)), 0.1)
@@ -73,12 +74,28 @@ def check_stale_rendezvous(environ: dict[str, str] | None = None) -> None:
                            f"`{unset}`, or use lmbench run --nproc N")
     if "MASTER_ADDR" in present and "MASTER_PORT" in present and env.get("RANK", "0") != "0":  # srun-started rank
         timeout = rendezvous_timeout(env)
-        try:
-            with socket.create_connection((env["MASTER_ADDR"], int(env["MASTER_PORT"])), timeout=timeout):
-                pass
-        except (OSError, ValueError):
+        if not _answers(env["MASTER_ADDR"], env["MASTER_PORT"], timeout):
             raise LmbenchError(f"the torchrun master {env['MASTER_ADDR']}:{env['MASTER_PORT']} did not answer within "
-                               f"{timeout:g} s (LMBENCH_RDZV_TIMEOUT); if no launcher is running, `{unset}`") from None
+                               f"{timeout:g} s (LMBENCH_RDZV_TIMEOUT); if no launcher is running, `{unset}`")
+
+
+def _answers(host: str, port: str, timeout: float) -> bool:
+    """Whether ``host:port`` accepts a connection within ``timeout`` s. A refused connection is tried
+    again: rank 0 opens the port only once it has started, which its peers may well beat."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while True:
+        left = deadline - time.monotonic()
+        try:
+            with socket.create_connection((host, int(port)), timeout=max(left, 0.05)):
+                return True
+        except ValueError:
+            return False
+        except OSError:
+            if left <= 0:
+                return False
+            time.sleep(min(0.25, max(left, 0.0)))
 
 
 def _die_with_parent() -> None:  # runs in the child between fork and exec
