@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from collections.abc import Callable
 from typing import Any
 
 from ..errors import LmbenchError
@@ -31,15 +30,11 @@ class LocalLauncher:
         self.config = config or LocalConfig()
 
     def launch(self, store: Any, points: list[Point], *, force: bool = False, console: Any = None,
-               runner: Any = None, timeout: float | None = None,
-               run_points: Callable[..., None] | None = None) -> list[Submission]:
-        """In-process with ``jobs == 1`` (``runner`` plans and executes), else worker processes.
+               runner: Any = None, timeout: float | None = None) -> list[Submission]:
+        """In-process with ``jobs == 1`` (``runner`` plans and executes), else worker processes
+        (:func:`lmbench.launch.points.run_points`)."""
+        from .points import run_points
 
-        ``run_points`` is the sweep's point runner (:func:`lmbench.launch.sweep.run_points`), which
-        the sweep hands in, so that this module does not import the sweep that imports it.
-        """
-        if run_points is None:
-            raise LmbenchError("core.local runs points through the sweep: start it with `lmbench sweep`")
         run_points(store, points, jobs=self.config.jobs, force=force, console=console, runner=runner,
                    worker_timeout=timeout)
         return [Submission(p.run_id, p.label, None, str(store.run_dir(p.run_id))) for p in points]
