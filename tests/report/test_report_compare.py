@@ -126,3 +126,18 @@ def test_compare_takes_one_point_of_a_sweep_on_each_side_and_pairs_it_by_seed(tm
     assert [m.verdict for m in by_label.metrics if m.metric == "val_loss"] == ["worse"]
     with pytest.raises(LmbenchError, match=r"^no run of 'g' matches \[model.lr_probe=9\]; pick a point by key=value"):
         compare(store, "g[model.lr_probe=9]", "g")
+
+
+def test_two_sweeps_over_seeds_alone_pair_by_seed(tmp_path):
+    """Runs labelled only by their seed (`seed=3`, a sweep with --seeds and no grid) are one point, so
+    two such sweeps pair seed by seed instead of one run per point."""
+    from lmbench.store import Store
+
+    store = Store(tmp_path / "runs")
+    for group, shift in (("before", 0.0), ("after", 0.3)):
+        ids = [add_run(store, f"seed={seed}", seed=seed, model=f"lm.{group}",
+                       results={"val_loss": 3.0 + shift + 0.01 * seed}) for seed in range(5)]
+        store.add_group(group, "sweep", group, "lmbench sweep", {}, ids)
+    result = compare(store, "before", "after")
+    [row] = [m for m in result.metrics if m.metric == "val_loss"]
+    assert row.basis == "paired by seed (n=5)" and row.verdict == "worse"

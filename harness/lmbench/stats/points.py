@@ -35,9 +35,15 @@ def recipe_plugin(record: RunRecord) -> str | None:
 
 
 def point_label(record: RunRecord) -> str:
-    """A run's name with its seed part removed: the name of the point its seeds share."""
+    """A run's name with its seed part removed: the name of the point its seeds share. A name that
+    was only its seed (``seed=3``, a sweep over seeds alone) gives the recipe's name, so all the
+    seeds of such a sweep are one point."""
     name = run_name(record)
-    return _SEED_LABEL.sub("", name).strip() or name
+    stripped = _SEED_LABEL.sub("", name).strip()
+    if stripped:
+        return stripped
+    recipe = record.spec.get("recipe", {}).get("name")
+    return str(recipe) if recipe else name
 
 
 def point_key(record: RunRecord) -> str:
