@@ -40,13 +40,13 @@ import numpy as np
 
 from ..errors import LmbenchError
 from .noise import floor_key, load_noise, run_kind
-from ..numbers import fmt_number, format_change, is_number
+from ..numbers import fmt_number, format_change
 from .points import group_points, recipe_plugin, resolve_side
-from ..plugin.results import NEUTRAL, PER_EXAMPLE, Renamed, ResultRegistry, canonical_results, vocabulary
+from ..plugin.results import NEUTRAL, Renamed, ResultRegistry, vocabulary
 from . import (BOOTSTRAP_FROM, bh_adjust, bootstrap_ratio_ci, center, chrf_paired_pvalue, mcnemar_pvalue,
                paired_ratio_ci, paired_t_pvalue, relative_change, summarize, t_ratio_ci, welch_pvalue)
 from ..store import RunRecord, Store
-from ..plugin.weights import WEIGHTS_KEY
+from .sides import by_seed, per_example, timing_samples
 
 __all__ = ["Comparison", "MetricComparison", "compare", "compare_samples", "compare_examples", "comparison_rows",
            "verdict_for", "shared_meaning", "group_points", "summarize", "same_weights", "one_seed_fix",
@@ -232,40 +232,6 @@ def compare_examples(point: str, metric: str, a_scores: Any, b_scores: Any, *, a
     return m
 
 
-def _timing_samples(store: Store, records: Sequence[RunRecord]) -> dict[str, list[float]]:
-    """Timing measurements with raw samples, pooled over the point's runs: name -> samples (seconds)."""
-    out: dict[str, list[float]] = {}
-    for record in records:
-        for name, data in store.measurements(record.id).items():
-            samples = data.get("samples") if isinstance(data, dict) else None
-            if isinstance(samples, list) and len(samples) > 1 and all(isinstance(s, (int, float)) for s in samples):
-                out.setdefault(f"{name}_s", []).extend(float(x) for x in samples)
-    return out
-
-
-def _by_seed(records: Sequence[RunRecord], vocab: ResultRegistry, renamed: Renamed) -> dict[str, dict[Any, float]]:
-    """key -> {seed: value} over finished runs; a seed seen twice makes that key unpairable (None key)."""
-    values: dict[str, dict[Any, float]] = {}
-    for i, record in enumerate(r for r in records if r.ok):
-        seed = record.spec.get("run", {}).get("seed", 0)
-        for key, value in canonical_results(record.results, vocab, renamed).items():
-            if is_number(value):
-                per_seed = values.setdefault(key, {})
-                per_seed[("dup", i) if seed in per_seed else seed] = float(value)
-    return values
-
-
-def _per_example(store: Store, records: Sequence[RunRecord], vocab: ResultRegistry) -> dict[str, Any]:
-    """Result -> (scores, fingerprint of the weights that produced them) of a point's one finished run."""
-    done = [r for r in records if r.ok]
-    if len(done) != 1:
-        return {}
-    data = store.measurements(done[0].id).get(PER_EXAMPLE) or {}
-    weights = data.get(WEIGHTS_KEY) if isinstance(data.get(WEIGHTS_KEY), dict) else {}
-    return {vocab.canonical(k): (v, weights.get(k)) for k, v in data.items()
-            if isinstance(v, (list, dict)) and not k.startswith("_")}
-
-
 def same_weights(a_fingerprint: Any, b_fingerprint: Any) -> bool:
     """Whether two evaluations used the same trained weights: both fingerprints known and equal.
     Only then is a per-example test a test of the change (else it measures evaluation noise)."""
@@ -325,14 +291,14 @@ def compare(store: Store, a: str, b: str, *, tolerance: float | None = None, see
         a_plugins, b_plugins = _plugins(a_runs), _plugins(b_runs)
         plugin = next(iter(a_plugins)) if len(a_plugins) == 1 else None
         kw = {"tolerance": tolerance, "seed": seed, "vocab": vocab, "plugin": plugin}
-        a_vals, b_vals = _by_seed(a_runs, vocab, renamed), _by_seed(b_runs, vocab, renamed)
-        a_ex, b_ex = _per_example(store, a_runs, vocab), _per_example(store, b_runs, vocab)
+        a_vals, b_vals = by_seed(a_runs, vocab, renamed), by_seed(b_runs, vocab, renamed)
+        a_ex, b_ex = per_example(store, a_runs, vocab), per_example(store, b_runs, vocab)
         for key in [k for k in a_vals if k in b_vals]:
             if not shared_meaning(key, vocab, a_plugins, b_plugins):
                 left_out.add(key)
                 continue
             comparison.metrics.append(_compare_key(label, key, a_vals[key], b_vals[key], a_ex, b_ex, **kw))
-        a_t, b_t = _timing_samples(store, a_runs), _timing_samples(store, b_runs)
+        a_t, b_t = timing_samples(store, a_runs), timing_samples(store, b_runs)
         for key in [k for k in a_t if k in b_t]:
             comparison.metrics.append(compare_samples(label, key, a_t[key], b_t[key], stat="median", **kw))
         if floor is not None:
