@@ -31,9 +31,7 @@ __all__ = ["Count", "Seconds", "coerce", "make_config", "build_spec", "resolve",
            "expand_variants", "dump_toml", "ResolvedSpec", "ResolvedComponent", "RunConfig", "MeasureConfig",
            "ReportConfig"]
 
-COMPONENT_TABLES = ("dataset", "tokenizer", "model", "attention", "recipe", "metrics")
-HARNESS_TABLES = ("run", "measure", "report")
-TOP_LEVEL_KEYS = (*COMPONENT_TABLES, *HARNESS_TABLES, "variants", "preset", "description")
+from .explicit import COMPONENT_TABLES, HARNESS_TABLES, TOP_LEVEL_KEYS, add_variants, apply_to_variants, flatten
 
 
 # -- harness tables -----------------------------------------------------------------------
@@ -343,90 +341,21 @@ def build_spec(registries: Registries, *, preset: str | None = None, files: typi
         loaded = load_toml(path)
         if spec.get("variants") and "variants" not in loaded:  # a file is as explicit as a flag
             tables = {k: v for k, v in loaded.items() if k in COMPONENT_TABLES + HARNESS_TABLES}
-            explicit.append((f"-c {path}", _flatten(tables)))
+            explicit.append((f"-c {path}", flatten(tables)))
         spec = merge(spec, loaded)
     if variants:  # --variant LABEL:key=value,... rows beside the preset's (lmbench.spec.variants)
-        spec = _add_variants(spec, variants)
+        spec = add_variants(spec, variants)
     if overrides:
         flags = {k: v for k, v in overrides.items() if v is not None}
         explicit.append(("flag", flags))
         spec = merge(spec, assignments_to_spec(flags))
     if sets:
         fragment = assignments_to_spec(list(sets))
-        explicit.append(("--set", _flatten(fragment)))
+        explicit.append(("--set", flatten(fragment)))
         spec = merge(spec, fragment)
     if spec.get("variants") and explicit:
-        _apply_to_variants(spec, explicit, registries, only)
+        apply_to_variants(spec, explicit, registries, only)
     return spec
-
-
-def _add_variants(spec: dict[str, Any], added: list[dict[str, Any]]) -> dict[str, Any]:
-    """``spec`` with ``added`` after its variants (its own experiment as ``base`` if it had none)."""
-    if not added:
-        return spec
-    variants = list(spec.get("variants") or [{"label": "base", "set": {}}])
-    labels = [str(v.get("label", "")) for v in variants if isinstance(v, dict)]
-    for variant in added:
-        if variant["label"] in labels:
-            raise ConfigError(f"--variant {variant['label']}: the spec already has a variant of that label "
-                              f"({', '.join(labels)}); pick another label")
-        labels.append(variant["label"])
-        variants.append(variant)
-    return {**spec, "variants": variants}
-
-
-def _apply_to_variants(spec: dict[str, Any], explicit: list[tuple[str, dict[str, Any]]], registries: Registries,
-                       only: typing.Sequence[str]) -> None:
-    """Put explicit values into every variant's ``set`` (they win over it); refuse the conflicts."""
-    variants = spec["variants"]
-    labels = [str(v.get("label") or f"variant{i}") if isinstance(v, dict) else "" for i, v in enumerate(variants)]
-    selected = [lb for lb in labels if not only or lb in only]
-    where = f"preset {spec['preset']}" if spec.get("preset") else "the spec"
-    values: dict[str, Any] = {}
-    for source, assignments in explicit:
-        for key, value in assignments.items():
-            values[key] = value
-            table, _, option = key.partition(".")
-            if option == "name" and table in COMPONENT_TABLES:
-                _check_component(key, value, source, variants, labels, selected, registries, where)
-    if "run.label" in values and len(selected) > 1:
-        raise ConfigError(f"run.label={values['run.label']} would name all {len(selected)} variants of {where} "
-                          f"({', '.join(selected)}) alike; pick one with --only LABEL")
-    spec["variants"] = [{**v, "set": {**v.get("set", {}), **values}} if isinstance(v, dict) else v for v in variants]
-
-
-def _check_component(key: str, value: Any, source: str, variants: list, labels: list[str], selected: list[str],
-                     registries: Registries, where: str) -> None:
-    table = key.split(".", 1)[0]
-
-    def qualified(name: Any) -> str:
-        try:
-            return registries[table].get(str(name)).name
-        except Exception:  # an unknown name is reported when the spec is resolved
-            return str(name)
-
-    wanted = qualified(value)
-    clash = [(label, v["set"][key]) for label, v in zip(labels, variants)
-             if label in selected and isinstance(v, dict) and key in v.get("set", {})
-             and qualified(v["set"][key]) != wanted]
-    if clash:
-        label, theirs = clash[0]
-        agree = [lb for lb in selected if lb not in {c[0] for c in clash}]
-        flag = f"--{table} {value}" if source == "flag" else f"--set {key}={value}" if source == "--set" else \
-            f"{key} = {value!r} in {source}"
-        hint = f"run the variants that agree with --only {' --only '.join(agree)}" if agree else \
-            "start from a spec without these variants"
-        raise ConfigError(f"{flag} conflicts with variant '{label}' of {where}, which sets {key}={theirs}; {hint}")
-
-
-def _flatten(spec: dict[str, Any], prefix: str = "") -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for key, value in spec.items():
-        if isinstance(value, dict):
-            out.update(_flatten(value, f"{prefix}{key}."))
-        else:
-            out[f"{prefix}{key}"] = value
-    return out
 
 
 def dump_toml(spec: dict[str, Any]) -> str:
