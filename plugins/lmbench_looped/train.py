@@ -32,6 +32,7 @@ from . import baselines
 from .contracts import TRAIN_REQUIRES
 from .encoding import encode
 from .evaluate import ErrorCurve, default_loop_grid, error_curve, model_predictions, plot_error_curves
+from .flops import mfu_results
 from .steps import TaskStream, training_loss
 
 #: What ``train_tokens`` / ``train_tokens_per_s`` count in this lab.
@@ -140,6 +141,8 @@ class LoopedTrain:
                                     steps=counters["step"], stopped_by=stop.reason, model=model, clock=clock,
                                     memory=mem.result(), energy_j=energy.joules, world_size=run.dist.world_size,
                                     compiled=c.compile))
+        results.update(mfu_results(run, model, tokens=counters["tokens"], seconds=counters["elapsed"],
+                                   seq_len=2 * task.n_points))
         if not c.save_checkpoint and stop.reason in ("max_steps", "budget") and run.dist.is_main:
             run.path("checkpoints/last.pt").unlink(missing_ok=True)  # finished: nothing left to resume
         return results

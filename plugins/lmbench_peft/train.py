@@ -28,6 +28,7 @@ from .batches import EpochBatches, TrainableWeights
 from .contracts import TRAIN_REQUIRES
 from .data import collate
 from .evaluate import autocast, eval_loss, sample_poems, token_loss_sum
+from .flops import mfu_results
 from .generate import SamplingConfig
 from .methods import save_weights, trainable_summary
 
@@ -150,6 +151,9 @@ class Train:
                                     steps=counters["step"], stopped_by=reason, model=model, clock=clock,
                                     memory=memory.result(),
                                     energy_j=None if resumed else energy.joules))  # a resumed run saw part of it
+        mean_len = sum(len(e.input_ids) for e in data.train) / max(len(data.train), 1)
+        results.update(mfu_results(run, model, tokens=counters["tokens"], seconds=counters["elapsed"],
+                                   seq_len=mean_len))
         stats = clock.stats()
         if stats is not None:
             run.record("step_time", {**stats.to_dict(), "unit": "s", "skipped_warmup_steps": clock.skipped})

@@ -158,3 +158,20 @@ def test_finetune_time_limit_leaves_an_explicit_reserve_for_the_final_evaluation
     assert stop.budget == 120  # recipe.budget (the training phase) still caps it
     with pytest.raises(LmbenchError, match="time_limit"):
         FinetuneConfig(time_limit=-1)
+
+
+def test_encoder_flops_per_token_follow_the_transformer_formula():
+    """The encoder's training FLOPs per token: 6N + 12·L·T·d with N outside the embeddings, d the attention
+    width (heads x head size), here for AutoTinyBERT-S1's shape where d (512) differs from the hidden 564."""
+    from types import SimpleNamespace
+
+    from lmbench_attention.models.encoder import EncoderConfig
+    from lmbench_attention.models.heads import build_model
+    from lmbench_attention.recipes.common import encoder_mfu
+
+    cfg = EncoderConfig(d_model=564, n_layers=2, n_heads=8, head_dim=64, d_ff=1054, max_len=64, prenorm=False)
+    model = build_model(cfg, vocab_size=500, n_classes=2)
+    body = sum(p.numel() for n, p in model.named_parameters() if not n.startswith(("encoder.tokens.", "encoder.learned.")))
+    run = SimpleNamespace(dist=SimpleNamespace(world_size=1), info=lambda *a: None)
+    out = encoder_mfu(run, model, tokens=1000, seconds=1.0, seq_len=64, device="cpu")
+    assert out["train_flops_per_token"] == 6 * body + 12 * 2 * 64 * 512

@@ -230,3 +230,34 @@ def test_an_interrupted_run_keeps_its_checkpoint_and_the_next_attempt_ends_as_an
     assert second.status == "done" and "resumed from step 7" in (tmp_path / "runs" / second.id / "log.txt").read_text()
     for key in ("error_at_2d", "error_at_d", "val_mse", "train_tokens", "steps"):
         assert second.results[key] == pytest.approx(reference.results[key], rel=1e-6), key
+
+
+def test_looped_models_report_flops_per_token_and_mfu_against_the_peak(run_experiment, tmp_path, monkeypatch):
+    """FLOPs per prompt token by the lab's formula (each loop's block forward, the last T loops' backward,
+    the read-in/out trained) and MFU against this machine's measured peak, planted here."""
+    import json
+
+    from lmbench.measure.peak import peak_key
+    from lmbench_looped.flops import train_flops_per_token
+    from lmbench_looped.models.looped import LoopedConfig, LoopedTransformer
+
+    model = LoopedTransformer(LoopedConfig(d_model=16, n_heads=2, loops=6, grad_loops=4), n_dims=4, n_points=5)
+    block = sum(p.numel() for p in model.blocks.parameters())
+    io = sum(p.numel() for n, p in model.io.named_parameters() if not n.startswith("wpe"))
+    forward = 2 * block + 4 * 1 * 10 * 16
+    assert train_flops_per_token(model, 10) == 6 * forward + 4 * 2 * forward + 6 * io
+
+    cache = tmp_path / "cache"
+    cache.mkdir()
+    monkeypatch.setenv("LMBENCH_CACHE", str(cache))
+    peak = 1e9
+    keys = {peak_key("cpu", "fp32", threads=n): {"flops": peak} for n in range(1, 9)}
+    (cache / "peaks.json").write_text(json.dumps(keys))
+    s = spec()
+    s["model"] = {"name": "looped.looped", "n_block_layers": 1, "loops": 4, "grad_loops": 2, "d_model": 16,
+                  "n_heads": 2}
+    (record,) = run_experiment(s)
+    assert record.status == "done", record.reason
+    r = record.results
+    assert r["train_flops_per_token"] > 0 and r["mfu_peak"] == "measured peak"
+    assert r["mfu"] == pytest.approx(r["train_tokens_per_s"] * r["train_flops_per_token"] / peak, rel=1e-6)

@@ -76,3 +76,25 @@ def test_the_search_space_holds_seed_003s_best_configuration():
     for name, value in best.items():
         low, high = getattr(c, name)
         assert low <= value <= high, name
+
+
+def test_training_flops_per_token_split_the_6n_rule_by_what_is_trained():
+    """Full fine-tuning is the 6N rule (+ 12·L·T·d); an adapter trains few weights, so its weights cost
+    about 4N: forward and backward through the activations touch every weight, weight gradients only
+    the trained ones."""
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    from lmbench_peft.flops import train_flops_per_token
+
+    config = LlamaConfig(vocab_size=100, hidden_size=32, intermediate_size=64, num_hidden_layers=2,
+                         num_attention_heads=4, num_key_value_heads=4, tie_word_embeddings=True)
+    model = LlamaForCausalLM(config)
+    body = sum(p.numel() for p in model.parameters()) - model.get_input_embeddings().weight.numel()
+    attention = 12 * 2 * 16 * 32
+    assert train_flops_per_token(model, 16) == 6 * body + attention  # everything trained
+    for p in model.parameters():
+        p.requires_grad_(False)
+    model.model.layers[0].self_attn.q_proj.weight.requires_grad_(True)  # an adapter-sized trained share
+    trained = model.model.layers[0].self_attn.q_proj.weight.numel()
+    assert train_flops_per_token(model, 16) == 4 * body + 2 * trained + attention
+

@@ -17,7 +17,8 @@ from typing import Any
 
 import torch
 
-from lmbench import LEGACY_KEYS, ConfigError, LmbenchError, TrainingConfig, clip_and_step
+from lmbench import (LEGACY_KEYS, ConfigError, LmbenchError, TrainingConfig, clip_and_step, mfu_against_peak,
+                     transformer_flops_per_token)
 
 
 @dataclass
@@ -151,6 +152,23 @@ class EpochBatches:
             raise ValueError(f"checkpoint batches ({state['n']} examples, {state['batch_size']} a batch, seed "
                              f"{state['seed']}) differ from this run's ({self.n}, {self.batch_size}, {self.seed})")
         self.epoch, self.index = int(state["epoch"]), int(state["index"])
+
+
+def encoder_mfu(run: Any, model: torch.nn.Module, *, tokens: int, seconds: float, seq_len: int,
+                device: str) -> dict[str, Any]:
+    """``train_flops_per_token`` and MFU of an encoder's training phase (6N + 12·L·T·d, the formula the
+    lm lab uses): N the parameters outside the token and position embeddings, T ``seq_len``, d the
+    attention width (heads x head size); tokens/s over the training phase, its evaluations included.
+    ``mfu`` is per device against the vendor or the measured peak (:func:`lmbench.mfu_against_peak`)."""
+    cfg = model.encoder.cfg
+    body = sum(p.numel() for name, p in model.named_parameters()
+               if not name.startswith(("encoder.tokens.", "encoder.learned.")))
+    flops = transformer_flops_per_token(body, cfg.n_layers, seq_len, cfg.n_heads * cfg.head_dim, training=True)
+    dtype = "bf16" if device.startswith("cuda") else torch.float32  # what autocast() trains in
+    out, note = mfu_against_peak(device, dtype, tokens / max(seconds, 1e-9) * flops, run.dist.world_size)
+    if note:
+        run.info(note)
+    return {"train_flops_per_token": flops, **out}
 
 
 def autocast(device: str):

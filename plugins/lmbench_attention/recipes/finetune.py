@@ -32,7 +32,7 @@ from lmbench import (CLASS_LABEL, ConfigError, EnergyMeter, Run, Seconds, StepCl
 from ..contracts import FINETUNE_REQUIRES
 from ..data import truncate_words
 from ..metrics import classification_metrics
-from .common import AttentionTrainingConfig, EpochBatches, autocast, load_encoder, pad_batch, train_step
+from .common import AttentionTrainingConfig, EpochBatches, autocast, encoder_mfu, load_encoder, pad_batch, train_step
 
 #: Forward-only evaluation runs at about 3x the training speed on an idle CPU; 2x is assumed for a busy one.
 EVAL_SPEEDUP = 2.0
@@ -230,6 +230,8 @@ class Finetune:
                                  memory=mem.result(), energy_j=energy.joules, world_size=run.dist.world_size,
                                  compiled=cfg.compile),
                   **stop.load_results(),
+                  **encoder_mfu(run, model, tokens=state["tokens"], seconds=state["elapsed"], seq_len=cfg.max_seq_len,
+                                device=device),
                   "test_examples": len(splits["test"]), "attention": getattr(kernel_obj, "name", "")}
         if getattr(kernel_obj, "last_backend", None):
             result["sdpa_backend"] = kernel_obj.last_backend

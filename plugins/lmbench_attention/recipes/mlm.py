@@ -26,7 +26,7 @@ from lmbench import (ConfigError, EnergyMeter, Run, StepClock, StopRule, adamw, 
                      restore_training_state, save_training_state)
 
 from ..contracts import MLM_REQUIRES
-from .common import AttentionTrainingConfig, autocast, load_encoder, save_encoder, train_step
+from .common import AttentionTrainingConfig, autocast, encoder_mfu, load_encoder, save_encoder, train_step
 
 
 @dataclass
@@ -180,6 +180,8 @@ class MLMPretrain:
                              steps=state["step"], stopped_by=stop.reason, model=model, clock=clock,
                              memory=mem.result(), energy_j=energy.joules, world_size=run.dist.world_size,
                              compiled=cfg.compile)
+        costs.update(encoder_mfu(run, model, tokens=state["tokens"], seconds=state["elapsed"], seq_len=cfg.max_seq_len,
+                                 device=device))
         return {"val_loss": val_loss, "val_ppl": math.exp(min(val_loss, 50.0)), "train_loss": state["train_loss"],
                 **costs}
 
