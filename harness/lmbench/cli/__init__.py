@@ -5,6 +5,7 @@
 - :mod:`.results`: ``report``, ``compare``
 - :mod:`.noise`: ``noise`` (the noise floor of a kind of run)
 - :mod:`.fetching`: ``fetch`` (model weights and other declared files, into the cache)
+- :mod:`.browsing`: ``ui`` (a read-only browser view of a store)
 - :mod:`.common`: the options, consoles and report writing they share
 
 Nothing here imports torch; commands import what they need when they run, so ``lmbench --help``
@@ -21,6 +22,7 @@ import click
 
 from .. import __version__
 from ..errors import LmbenchError
+from .browsing import ui_cmd
 from .common import EXIT_INTERRUPTED
 from .fetching import fetch_cmd
 from .inspecting import env_cmd, export_cmd, list_cmd, plugins_cmd, show_cmd, status_cmd
@@ -49,7 +51,7 @@ def cli(ctx: click.Context, debug: bool) -> None:
 
 
 for _command in (run_cmd, sweep_cmd, list_cmd, plugins_cmd, show_cmd, export_cmd, env_cmd, report_cmd, compare_cmd,
-                 fetch_cmd, noise_cmd, status_cmd, store_cmd, import_cmd):
+                 fetch_cmd, noise_cmd, status_cmd, store_cmd, import_cmd, ui_cmd):
     cli.add_command(_command)
 
 

@@ -135,10 +135,11 @@ def render_figure(fig: Any) -> str:
             f"</picture><figcaption>{caption}</figcaption></figure>")
 
 
-def render_html(doc: Document) -> str:
-    """The whole document as one HTML page with no external resources."""
-    parts = [f"<h1>{html.escape(doc.title)}</h1>"]
-    for block in doc.blocks:
+def render_blocks(blocks: Any) -> str:
+    """A document's blocks as HTML (every text escaped): the body of ``report.html`` and of the
+    report sections ``lmbench ui`` shows, so both show the same tables."""
+    parts = []
+    for block in blocks:
         if isinstance(block, Heading):
             level = min(block.level, 6)
             parts.append(f"<h{level}>{html.escape(block.text)}</h{level}>")
@@ -151,7 +152,12 @@ def render_html(doc: Document) -> str:
             parts.append(render_figure(fig))
         elif isinstance(block, Code):
             parts.append(f"<pre><code>{html.escape(block.text)}</code></pre>")
-    body = "\n".join(parts)
+    return "\n".join(parts)
+
+
+def render_html(doc: Document) -> str:
+    """The whole document as one HTML page with no external resources."""
+    body = f"<h1>{html.escape(doc.title)}</h1>\n" + render_blocks(doc.blocks)
     return (f"<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
             f"<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"
             f"<title>{html.escape(doc.title)}</title><style>{CSS}</style></head>\n<body>\n{body}\n</body></html>\n")

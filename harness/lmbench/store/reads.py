@@ -84,6 +84,18 @@ class RunReads:
             rows = c.execute(sa.select(schema.runs).where(schema.runs.c.id == run_id)).mappings().all()
             return self._records(c, rows)[0] if rows else None
 
+    def records(self, run_ids: Iterable[str]) -> list[RunRecord]:
+        """Runs by exact id, in the order given (ids not in the store left out), their results read in
+        batches: one page of a listing (``lmbench ui``) without one query per run."""
+        wanted = list(dict.fromkeys(run_ids))
+        rows: dict[str, Any] = {}
+        with self.reading() as c:
+            for start in range(0, len(wanted), _BATCH):
+                for row in c.execute(sa.select(schema.runs).where(schema.runs.c.id.in_(wanted[start:start + _BATCH]))
+                                     ).mappings():
+                    rows[row["id"]] = row
+            return self._records(c, [rows[i] for i in wanted if i in rows])
+
     def runs(self, *, last: int | None = None, status: str | None = None) -> list[RunRecord]:
         """Runs, newest first."""
         query = sa.select(schema.runs).order_by(schema.runs.c.updated.desc())
