@@ -131,12 +131,14 @@ def run_page(store: Store, run_id: str, axis: str, vocab: ResultRegistry, host: 
             drawn, slopes = charts.scaling([r for r in data["rows"] if isinstance(r, dict)], name)
             scaling.append({"name": name, "charts": drawn, "slopes": slopes})
     env = flatten(record.env)
+    series_keys = set(store.steps(record.id, "tokens"))
+    axes = ["step", *(["tokens"] if series_keys else []), "seconds"]
     return {
         "record": record, "name": run_name(record), "point": point_label(record),
         "seed": (record.spec.get("run") or {}).get("seed", ""), "started": when(record.created),
         "updated": when(record.updated), "command": redact(record.command) or "(no command recorded)",
         "reason": redact(record.reason or ""), "progress": progress(store, record), "axis": axis,
-        "axes": [a for a in charts.X_TITLES], "charts": run_charts(store, record, axis, vocab),
+        "axes": axes, "charts": run_charts(store, record, axis, vocab),
         "results": _results(record, vocab), "spec_toml": to_toml(record.spec),
         "env": [(k, redact(json.dumps(v) if isinstance(v, (list, dict)) else str(v))[:500]) for k, v in sorted(env.items())],
         "measurements": other, "scaling": scaling, "log": _log_tail(record), "groups": _groups_of(store, record.id),
