@@ -158,8 +158,9 @@ MAY_IMPORT = {
     "report": {"ground", "plugin", "stats", "store"},
     "launch": {"ground", "plugin", "run", "spec", "stats", "store"},
     "testing": {"lmbench", "plugin", "run", "store"},
+    "ui": {"ground", "plugin", "stats", "store", "report"},
     "cli": {"ground", "lmbench", "plugin", "spec", "run", "training", "measure", "store", "stats", "launch",
-            "report"},
+            "report", "ui"},
 }
 
 
