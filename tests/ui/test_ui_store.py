@@ -141,3 +141,34 @@ def test_postgresql_store_read_only_and_no_password_on_any_page(pg_store):
     with pytest.raises(StoreError, match="read-only transaction"):
         with pg_store.reading() as c:  # every transaction the UI begins is READ ONLY on the server
             c.execute(schema.meta.insert().values(key="x", value="y"))
+
+
+def test_lmbench_ui_serves_the_store_on_loopback(tmp_path):
+    import subprocess
+    import sys
+    import time
+    import urllib.request
+
+    with Store(tmp_path / "runs") as store:
+        _fill(store)
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    proc = subprocess.Popen([sys.executable, "-m", "lmbench.cli", "ui", "--store", str(tmp_path / "runs"), "--port",
+                             str(port)], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                            text=True)
+    try:
+        deadline, page = time.monotonic() + 60, None
+        while page is None:
+            assert proc.poll() is None, proc.stderr.read()
+            assert time.monotonic() < deadline, "lmbench ui did not answer within a minute"
+            try:
+                page = urllib.request.urlopen(f"http://127.0.0.1:{port}/?q=run002", timeout=5).read().decode()
+            except OSError:
+                time.sleep(0.2)
+        assert 'data-run="run002"' in page and 'data-run="run001"' not in page
+    finally:
+        proc.terminate()
+        _, err = proc.communicate(timeout=30)
+    assert f"lmbench ui: http://127.0.0.1:{port}/" in err and "read-only" in err
+    assert not (tmp_path / "runs" / "reports").exists()  # browsing writes nothing into the store folder

@@ -49,17 +49,18 @@ def report_html(store: Store, records: list[RunRecord], title: str, host: Any) -
 def progress(store: Store, record: RunRecord) -> dict[str, Any]:
     """Where a run stands: steps logged, the total its recipe declares (``max_steps`` or ``steps``),
     elapsed seconds and, while it runs, the time left at its mean pace so far."""
-    times = store.step_times(record.id)
-    last = max((s for s, _ in times), default=None)
-    done = 0 if last is None else last + 1
+    st = schema.steps
+    with store.reading() as c:  # one aggregate, not every logged row: the page polls this
+        last, first_time, last_time = c.execute(sa.select(sa.func.max(st.c.step), sa.func.min(st.c.time),
+                                                          sa.func.max(st.c.time)).where(st.c.run_id == record.id)).one()
+    done = 0 if last is None else int(last) + 1
     recipe = record.spec.get("recipe") or {}
     total = next((int(recipe[k]) for k in ("max_steps", "steps") if isinstance(recipe.get(k), int)
                   and recipe[k] > 0), None)
     elapsed = (time.time() if record.status == "running" else record.updated) - record.created
     eta = None
-    if record.status == "running" and total and times and done:
-        first = min(t for _, t in times)
-        pace = (max(t for _, t in times) - first) / max(done - 1, 1)
+    if record.status == "running" and total and done and first_time is not None:
+        pace = (last_time - first_time) / max(done - 1, 1)
         eta = max(0.0, (total - done) * pace)
     return {"status": record.status, "step": done, "total": total, "elapsed": duration(elapsed),
             "eta": duration(eta) if eta is not None else ("–" if record.status != "running" else "unknown"),
