@@ -27,7 +27,7 @@ def test_sweep_page_charts_pareto_curves_and_scaling(report_store):
     assert "val_loss" in by_key and len(by_key["val_loss"]["data"]) >= 6  # one line per run, seeds included
     legend = [t["name"] for t in by_key["val_loss"]["data"] if t.get("showlegend", True)]
     assert len(legend) == len(set(legend))  # one legend entry per point, its seeds share it
-    [scaling] = data["scaling"]
+    [scaling] = data["loglog"]
     slopes = {(s["kernel"], s["quantity"]): s["slope"] for s in scaling["slopes"]}
     assert slopes[("naive", "fwd_ms")] == pytest.approx(2.0, abs=1e-6)
     assert slopes[("favor", "fwd_bwd_ms")] == pytest.approx(1.0, abs=1e-6)

@@ -126,11 +126,11 @@ def run_page(store: Store, run_id: str, axis: str, vocab: ResultRegistry, host: 
     measurements = store.measurements(record.id)
     other = {name: json.dumps(data, indent=1, default=str)[:20000] for name, data in sorted(measurements.items())
              if not (isinstance(data, dict) and isinstance(data.get("rows"), list))}
-    scaling = []
+    loglog = []
     for name, data in sorted(measurements.items()):
         if isinstance(data, dict) and charts.is_scaling(data.get("rows")):
             drawn, slopes = charts.scaling([r for r in data["rows"] if isinstance(r, dict)], name)
-            scaling.append({"name": name, "charts": drawn, "slopes": slopes})
+            loglog.append({"name": name, "charts": drawn, "slopes": slopes})
     env = flatten(record.env)
     series_keys = set(store.steps(record.id, "tokens"))
     axes = ["step", *(["tokens"] if series_keys else []), "seconds"]
@@ -142,7 +142,7 @@ def run_page(store: Store, run_id: str, axis: str, vocab: ResultRegistry, host: 
         "axes": axes, "charts": run_charts(store, record, axis, vocab),
         "results": _results(record, vocab), "spec_toml": to_toml(record.spec),
         "env": [(k, redact(json.dumps(v) if isinstance(v, (list, dict)) else str(v))[:500]) for k, v in sorted(env.items())],
-        "measurements": other, "scaling": scaling, "log": _log_tail(record), "groups": _groups_of(store, record.id),
+        "measurements": other, "loglog": loglog, "log": _log_tail(record), "groups": _groups_of(store, record.id),
         "report": report_html(store, [record], run_name(record), host),
     }
 
@@ -167,7 +167,7 @@ def sweep_page(store: Store, group_id: str, vocab: ResultRegistry, host: Any) ->
     group, records = store.group(group_id)
     name = group.get("name") or group["id"]
     out: dict[str, Any] = {"group": group, "name": name, "records": records, "command": redact(group.get("command") or ""),
-                           "created": when(group.get("created")), "charts": [], "scaling": []}
+                           "created": when(group.get("created")), "charts": [], "loglog": []}
     if not records:
         out["report"] = ""
         return out
@@ -184,7 +184,7 @@ def sweep_page(store: Store, group_id: str, vocab: ResultRegistry, host: Any) ->
             if isinstance(data, dict) and charts.is_scaling(data.get("rows")):
                 drawn, slopes = charts.scaling([r for r in data["rows"] if isinstance(r, dict)],
                                                f"{run_name(record)}: {mname}")
-                out["scaling"].append({"name": f"{run_name(record)}: {mname}", "charts": drawn, "slopes": slopes})
+                out["loglog"].append({"name": f"{run_name(record)}: {mname}", "charts": drawn, "slopes": slopes})
     return out
 
 
