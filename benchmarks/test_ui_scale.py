@@ -4,8 +4,8 @@ and on PostgreSQL.
 Server time is the wall-clock time of one request through the whole app in this process (Starlette's
 test client: routing, the SQL of :mod:`lmbench.ui.queries`, reading the page's runs, the template),
 without a browser or a socket; the median of 5 requests per URL is compared with the bound. The
-URLs are the first page (newest first), a sort by a declared result, a text filter, a sweep filter
-and the last page (the deepest OFFSET).
+URLs are the first page (newest first), a sort by a declared result, a sort by the seed (read
+inside each stored spec), a text filter, a sweep filter and the last page (the deepest OFFSET).
 
 Run: ``pytest benchmarks/test_ui_scale.py -s`` (prints the medians). The store is 10,000 runs in
 both modes (quick mode only logs 2 steps a run, which the runs page never reads); PostgreSQL is
@@ -31,7 +31,7 @@ from test_store_scale import build_store  # noqa: E402
 N_RUNS = 10_000
 BOUND_S = 1.0
 REPEATS = 5
-URLS = ("/", "/?sort=r:val_loss&desc=0", "/?q=run0099", "/?sweep=scale100", "/?page=200")
+URLS = ("/", "/?sort=r:val_loss&desc=0", "/?sort=seed", "/?q=run0099", "/?sweep=scale100", "/?page=200")
 
 
 @pytest.fixture(scope="module", params=["sqlite", "postgresql"])
