@@ -51,9 +51,10 @@ def progress(store: Store, record: RunRecord) -> dict[str, Any]:
     elapsed seconds and, while it runs, the time left at its mean pace so far."""
     st = schema.steps
     with store.reading() as c:  # one aggregate, not every logged row: the page polls this
-        last, first_time, last_time = c.execute(sa.select(sa.func.max(st.c.step), sa.func.min(st.c.time),
-                                                          sa.func.max(st.c.time)).where(st.c.run_id == record.id)).one()
-    done = 0 if last is None else int(last) + 1
+        first, last, first_time, last_time = c.execute(
+            sa.select(sa.func.min(st.c.step), sa.func.max(st.c.step), sa.func.min(st.c.time), sa.func.max(st.c.time))
+            .where(st.c.run_id == record.id)).one()
+    done = 0 if last is None else int(last) + (1 if first == 0 else 0)  # recipes count steps from 0 or from 1
     recipe = record.spec.get("recipe") or {}
     total = next((int(recipe[k]) for k in ("max_steps", "steps") if isinstance(recipe.get(k), int)
                   and recipe[k] > 0), None)
