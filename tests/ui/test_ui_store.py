@@ -59,6 +59,12 @@ def test_every_page_answers_and_escapes_stored_text(sqlite_store):
     assert "default-src 'none'" in client.get("/").headers["content-security-policy"]
 
 
+def test_records_reads_a_page_of_runs_in_the_order_asked(sqlite_store):
+    records = sqlite_store.records(["run002", "missing", "run001", "run002"])
+    assert [r.id for r in records] == ["run002", "run001"]
+    assert records[0].results == {"final_loss": 0.5, "steps": 3}
+
+
 def test_the_store_is_opened_read_only(sqlite_store, tmp_path):
     with pytest.raises(StoreError, match="read-only"):
         with sqlite_store.transaction():
