@@ -43,6 +43,17 @@ def test_two_sweeps_of_the_same_spec_are_within_noise(store):
     assert {m.metric for m in quality} == set(QUALITY)
     assert all(m.verdict == "within noise" for m in quality), [(m.metric, m.rel_change, m.ci) for m in quality]
     assert all(m.basis == "paired by seed (n=5)" and m.interval == "t" for m in quality)
+    assert all(m.seeds == [0, 1, 2, 3, 4] for m in quality)  # which seed each (a[i], b[i]) pair is
+
+
+def test_pairs_name_their_seeds_and_drop_a_non_finite_seed(store):
+    rng = np.random.default_rng(2)
+    a, b = _seeded(rng, seeds=(3, 5, 7)), _seeded(rng, seeds=(3, 5, 7))
+    b[5]["val_loss"] = float("nan")
+    _sweep(store, "first", a, "a")
+    _sweep(store, "again", b, "b")
+    m = next(m for m in compare(store, "first", "again").metrics if m.metric == "val_loss")
+    assert m.seeds == [3, 7] and m.a == [a[3]["val_loss"], a[7]["val_loss"]]
 
 
 def test_planted_ten_percent_loss_change_is_flagged_with_a_paired_interval(store):

@@ -56,6 +56,13 @@ def test_labels_are_escaped_inside_chart_specs():
     assert "&lt;img src=x onerror=alert(1)&gt;" in text  # shown literally by plotly.js
 
 
+def test_paired_lines_are_named_by_their_seed():
+    spec = charts.paired_values("loss", "p", [1.0, 2.0], [1.5, 2.5], True, "a", "b", seeds=[3, 7])
+    assert [trace["name"] for trace in spec["data"]] == ["seed 3", "seed 7"]
+    unnamed = charts.paired_values("loss", "p", [1.0, 2.0], [1.5, 2.5], True, "a", "b")
+    assert [trace["name"] for trace in unnamed["data"]] == ["pair 1", "pair 2"]
+
+
 def test_thin_keeps_ends_and_bounds_points():
     points = list(range(10_001))
     thinned = charts.thin(points, 2000)

@@ -87,6 +87,7 @@ class MetricComparison:
     interval: str = ""  # how ``ci`` was computed: "t" (n < 10), "BCa bootstrap", "sacrebleu bootstrap"
     judged_on: str = ""  # the base quantity whose verdict this row shares (val_ppl -> val_loss)
     log_scale: bool = False  # judge the change of log(value) against the tolerance (a perplexity alone)
+    seeds: list = field(default_factory=list)  # the seed of each (a[i], b[i]) pair, when paired by seed
 
     @property
     def worse_by(self) -> float:
@@ -253,7 +254,9 @@ def shared_meaning(key: str, vocab: ResultRegistry, a_plugins: set[str], b_plugi
 def _compare_key(point: str, key: str, a_seeds: dict, b_seeds: dict, a_ex: dict, b_ex: dict, **kw: Any) -> MetricComparison:
     common = [s for s in a_seeds if s in b_seeds and not isinstance(s, tuple)]
     if len(common) >= 2:
-        return compare_samples(point, key, [a_seeds[s] for s in common], [b_seeds[s] for s in common], paired=True, **kw)
+        m = compare_samples(point, key, [a_seeds[s] for s in common], [b_seeds[s] for s in common], paired=True, **kw)
+        m.seeds = [s for s in common if all(v is not None and math.isfinite(v) for v in (a_seeds[s], b_seeds[s]))]
+        return m
     a_list, b_list = list(a_seeds.values()), list(b_seeds.values())
     (ex_a, w_a), (ex_b, w_b) = a_ex.get(key, (None, None)), b_ex.get(key, (None, None))
     if ex_a is not None and ex_b is not None and type(ex_a) is type(ex_b) and same_weights(w_a, w_b) and \

@@ -161,15 +161,17 @@ def quality_vs_cost(table: ResultTable) -> dict[str, Any] | None:
 
 
 def paired_values(metric: str, point: str, a: Sequence[float], b: Sequence[float], paired: bool,
-                  a_name: str, b_name: str) -> dict[str, Any]:
-    """A comparison's values of one result: A and B side by side, one line per seed when paired."""
+                  a_name: str, b_name: str, seeds: Sequence[Any] = ()) -> dict[str, Any]:
+    """A comparison's values of one result: A and B side by side, one line per seed when paired
+    (named by its seed where ``seeds`` gives them)."""
     import plotly.graph_objects as go
 
     fig = go.Figure(layout=_layout(f"{metric} ({point})", "", metric))
     sides = [_text(f"A: {a_name}"), _text(f"B: {b_name}")]
     if paired:
-        for i, (x, y) in enumerate(zip(a, b)):
-            fig.add_trace(go.Scatter(x=sides, y=[x, y], mode="lines+markers", name=f"pair {i + 1}",
+        names = [f"seed {s}" for s in seeds] if len(seeds) == len(a) else [f"pair {i + 1}" for i in range(len(a))]
+        for name, x, y in zip(names, a, b):
+            fig.add_trace(go.Scatter(x=sides, y=[x, y], mode="lines+markers", name=_text(name),
                                      line=dict(width=1.2), marker=dict(size=8)))
     else:
         fig.add_trace(go.Scatter(x=[sides[0]] * len(a), y=list(a), mode="markers", name="A", marker=dict(size=9)))

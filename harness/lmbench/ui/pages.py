@@ -202,7 +202,8 @@ def compare_page(store: Store, a: str, b: str, tolerance: float | None, host: An
             continue
         paired = m.basis.startswith("paired by seed")
         drawn.append({"key": f"{m.point}: {m.metric}",
-                      "figure": charts.paired_values(m.metric, m.point, m.a, m.b, paired, result.a_name, result.b_name)})
+                      "figure": charts.paired_values(m.metric, m.point, m.a, m.b, paired, result.a_name, result.b_name,
+                                                       m.seeds)})
     return {"a_name": result.a_name, "b_name": result.b_name, "rows": rows, "notes": result.notes,
             "unpaired": result.unpaired, "charts": drawn,
             "multi_point": len({r["point"] for r in rows}) > 1}
