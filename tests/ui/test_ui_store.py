@@ -65,6 +65,17 @@ def test_records_reads_a_page_of_runs_in_the_order_asked(sqlite_store):
     assert records[0].results == {"final_loss": 0.5, "steps": 3}
 
 
+@pytest.mark.parametrize("logged, done", [((0, 1, 2), 3), ((49, 99, 149), 150), ((50, 100, 150), 150), ((7,), 7)])
+def test_progress_counts_steps_done_whether_recipes_count_from_0_or_1(tmp_path, logged, done):
+    from lmbench.ui import pages
+
+    with Store(tmp_path / "runs") as store:
+        store.start_run("r", {"recipe": {"name": "core.noop", "steps": 200}}, label="r", command="", env={})
+        for step in logged:
+            store.log_step("r", step, {"loss": 1.0})
+        assert pages.progress(store, store.get("r"))["step"] == done
+
+
 def test_the_store_is_opened_read_only(sqlite_store, tmp_path):
     with pytest.raises(StoreError, match="read-only"):
         with sqlite_store.transaction():

@@ -54,7 +54,7 @@ def progress(store: Store, record: RunRecord) -> dict[str, Any]:
         first, last, first_time, last_time = c.execute(
             sa.select(sa.func.min(st.c.step), sa.func.max(st.c.step), sa.func.min(st.c.time), sa.func.max(st.c.time))
             .where(st.c.run_id == record.id)).one()
-    done = 0 if last is None else int(last) + (1 if first == 0 else 0)  # recipes count steps from 0 or from 1
+    done = 0 if last is None else int(last) + (1 if _zero_based(store, record.id, first) else 0)
     recipe = record.spec.get("recipe") or {}
     total = next((int(recipe[k]) for k in ("max_steps", "steps") if isinstance(recipe.get(k), int)
                   and recipe[k] > 0), None)
@@ -66,6 +66,18 @@ def progress(store: Store, record: RunRecord) -> dict[str, Any]:
     return {"status": record.status, "step": done, "total": total, "elapsed": duration(elapsed),
             "eta": duration(eta) if eta is not None else ("–" if record.status != "running" else "unknown"),
             "percent": round(100 * min(done / total, 1.0), 1) if total else None}
+
+
+def _zero_based(store: Store, run_id: str, first: int | None) -> bool:
+    """Whether a run's logged step indices count from 0: its first logged step is 0, or one before a
+    multiple of its logging interval (steps 49, 99, ... are the 50th, 100th, ...); 50, 100, ... count from 1."""
+    if first is None or first == 0:
+        return first == 0
+    st = schema.steps
+    with store.reading() as c:
+        second = c.execute(sa.select(sa.func.min(st.c.step)).where(st.c.run_id == run_id, st.c.step > first)).scalar()
+    gap = int(second) - int(first) if second is not None else 0
+    return gap > 0 and (int(first) + 1) % gap == 0
 
 
 def run_charts(store: Store, record: RunRecord, axis: str, vocab: ResultRegistry) -> list[dict[str, Any]]:
