@@ -5,8 +5,8 @@ from __future__ import annotations
 #: d = 4 on a CPU: vanilla GPT-2 vs Universal Transformer vs looped transformer, same width.
 COMPARE = {
     "description": "in-context linear regression at d=4 on CPU: gpt2 (4 layers) vs universal (1 block x 8, "
-                   "Yang et al.'s form) vs looped (1 layer, b=8, T=6, LayerNorm in the loop as Yang et al.; "
-                   "looped-ln-outside: ours), width 64, 4000 steps each",
+                   "Yang et al.'s form; universal-plain: ours) vs looped (1 layer, b=8, T=6, LayerNorm in the loop "
+                   "as Yang et al.; looped-ln-outside: ours), width 64, 4000 steps each",
     "dataset": {"name": "looped.linreg", "n_dims": 4, "n_points": 12, "dims_start": 2, "points_start": 5,
                 "dims_step": 1, "points_step": 2, "curriculum_every": 150},
     "model": {"name": "looped.gpt2", "n_layers": 4, "d_model": 64, "n_heads": 4},
@@ -19,6 +19,10 @@ COMPARE = {
         # Yang et al.'s baseline: the backbone looped, positions re-added and LayerNorm on every application
         {"label": "universal", "set": {"model.name": "looped.universal", "model.n_layers": 8, "model.d_model": 64,
                                        "model.n_heads": 4}},
+        # ours: the positions added once and LayerNorm once, before the read-out (the plain weight-shared stack)
+        {"label": "universal-plain", "set": {"model.name": "looped.universal", "model.n_layers": 8,
+                                             "model.d_model": 64, "model.n_heads": 4,
+                                             "model.positions_each_loop": False, "model.loop_norm": False}},
         # Yang et al.: the final LayerNorm inside the loop (their backbone, ln_f included, is the looped function)
         {"label": "looped", "set": {"model.name": "looped.looped", "model.n_block_layers": 1, "model.loops": 8,
                                     "model.grad_loops": 6, "model.d_model": 64, "model.n_heads": 4,

@@ -104,7 +104,8 @@ def test_eval_loops_on_gpt2_is_rejected(run_experiment):
     assert record.status == "failed" and "cannot change its number of loops" in record.reason
 
 
-@pytest.mark.parametrize("preset,labels", [("looped.compare", ["gpt2", "universal", "looped", "looped-ln-outside"]),
+@pytest.mark.parametrize("preset,labels", [("looped.compare", ["gpt2", "universal", "universal-plain", "looped",
+                                                              "looped-ln-outside"]),
                                            ("looped.loops", ["fixed", "loop_curriculum", "a_to_b", "a_then_b"]),
                                            ("looped.paper", ["looped", "gpt2"])])
 def test_presets_resolve(lmbench_entry_point_host, tmp_path, preset, labels):
@@ -137,6 +138,7 @@ def test_presets_resolve(lmbench_entry_point_host, tmp_path, preset, labels):
         models = {p.label: p.resolved.spec["model"] for p in planned}
         assert models["looped"]["loop_norm"] and not models["looped-ln-outside"]["loop_norm"]
         assert models["universal"]["loop_norm"] and models["universal"]["positions_each_loop"]
+        assert not models["universal-plain"]["loop_norm"] and not models["universal-plain"]["positions_each_loop"]
 
 
 def test_shared_training_keys_and_the_old_names(caplog):
