@@ -224,8 +224,9 @@ def pick_axes(table: ResultTable) -> tuple[Column, Column] | None:
     return quality[0], cost[0]
 
 
-def quality_vs_cost(table: ResultTable, stem: Path, title: str = "") -> Figure | None:
-    """Scatter of quality against throughput (or time) per point, the Pareto front joined and ringed."""
+def quality_cost_points(table: ResultTable) -> tuple[Column, Column, list[str], list[tuple[float, float]]] | None:
+    """(quality column, cost column, point labels, (cost, quality) means as shown) of the quality-vs-cost
+    figure, the report's and ``lmbench ui``'s; None where :func:`pick_axes` finds no pair."""
     axes_cols = pick_axes(table)
     if axes_cols is None:
         return None
@@ -236,6 +237,15 @@ def quality_vs_cost(table: ResultTable, stem: Path, title: str = "") -> Figure |
         if qs is not None and cs is not None:
             labels.append(row.label)
             pts.append((cs.mean * c.scale, qs.mean * q.scale))
+    return q, c, labels, pts
+
+
+def quality_vs_cost(table: ResultTable, stem: Path, title: str = "") -> Figure | None:
+    """Scatter of quality against throughput (or time) per point, the Pareto front joined and ringed."""
+    drawn = quality_cost_points(table)
+    if drawn is None:
+        return None
+    q, c, labels, pts = drawn
     front = pareto_front(pts, c.direction, q.direction)
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(5.2, 4.0))

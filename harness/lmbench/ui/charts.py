@@ -20,7 +20,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from ..plugin.results import HIGHER, ResultRegistry
-from ..report.plots import pareto_front, pick_axes
+from ..report.plots import pareto_front, quality_cost_points
 from ..report.tables import ResultTable
 
 #: Points drawn per line at most (long runs are thinned evenly; the last point is always kept).
@@ -131,19 +131,13 @@ def overlaid_curves(runs: Sequence[tuple[str, str, dict[str, list[tuple[int, flo
 
 def quality_vs_cost(table: ResultTable) -> dict[str, Any] | None:
     """Each point's headline quality against its headline cost, the Pareto front joined and ringed
-    (the axes and front of the report's figure: :func:`lmbench.report.plots.pick_axes`)."""
+    (the axes and points of the report's figure: :func:`lmbench.report.plots.quality_cost_points`)."""
     import plotly.graph_objects as go
 
-    axes = pick_axes(table)
-    if axes is None:
+    drawn = quality_cost_points(table)
+    if drawn is None:
         return None
-    q, c = axes
-    labels, pts = [], []
-    for row in table.rows:
-        qs, cs = row.cells[q.key].summary, row.cells[c.key].summary
-        if qs is not None and cs is not None:
-            labels.append(row.label)
-            pts.append((cs.mean * c.scale, qs.mean * q.scale))
+    q, c, labels, pts = drawn
     front = sorted((pts[i] for i in pareto_front(pts, c.direction, q.direction)), key=lambda p: p[0])
     better = lambda d: "higher is better" if d == HIGHER else "lower is better"  # noqa: E731
     fig = go.Figure(layout=_layout(f"{q.header} vs {c.header}", f"{c.header} ({better(c.direction)})",
