@@ -1,12 +1,25 @@
-"""Helpers for the report tests: a results store filled by hand (no torch, no runner)."""
+"""Helpers for the report tests (and the ui's): a results store filled by hand (no torch, no runner),
+and the system Chromium the browser tests drive."""
 
 from __future__ import annotations
 
 import math
 import random
+import shutil
 from pathlib import Path
 
+import pytest
+
 from lmbench.store import Store, content_id
+
+
+def chromium(what: str) -> str:
+    """The path of the system Chromium (or Chrome); skips the test, with the reason, where there is none."""
+    for name in ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable"):
+        path = shutil.which(name)
+        if path:
+            return path
+    pytest.skip(f"Chromium absent: apt-get install chromium ({what} is checked in a real browser)")
 
 
 def add_run(store: Store, label: str, *, seed: int = 0, status: str = "done", reason: str | None = None,

@@ -11,11 +11,12 @@ from __future__ import annotations
 import html
 import json
 import re
-import shutil
 import subprocess
 from pathlib import Path
 
 import pytest
+
+from report_helpers import chromium
 
 WINDOW = 1280
 MIN_FIGURE = 600
@@ -37,14 +38,6 @@ window.addEventListener("load", () => {
 </script>"""
 
 
-def chromium() -> str:
-    for name in ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable"):
-        path = shutil.which(name)
-        if path:
-            return path
-    pytest.skip("Chromium absent: apt-get install chromium (the report is checked in a real browser)")
-
-
 def measure(page: Path, browser: str) -> dict:
     """Open ``page`` (with the measuring script added) at WINDOW px and return what the script found."""
     probe = page.with_name("probe.html")
@@ -61,7 +54,7 @@ def measure(page: Path, browser: str) -> dict:
 @pytest.fixture(scope="module")
 def default_report(tmp_path_factory) -> Path:
     """The default experiment (lm.compare's three variants), a few steps each, reported as HTML."""
-    browser = chromium()  # skip before training when there is no browser
+    browser = chromium("the report")  # skip before training when there is no browser
     from lmbench.config import build_spec
     from lmbench.plugins import make_host
     from lmbench.report import write_reports

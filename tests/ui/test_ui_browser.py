@@ -14,7 +14,6 @@ the screenshot the README shows.
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 import sys
 import textwrap
@@ -24,16 +23,10 @@ from pathlib import Path
 
 import pytest
 
+from report_helpers import chromium  # tests/ui/conftest.py puts tests/report on the path
+
 HOSTILE = "<script>window.__pwned=1</script>"
 SLEEP_STEPS, SLEEP_SECONDS = 2000, 0.05
-
-
-def _chromium() -> str:
-    for name in ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable"):
-        path = shutil.which(name)
-        if path:
-            return path
-    pytest.skip("Chromium absent: apt-get install chromium (the UI is checked in a real browser)")
 
 
 def _fill(store_dir: Path) -> None:
@@ -119,7 +112,7 @@ class _Server:
 @pytest.fixture(scope="module")
 def ui(tmp_path_factory):
     """(base URL, browser page, store folder, running run id)."""
-    browser_path = _chromium()
+    browser_path = chromium("the UI")
     sync_api = pytest.importorskip("playwright.sync_api", reason="Playwright for Python absent: pip install playwright")
     pytest.importorskip("starlette", reason="the ui extra is absent: pip install 'lmbench[ui]'")
     from lmbench.ui import create_app, open_read_only
