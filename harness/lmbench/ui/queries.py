@@ -98,6 +98,7 @@ class RunsPage:
 
     @property
     def pages(self) -> int:
+        """How many pages the filtered runs fill (at least 1)."""
         return max(1, -(-self.total // self.filter.per_page))
 
 
